@@ -1,0 +1,13 @@
+export type { ConfusionMatrix, Estimate, EvaluationReport } from './types.ts';
+export { computeMetrics, type ComputeMetricsOptions } from './evaluate.ts';
+export { confusionMatrix } from './confusion.ts';
+export { wilsonInterval } from './wilson.ts';
+export { rocAuc, rocCurve, type RocPoint } from './roc.ts';
+export {
+  chooseThreshold,
+  formatThresholdRule,
+  parseThresholdRule,
+  type ThresholdChoice,
+  type ThresholdRule,
+} from './threshold.ts';
+export { formatReportTable } from './format.ts';

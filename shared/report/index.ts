@@ -1,0 +1,8 @@
+export {
+  renderLineChart,
+  writeTrainingPlots,
+  type HistoryPoint,
+  type LineChartSpec,
+  type LineSeries,
+} from './plot.ts';
+export { buildLineChartSvg } from './line-chart-svg.ts';
