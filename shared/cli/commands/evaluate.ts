@@ -1,0 +1,103 @@
+import { loadDataset } from '../../data/index.ts';
+import { computeMetrics, formatReportTable, type EvaluationReport } from '../../metrics/index.ts';
+import { loadModelDir } from '../../model/model-dir.ts';
+import { initBackend } from '../../tf/backend.ts';
+import { predictRecords } from '../../training/predict.ts';
+import { createProgress } from '../progress.ts';
+import { flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
+import { info, printJson } from '../output.ts';
+
+export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--threshold T] [--bootstrap 1000] [--json]
+  Scores a model on any labelled directory (NORMAL/ and PNEUMONIA/ folders, or a manifest.csv).
+  PNEUMONIA is the positive class; the threshold stored with the model is used unless --threshold.
+  --json prints one object: accuracy, precision, recall, specificity, f1, auc, n, confusion,
+  ci95 (95% intervals: Wilson for proportions, bootstrap for F1 and AUC), threshold, model.`;
+
+export interface EvaluationJson {
+  accuracy: number;
+  precision: number;
+  recall: number;
+  specificity: number;
+  f1: number;
+  auc: number;
+  n: number;
+  confusion: EvaluationReport['confusion'];
+  threshold: number;
+  ci95: Record<'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1' | 'auc', [number, number]>;
+  ciMethod: string;
+  loss: number;
+  model: { dir: string; architecture: string; inputSize: number };
+  data: string;
+}
+
+export async function evaluateCommand(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    threshold: { type: 'string' },
+    bootstrap: { type: 'string' },
+    seed: { type: 'string' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const modelDir = stringOpt(args, 'model');
+  const dataDir = stringOpt(args, 'data');
+  await initBackend({ preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined });
+  const records = await loadDataset(dataDir);
+  const { model, metadata } = await loadModelDir(modelDir);
+  try {
+    const threshold = numberOpt(args, 'threshold', metadata.threshold.threshold, { min: 0, max: 1 });
+    const progress = createProgress({ label: 'evaluate', total: records.length });
+    const predictions = await predictRecords(model, records, metadata.preprocessing, {
+      onProgress: (done) => progress.update(done),
+    });
+    progress.done();
+    const report = computeMetrics(predictions.labels, predictions.probabilities, {
+      threshold,
+      bootstrapSamples: numberOpt(args, 'bootstrap', 1000, { integer: true, min: 0, max: 100000 }),
+      seed: numberOpt(args, 'seed', 42, { integer: true, min: 0 }),
+    });
+    if (flag(args, 'json')) {
+      printJson(toEvaluationJson(report, predictions.loss, modelDir, metadata.architecture, metadata.preprocessing.inputSize, dataDir));
+    } else {
+      info(`${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`);
+      process.stdout.write(formatReportTable(report) + '\n');
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function toEvaluationJson(
+  report: EvaluationReport,
+  loss: number,
+  dir: string,
+  architecture: string,
+  inputSize: number,
+  data: string,
+): EvaluationJson {
+  return {
+    accuracy: report.accuracy.value,
+    precision: report.precision.value,
+    recall: report.recall.value,
+    specificity: report.specificity.value,
+    f1: report.f1.value,
+    auc: report.auc.value,
+    n: report.n,
+    confusion: report.confusion,
+    threshold: report.threshold,
+    ci95: {
+      accuracy: report.accuracy.ci95,
+      precision: report.precision.ci95,
+      recall: report.recall.ci95,
+      specificity: report.specificity.ci95,
+      f1: report.f1.ci95,
+      auc: report.auc.ci95,
+    },
+    ciMethod: report.ciMethod,
+    loss,
+    model: { dir, architecture, inputSize },
+    data,
+  };
+}

@@ -1,0 +1,89 @@
+import { runSimulation } from '../../federated/simulation.ts';
+import { createProgress } from '../progress.ts';
+import { choiceOpt, flag, numberOpt, parseCommandArgs } from '../options.ts';
+import { info } from '../output.ts';
+import { TRAINING_OPTIONS, readCommonTraining } from '../training-options.ts';
+import { runTrainingCommand } from '../training-run.ts';
+
+export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3] [--rounds 2] [--local-epochs 1]
+    [--fraction 1] [--max-downloads N] [--partition iid|dirichlet] [--alpha 0.5] [train options]
+  In-process federation: J hospitals with patient-level partitions, T rounds of FedAvg.
+  --clients J, --rounds T, --local-epochs E, --batch B, --lr eta, --fraction C,
+  --max-downloads S_max (default: rounds, i.e. no limit), --alpha A (Dirichlet, implies
+  --partition dirichlet). Other options as for \`fedxray train\`.`;
+
+export async function simulateCommand(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, {
+    ...TRAINING_OPTIONS,
+    clients: { type: 'string' },
+    rounds: { type: 'string' },
+    'local-epochs': { type: 'string' },
+    fraction: { type: 'string' },
+    'max-downloads': { type: 'string' },
+    partition: { type: 'string' },
+    alpha: { type: 'string' },
+  });
+  const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
+  const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
+  const localEpochs = numberOpt(args, 'local-epochs', 1, { integer: true, min: 1, max: 100 });
+  const fraction = numberOpt(args, 'fraction', 1, { min: 0.01, max: 1 });
+  const maxDownloads = numberOpt(args, 'max-downloads', rounds, { integer: true, min: 1 });
+  const alpha = numberOpt(args, 'alpha', 0.5, { min: 0.001 });
+  const partition = choiceOpt(args, 'partition', ['iid', 'dirichlet'] as const, args.values.alpha !== undefined ? 'dirichlet' : 'iid');
+  const common = readCommonTraining(args, localEpochs);
+  const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
+
+  return runTrainingCommand(common, backend, flag(args, 'json'), async ({ data, model, cache }) => {
+    const config = {
+      clients,
+      rounds,
+      fraction,
+      maxDownloads,
+      partition: { scheme: partition, alpha },
+      local: common.settings,
+      preprocessing: common.preprocessing,
+      seed: common.seed,
+    };
+    let progress = createProgress({ label: 'round', total: 1 });
+    const result = await runSimulation(model, data.train, data.val, config, {
+      cache,
+      onRoundStart: (round, selected) => info(`round ${round}/${rounds}: ${selected.join(', ')}`),
+      onClientProgress: (round, clientId, p) => {
+        if (p.step === 1 && p.epoch === 1) progress = createProgress({ label: `r${round} ${clientId}`, total: p.stepsPerEpoch * p.epochs });
+        progress.update((p.epoch - 1) * p.stepsPerEpoch + p.step, `loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`);
+        if (p.step === p.stepsPerEpoch && p.epoch === p.epochs) progress.done();
+      },
+      onRoundEnd: (r) =>
+        info(`round ${r.round}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
+          (r.val ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}` : '') +
+          ` (${r.seconds.toFixed(1)} s)`),
+    });
+    for (const p of result.partitions) info(`${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients`);
+    return {
+      stepLabel: 'round',
+      history: result.rounds.map((r) => ({
+        step: r.round,
+        trainLoss: r.trainLoss,
+        trainAccuracy: r.trainAccuracy,
+        valLoss: r.val?.loss,
+        valAccuracy: r.val?.accuracy,
+        valAuc: r.val?.auc,
+      })),
+      training: {
+        kind: 'federated',
+        strategy: 'fedavg',
+        clients,
+        rounds,
+        localEpochs,
+        fraction,
+        maxDownloads,
+        partition: { scheme: partition, alpha: partition === 'dirichlet' ? alpha : undefined },
+        settings: common.settings,
+        thresholdRule: common.thresholdRuleText,
+        partitions: result.partitions,
+        downloads: result.downloads,
+        roundsDetail: result.rounds,
+      },
+    };
+  });
+}

@@ -1,0 +1,51 @@
+import { runCentralised } from '../../pipeline/centralised.ts';
+import { createProgress } from '../progress.ts';
+import { numberOpt, parseCommandArgs, flag } from '../options.ts';
+import { TRAINING_OPTIONS, readCommonTraining } from '../training-options.ts';
+import { runTrainingCommand } from '../training-run.ts';
+import { info } from '../output.ts';
+
+export const TRAIN_HELP = `fedxray train --data DIR --out DIR [--epochs 10] [options]
+  Centralised training on pooled data (the paper's non-federated baselines).
+  Options: --arch se-resnet18-gn|se-resnet18-bn|resnet18|alexnet|vgg16  --size 64  --batch 16
+    --lr 0.001 --optimizer adam|sgd --momentum 0.9 --weight-decay 1e-4 --schedule cosine|step|constant
+    --warmup-epochs 0 --class-balance weights|none --label-smoothing 0.05 --no-augment
+    --normalization per-image|unit --equalize --val-data DIR | --val-fraction 0.1
+    --threshold-rule fixed:0.5|youden|youden-shrunk:0.5|min-recall:0.95 --float16 --seed 42
+    --width 64 --limit N --backend wasm|cpu|tensorflow --json`;
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const args = parseCommandArgs(argv, { ...TRAINING_OPTIONS, epochs: { type: 'string' } });
+  const epochs = numberOpt(args, 'epochs', 10, { integer: true, min: 1, max: 1000 });
+  const common = readCommonTraining(args, epochs);
+  const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
+  return runTrainingCommand(common, backend, flag(args, 'json'), async ({ data, model, cache }) => {
+    const progress = createProgress({ label: 'train', total: epochs * Math.ceil(data.train.length / common.settings.batchSize) });
+    let done = 0;
+    const reports = await runCentralised(model, data.train, data.val, common.settings, common.preprocessing, {
+      cache,
+      onProgress: (p) => {
+        done++;
+        progress.update(done, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`);
+      },
+      onEpochEnd: (r) => {
+        info(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
+          (r.val ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}` : '') +
+          ` (${r.seconds.toFixed(1)} s)`);
+      },
+    });
+    progress.done();
+    return {
+      stepLabel: 'epoch',
+      history: reports.map((r) => ({
+        step: r.epoch,
+        trainLoss: r.trainLoss,
+        trainAccuracy: r.trainAccuracy,
+        valLoss: r.val?.loss,
+        valAccuracy: r.val?.accuracy,
+        valAuc: r.val?.auc,
+      })),
+      training: { kind: 'centralised', settings: common.settings, thresholdRule: common.thresholdRuleText },
+    };
+  });
+}

@@ -1,0 +1,179 @@
+import { partitionByPatient, type ImageCache, type XrayRecord } from '../data/index.ts';
+import { computeMetrics } from '../metrics/index.ts';
+import { getModelWeights, setModelWeights, type WeightArray } from '../model/model-weights.ts';
+import type { tf } from '../tf/tf.ts';
+import { trainLocal, type TrainProgress } from '../training/local-train.ts';
+import { predictRecords } from '../training/predict.ts';
+import type { Preprocessing } from '../training/preprocessing.ts';
+import type { TrainSettings } from '../training/settings.ts';
+import { createRng } from '../util/random.ts';
+import { DownloadLedger } from './download-ledger.ts';
+import { FedAvg } from './fedavg.ts';
+import type { ClientResult, Strategy } from './strategy.ts';
+
+export interface SimulationConfig {
+  /** J: number of simulated hospitals. */
+  clients: number;
+  /** T: communication rounds. */
+  rounds: number;
+  /** C: fraction of hospitals sampled per round. */
+  fraction: number;
+  /** S_max: downloads of the global model allowed per hospital. */
+  maxDownloads: number;
+  partition: { scheme: 'iid' | 'dirichlet'; alpha: number };
+  /** Local training: epochs is E, batchSize is B, learningRate is eta. */
+  local: TrainSettings;
+  preprocessing: Preprocessing;
+  seed: number;
+}
+
+export interface ClientRoundReport {
+  clientId: string;
+  numSamples: number;
+  loss: number;
+  accuracy: number;
+  seconds: number;
+}
+
+export interface RoundReport {
+  round: number;
+  selected: string[];
+  skipped: { clientId: string; reason: string }[];
+  clients: ClientRoundReport[];
+  trainLoss: number;
+  trainAccuracy: number;
+  val?: { loss: number; accuracy: number; auc: number };
+  seconds: number;
+}
+
+export interface SimulationHooks {
+  strategy?: Strategy;
+  cache?: ImageCache;
+  onRoundStart?: (round: number, selected: string[]) => void;
+  onClientProgress?: (round: number, clientId: string, p: TrainProgress) => void;
+  onRoundEnd?: (report: RoundReport) => void;
+}
+
+export interface SimulationResult {
+  rounds: RoundReport[];
+  partitions: { clientId: string; images: number; pneumonia: number; patients: number }[];
+  downloads: Record<string, number>;
+  weights: WeightArray[];
+}
+
+/** The training seed of one client in one round: distinct, and reproducible from the run seed. */
+export function clientSeed(runSeed: number, round: number, clientIndex: number): number {
+  return runSeed * 7919 + round * 101 + clientIndex;
+}
+
+export function clientId(index: number): string {
+  return `hospital-${index + 1}`;
+}
+
+/**
+ * Runs federated training in one process: J simulated hospitals, each with its own
+ * patient-level partition, T rounds of sample / local training / aggregation. One model
+ * instance is reused for every client, loaded with the global weights before each one trains.
+ */
+export async function runSimulation(
+  model: tf.LayersModel,
+  train: readonly XrayRecord[],
+  val: readonly XrayRecord[],
+  config: SimulationConfig,
+  hooks: SimulationHooks = {},
+): Promise<SimulationResult> {
+  const shards = partitionByPatient([...train], {
+    clients: config.clients,
+    scheme: config.partition.scheme,
+    alpha: config.partition.alpha,
+    seed: config.seed,
+  });
+  const clients = shards.map((records, i) => ({ id: clientId(i), records }));
+  const strategy = hooks.strategy ?? new FedAvg({ fraction: config.fraction });
+  const ledger = new DownloadLedger(config.maxDownloads);
+  const rng = createRng(config.seed);
+  const reports: RoundReport[] = [];
+  let global = getModelWeights(model);
+
+  for (let round = 1; round <= config.rounds; round++) {
+    const started = performance.now();
+    const skipped = clients
+      .filter((c) => !ledger.canDownload(c.id))
+      .map((c) => ({ clientId: c.id, reason: `download limit S_max = ${config.maxDownloads} reached` }));
+    const available = clients
+      .filter((c) => ledger.canDownload(c.id))
+      .map((c) => ({ id: c.id, numSamples: c.records.length }));
+    const instructions = strategy.configureRound(round, available, rng);
+    if (instructions.length === 0) {
+      throw new Error(`Round ${round}: no hospital may download the model any more (S_max = ${config.maxDownloads})`);
+    }
+    const selected = instructions.map((i) => i.clientId);
+    hooks.onRoundStart?.(round, selected);
+
+    const results: ClientResult[] = [];
+    const clientReports: ClientRoundReport[] = [];
+    for (const instruction of instructions) {
+      const index = clients.findIndex((c) => c.id === instruction.clientId);
+      ledger.record(instruction.clientId);
+      setModelWeights(model, global);
+      const result = await trainLocal(
+        model,
+        clients[index].records,
+        { ...config.local, seed: clientSeed(config.seed, round, index) },
+        {
+          preprocessing: config.preprocessing,
+          schedule: {
+            startEpoch: (round - 1) * config.local.epochs,
+            totalEpochs: config.rounds * config.local.epochs,
+          },
+          cache: hooks.cache,
+          onProgress: (p) => hooks.onClientProgress?.(round, instruction.clientId, p),
+        },
+      );
+      results.push({ clientId: instruction.clientId, numSamples: result.numSamples, weights: result.weights });
+      clientReports.push({
+        clientId: instruction.clientId,
+        numSamples: result.numSamples,
+        loss: result.loss,
+        accuracy: result.accuracy,
+        seconds: result.seconds,
+      });
+    }
+
+    global = strategy.aggregate(round, global, results);
+    setModelWeights(model, global);
+    const n = clientReports.reduce((s, c) => s + c.numSamples, 0);
+    const report: RoundReport = {
+      round,
+      selected,
+      skipped,
+      clients: clientReports,
+      trainLoss: clientReports.reduce((s, c) => s + c.loss * c.numSamples, 0) / n,
+      trainAccuracy: clientReports.reduce((s, c) => s + c.accuracy * c.numSamples, 0) / n,
+      seconds: 0,
+    };
+    if (val.length > 0) {
+      const predictions = await predictRecords(model, val, config.preprocessing, { cache: hooks.cache });
+      const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
+        threshold: 0.5,
+        bootstrapSamples: 0,
+      });
+      report.val = { loss: predictions.loss, accuracy: metrics.accuracy.value, auc: metrics.auc.value };
+    }
+    report.seconds = (performance.now() - started) / 1000;
+    reports.push(report);
+    hooks.onRoundEnd?.(report);
+  }
+
+  return {
+    rounds: reports,
+    partitions: clients.map((c) => ({
+      clientId: c.id,
+      images: c.records.length,
+      pneumonia: c.records.filter((r) => r.label === 1).length,
+      patients: new Set(c.records.map((r) => r.patientId)).size,
+    })),
+    downloads: ledger.snapshot(),
+    weights: global,
+  };
+}

@@ -1,0 +1,80 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ImageCache, XrayRecord } from '../data/index.ts';
+import {
+  chooseThreshold,
+  computeMetrics,
+  formatThresholdRule,
+  type EvaluationReport,
+  type ThresholdChoice,
+  type ThresholdRule,
+} from '../metrics/index.ts';
+import type { ArchitectureName } from '../model/architectures.ts';
+import { saveModelDir, type ModelMetadata } from '../model/model-dir.ts';
+import { writeTrainingPlots, type HistoryPoint } from '../report/index.ts';
+import type { tf } from '../tf/tf.ts';
+import { predictRecords } from '../training/predict.ts';
+import type { Preprocessing } from '../training/preprocessing.ts';
+
+export interface FinalizeInput {
+  outDir: string;
+  model: tf.LayersModel;
+  architecture: ArchitectureName;
+  width: number;
+  preprocessing: Preprocessing;
+  val: readonly XrayRecord[];
+  thresholdRule: ThresholdRule;
+  training: Record<string, unknown>;
+  history: HistoryPoint[];
+  stepLabel: 'epoch' | 'round';
+  dtype: 'float32' | 'float16';
+  cache?: ImageCache;
+  seed: number;
+}
+
+export interface FinalizeOutput {
+  threshold: ThresholdChoice;
+  validation?: EvaluationReport;
+}
+
+/**
+ * Chooses the decision threshold on the validation split, scores the model there with
+ * confidence intervals and writes the model directory, report.json and the plots.
+ */
+export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutput> {
+  let threshold: ThresholdChoice = {
+    threshold: input.thresholdRule.kind === 'fixed' ? input.thresholdRule.value : 0.5,
+    rule: formatThresholdRule(input.thresholdRule),
+    description: 'no validation data: default threshold',
+  };
+  let validation: EvaluationReport | undefined;
+  if (input.val.length > 0) {
+    const predictions = await predictRecords(input.model, input.val, input.preprocessing, { cache: input.cache });
+    threshold = chooseThreshold(predictions.labels, predictions.probabilities, input.thresholdRule);
+    validation = computeMetrics(predictions.labels, predictions.probabilities, {
+      threshold: threshold.threshold,
+      seed: input.seed,
+    });
+  }
+  const metadata: ModelMetadata = {
+    format: 'fedxray-model',
+    version: 1,
+    architecture: input.architecture,
+    width: input.width,
+    preprocessing: input.preprocessing,
+    classes: ['NORMAL', 'PNEUMONIA'],
+    threshold,
+    parameters: input.model.countParams(),
+    createdAt: new Date().toISOString(),
+    training: input.training,
+    validation,
+  };
+  await mkdir(input.outDir, { recursive: true });
+  await saveModelDir(input.outDir, input.model, metadata, { dtype: input.dtype });
+  await writeTrainingPlots(input.outDir, input.history, input.stepLabel);
+  await writeFile(
+    join(input.outDir, 'report.json'),
+    JSON.stringify({ ...metadata, history: input.history }, null, 2) + '\n',
+  );
+  return { threshold, validation };
+}

@@ -1,0 +1,195 @@
+import { streamBatches, classWeights, type ImageCache, type XrayRecord } from '../data/index.ts';
+import { getModelWeights, type WeightArray } from '../model/model-weights.ts';
+import { tf } from '../tf/tf.ts';
+import { learningRateAt } from './lr-schedule.ts';
+import { weightedCrossEntropy } from './loss.ts';
+import { createOptimizer, disposeOptimizer, setLearningRate } from './optimizer.ts';
+import { validateTrainSettings, type TrainSettings } from './settings.ts';
+import type { Preprocessing } from './preprocessing.ts';
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  images: number;
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  imagesPerSecond: number;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  images: number;
+  seconds: number;
+}
+
+export interface LocalTrainResult {
+  weights: WeightArray[];
+  numSamples: number;
+  epochs: EpochSummary[];
+  loss: number;
+  accuracy: number;
+  seconds: number;
+}
+
+export interface LocalTrainOptions {
+  preprocessing: Preprocessing;
+  /**
+   * Where this training sits in a longer schedule (federated rounds): the epoch offset and
+   * total length used by the learning-rate schedule. Defaults to this call alone.
+   */
+  schedule?: { startEpoch: number; totalEpochs: number };
+  cache?: ImageCache;
+  onProgress?: (p: TrainProgress) => void;
+  signal?: AbortSignal;
+  /** Stop after this many steps per epoch (benchmarks, tests). */
+  maxStepsPerEpoch?: number;
+}
+
+/** Names of weights that get decoupled weight decay: conv and dense kernels, not norms or biases. */
+function isDecayed(variable: tf.LayerVariable): boolean {
+  return variable.originalName.endsWith('/kernel');
+}
+
+/**
+ * Trains `model` in place on `records` for settings.epochs epochs and returns the new weights.
+ * Tensors are created and freed per step, so tf.memory().numTensors is the same before and after.
+ */
+export async function trainLocal(
+  model: tf.LayersModel,
+  records: readonly XrayRecord[],
+  settings: TrainSettings,
+  options: LocalTrainOptions,
+): Promise<LocalTrainResult> {
+  validateTrainSettings(settings);
+  if (records.length === 0) throw new Error('Cannot train on an empty dataset');
+  const started = performance.now();
+  const weights = settings.classBalancing === 'weights' ? classWeights(records) : ([1, 1] as [number, number]);
+  const startEpoch = options.schedule?.startEpoch ?? 0;
+  const scheduleSpec = {
+    kind: settings.schedule,
+    baseRate: settings.learningRate,
+    totalEpochs: options.schedule?.totalEpochs ?? settings.epochs,
+    warmupEpochs: settings.warmupEpochs,
+  };
+  const optimizer = createOptimizer(settings.optimizer, settings.learningRate, settings.momentum);
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const decayed = model.trainableWeights.filter(isDecayed);
+  const fullSteps = Math.ceil(records.length / settings.batchSize);
+  const stepsPerEpoch = Math.min(fullSteps, options.maxStepsPerEpoch ?? fullSteps);
+  const epochs: EpochSummary[] = [];
+
+  try {
+    for (let epoch = 0; epoch < settings.epochs; epoch++) {
+      const epochStarted = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let step = 0;
+      let learningRate = settings.learningRate;
+      const batches = streamBatches(records, {
+        batchSize: settings.batchSize,
+        size: options.preprocessing.inputSize,
+        normalization: options.preprocessing.normalization,
+        equalize: options.preprocessing.equalize,
+        shuffle: true,
+        seed: settings.seed * 1009 + startEpoch + epoch,
+        augment: settings.augment ? {} : false,
+        cache: options.cache,
+      });
+      for await (const batch of batches) {
+        if (options.signal?.aborted) throw new Error('Training was cancelled');
+        learningRate = learningRateAt(scheduleSpec, startEpoch + epoch + step / stepsPerEpoch);
+        setLearningRate(optimizer, learningRate);
+        const { loss, hits } = trainStep(model, optimizer, trainable, batch, weights, settings.labelSmoothing);
+        if (settings.weightDecay > 0) applyWeightDecay(decayed, learningRate * settings.weightDecay);
+        if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}`);
+        lossSum += loss * batch.count;
+        correct += hits;
+        seen += batch.count;
+        step++;
+        options.onProgress?.({
+          epoch: epoch + 1,
+          epochs: settings.epochs,
+          step,
+          stepsPerEpoch,
+          images: seen,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          learningRate,
+          imagesPerSecond: seen / ((performance.now() - epochStarted) / 1000),
+        });
+        if (step >= stepsPerEpoch) {
+          await batches.return(undefined);
+          break;
+        }
+      }
+      epochs.push({
+        epoch: startEpoch + epoch + 1,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        learningRate,
+        images: seen,
+        seconds: (performance.now() - epochStarted) / 1000,
+      });
+    }
+  } finally {
+    disposeOptimizer(optimizer);
+  }
+  const last = epochs[epochs.length - 1];
+  return {
+    weights: getModelWeights(model),
+    numSamples: records.length,
+    epochs,
+    loss: last.loss,
+    accuracy: last.accuracy,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+interface Batch {
+  xs: Float32Array;
+  labels: Int32Array;
+  count: number;
+}
+
+function trainStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  trainable: tf.Variable[],
+  batch: Batch,
+  classWeights: [number, number],
+  labelSmoothing: number,
+): { loss: number; hits: number } {
+  const size = Math.round(Math.sqrt(batch.xs.length / batch.count));
+  let hitsTensor: tf.Scalar | undefined;
+  const lossTensor = tf.tidy(() => {
+    const xs = tf.tensor4d(batch.xs, [batch.count, size, size, 1]);
+    const labels = tf.tensor1d(batch.labels, 'int32');
+    return optimizer.minimize(
+      () => {
+        const probabilities = model.apply(xs, { training: true }) as tf.Tensor2D;
+        hitsTensor = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar);
+        return weightedCrossEntropy(probabilities, labels, classWeights, labelSmoothing);
+      },
+      true,
+      trainable,
+    ) as tf.Scalar;
+  });
+  const loss = lossTensor.dataSync()[0];
+  const hits = hitsTensor ? hitsTensor.dataSync()[0] : 0;
+  lossTensor.dispose();
+  hitsTensor?.dispose();
+  return { loss, hits };
+}
+
+function applyWeightDecay(variables: tf.LayerVariable[], factor: number): void {
+  tf.tidy(() => {
+    for (const v of variables) v.write(tf.mul(v.read(), 1 - factor));
+  });
+}

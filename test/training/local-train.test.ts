@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset, SAMPLE_DATA_DIR, type XrayRecord } from '../../shared/data/index.ts';
+import { learningRateAt } from '../../shared/training/lr-schedule.ts';
+import { trainLocal, type TrainProgress } from '../../shared/training/local-train.ts';
+import { predictRecords } from '../../shared/training/predict.ts';
+import { tf } from '../../shared/tf/tf.ts';
+import { TINY_PREPROCESSING, tinyModel, tinySettings, useTestBackend } from '../helpers/tiny.ts';
+
+let records: XrayRecord[];
+beforeAll(async () => {
+  await useTestBackend();
+  records = await loadDataset(SAMPLE_DATA_DIR);
+});
+
+describe('trainLocal', () => {
+  it('keeps tf.memory().numTensors flat and reports progress', async () => {
+    for (const [arch, optimizer] of [['se-resnet18-gn', 'adam'], ['se-resnet18-bn', 'sgd']] as const) {
+      const model = tinyModel(arch);
+      const before = tf.memory().numTensors;
+      const progress: TrainProgress[] = [];
+      const result = await trainLocal(model, records.slice(0, 40), tinySettings({ epochs: 2, optimizer, augment: true }), {
+        preprocessing: TINY_PREPROCESSING,
+        onProgress: (p) => progress.push(p),
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(progress).toHaveLength(2 * 5);
+      expect(progress.at(-1)).toMatchObject({ epoch: 2, epochs: 2, step: 5, stepsPerEpoch: 5, images: 40 });
+      expect(result.numSamples).toBe(40);
+      expect(result.epochs).toHaveLength(2);
+      expect(Number.isFinite(result.loss)).toBe(true);
+      model.dispose();
+    }
+  });
+
+  it('learns: training loss falls on a small real sample', async () => {
+    const model = tinyModel();
+    const subset = records.slice(0, 48);
+    const result = await trainLocal(model, subset, tinySettings({ epochs: 6, learningRate: 3e-3, labelSmoothing: 0 }), {
+      preprocessing: TINY_PREPROCESSING,
+    });
+    expect(result.epochs.at(-1)!.loss).toBeLessThan(result.epochs[0].loss);
+    const predictions = await predictRecords(model, subset, TINY_PREPROCESSING);
+    expect(predictions.probabilities).toHaveLength(48);
+    expect(predictions.probabilities.every((p) => p >= 0 && p <= 1)).toBe(true);
+    model.dispose();
+  });
+
+  it('is deterministic for a seed', async () => {
+    const run = async () => {
+      const model = tinyModel();
+      const r = await trainLocal(model, records.slice(0, 16), tinySettings({ augment: true }), { preprocessing: TINY_PREPROCESSING });
+      model.dispose();
+      return Array.from(r.weights[0].data.slice(0, 50));
+    };
+    expect(await run()).toEqual(await run());
+  });
+
+  it('rejects bad settings and empty data with clear errors', async () => {
+    const model = tinyModel();
+    await expect(trainLocal(model, [], tinySettings(), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/empty dataset/);
+    await expect(trainLocal(model, records, tinySettings({ batchSize: 0 }), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/batch size/);
+    await expect(trainLocal(model, records, tinySettings({ learningRate: -1 }), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/learning rate/);
+    model.dispose();
+  });
+});
+
+describe('learning-rate schedule', () => {
+  it('cosine decays from the base rate to 1% of it, warm-up ramps up', () => {
+    const spec = { kind: 'cosine' as const, baseRate: 0.1, totalEpochs: 10, warmupEpochs: 0 };
+    expect(learningRateAt(spec, 0)).toBeCloseTo(0.1);
+    expect(learningRateAt(spec, 5)).toBeCloseTo(0.1 * (0.01 + 0.99 * 0.5));
+    expect(learningRateAt(spec, 10)).toBeCloseTo(0.001);
+    const warm = { ...spec, warmupEpochs: 2 };
+    expect(learningRateAt(warm, 0)).toBeCloseTo(0.01);
+    expect(learningRateAt(warm, 1)).toBeCloseTo(0.055);
+    expect(learningRateAt({ ...spec, kind: 'step' }, 6)).toBeCloseTo(0.01);
+    expect(learningRateAt({ ...spec, kind: 'constant' }, 9)).toBe(0.1);
+  });
+});
