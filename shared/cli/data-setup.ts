@@ -22,7 +22,9 @@ export async function prepareData(opts: {
 }): Promise<PreparedData> {
   let records = await loadDataset(opts.dataDir);
   if (opts.limit !== undefined && opts.limit < records.length) {
-    records = createRng(opts.seed).shuffle([...records]).slice(0, opts.limit);
+    records = createRng(opts.seed)
+      .shuffle([...records])
+      .slice(0, opts.limit);
   }
   if (opts.valDataDir) {
     const val = await loadDataset(opts.valDataDir);
@@ -30,8 +32,12 @@ export async function prepareData(opts: {
     const train = records.filter((r) => !valPatients.has(r.patientId));
     return { train, val, description: `validation from ${opts.valDataDir}` };
   }
-  if (opts.valFraction === 0) return { train: records, val: [], description: 'no validation split' };
-  const { train, val } = splitByPatient(records, { valFraction: opts.valFraction, seed: opts.seed });
+  if (opts.valFraction === 0)
+    return { train: records, val: [], description: 'no validation split' };
+  const { train, val } = splitByPatient(records, {
+    valFraction: opts.valFraction,
+    seed: opts.seed,
+  });
   return {
     train,
     val,
@@ -46,10 +52,17 @@ export function describeSplit(data: PreparedData): string {
 }
 
 /** Writes a manifest.csv (absolute paths) so the same split can be scored again with --data DIR. */
-export async function writeManifest(dir: string, records: readonly XrayRecord[], split: string): Promise<void> {
+export async function writeManifest(
+  dir: string,
+  records: readonly XrayRecord[],
+  split: string,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const rows = records.map(
     (r) => `${r.path},${r.label === 1 ? 'PNEUMONIA' : 'NORMAL'},${r.patientId},${split},`,
   );
-  await writeFile(join(dir, 'manifest.csv'), ['path,label,patient_id,source_split,sha256', ...rows].join('\n') + '\n');
+  await writeFile(
+    join(dir, 'manifest.csv'),
+    ['path,label,patient_id,source_split,sha256', ...rows].join('\n') + '\n',
+  );
 }

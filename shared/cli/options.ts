@@ -9,9 +9,18 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export function parseCommandArgs(argv: string[], options: OptionSpec, allowPositionals = false): ParsedArgs {
+export function parseCommandArgs(
+  argv: string[],
+  options: OptionSpec,
+  allowPositionals = false,
+): ParsedArgs {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      allowPositionals,
+      strict: true,
+    });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -54,7 +63,12 @@ export function numberOpt(
   return value;
 }
 
-export function choiceOpt<T extends string>(args: ParsedArgs, name: string, choices: readonly T[], fallback: T): T {
+export function choiceOpt<T extends string>(
+  args: ParsedArgs,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const v = args.values[name];
   if (v === undefined) return fallback;
   if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;

@@ -1,7 +1,11 @@
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '../model/architectures.ts';
 import { parseThresholdRule, type ThresholdRule } from '../metrics/index.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
-import { DEFAULT_TRAIN_SETTINGS, validateTrainSettings, type TrainSettings } from '../training/settings.ts';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  validateTrainSettings,
+  type TrainSettings,
+} from '../training/settings.ts';
 import { choiceOpt, flag, numberOpt, stringOpt, UsageError, type ParsedArgs } from './options.ts';
 
 /**
@@ -60,15 +64,43 @@ export function readCommonTraining(args: ParsedArgs, epochs: number): CommonTrai
   const seed = numberOpt(args, 'seed', DEFAULT_TRAIN_SETTINGS.seed, { integer: true, min: 0 });
   const settings: TrainSettings = {
     epochs,
-    batchSize: numberOpt(args, 'batch', DEFAULT_TRAIN_SETTINGS.batchSize, { integer: true, min: 1, max: 1024 }),
-    optimizer: choiceOpt(args, 'optimizer', ['adam', 'sgd'] as const, DEFAULT_TRAIN_SETTINGS.optimizer),
-    learningRate: numberOpt(args, 'lr', DEFAULT_TRAIN_SETTINGS.learningRate, { min: 1e-8, max: 10 }),
+    batchSize: numberOpt(args, 'batch', DEFAULT_TRAIN_SETTINGS.batchSize, {
+      integer: true,
+      min: 1,
+      max: 1024,
+    }),
+    optimizer: choiceOpt(
+      args,
+      'optimizer',
+      ['adam', 'sgd'] as const,
+      DEFAULT_TRAIN_SETTINGS.optimizer,
+    ),
+    learningRate: numberOpt(args, 'lr', DEFAULT_TRAIN_SETTINGS.learningRate, {
+      min: 1e-8,
+      max: 10,
+    }),
     momentum: numberOpt(args, 'momentum', DEFAULT_TRAIN_SETTINGS.momentum, { min: 0, max: 0.999 }),
-    weightDecay: numberOpt(args, 'weight-decay', DEFAULT_TRAIN_SETTINGS.weightDecay, { min: 0, max: 0.5 }),
-    schedule: choiceOpt(args, 'schedule', ['constant', 'cosine', 'step'] as const, DEFAULT_TRAIN_SETTINGS.schedule),
+    weightDecay: numberOpt(args, 'weight-decay', DEFAULT_TRAIN_SETTINGS.weightDecay, {
+      min: 0,
+      max: 0.5,
+    }),
+    schedule: choiceOpt(
+      args,
+      'schedule',
+      ['constant', 'cosine', 'step'] as const,
+      DEFAULT_TRAIN_SETTINGS.schedule,
+    ),
     warmupEpochs: numberOpt(args, 'warmup-epochs', DEFAULT_TRAIN_SETTINGS.warmupEpochs, { min: 0 }),
-    classBalancing: choiceOpt(args, 'class-balance', ['weights', 'none'] as const, DEFAULT_TRAIN_SETTINGS.classBalancing),
-    labelSmoothing: numberOpt(args, 'label-smoothing', DEFAULT_TRAIN_SETTINGS.labelSmoothing, { min: 0, max: 0.49 }),
+    classBalancing: choiceOpt(
+      args,
+      'class-balance',
+      ['weights', 'none'] as const,
+      DEFAULT_TRAIN_SETTINGS.classBalancing,
+    ),
+    labelSmoothing: numberOpt(args, 'label-smoothing', DEFAULT_TRAIN_SETTINGS.labelSmoothing, {
+      min: 0,
+      max: 0.49,
+    }),
     augment: !flag(args, 'no-augment'),
     seed,
   };
@@ -80,7 +112,10 @@ export function readCommonTraining(args: ParsedArgs, epochs: number): CommonTrai
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const limit = args.values.limit === undefined ? undefined : numberOpt(args, 'limit', 0, { integer: true, min: 2 });
+  const limit =
+    args.values.limit === undefined
+      ? undefined
+      : numberOpt(args, 'limit', 0, { integer: true, min: 2 });
   return {
     dataDir: stringOpt(args, 'data'),
     valDataDir: typeof args.values['val-data'] === 'string' ? args.values['val-data'] : undefined,

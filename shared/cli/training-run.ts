@@ -42,7 +42,9 @@ export async function runTrainingCommand(
     width: common.width,
     seed: common.seed,
   });
-  info(`${common.architecture} at ${common.preprocessing.inputSize}px: ${model.countParams().toLocaleString('en-US')} parameters, backend ${backend.name}`);
+  info(
+    `${common.architecture} at ${common.preprocessing.inputSize}px: ${model.countParams().toLocaleString('en-US')} parameters, backend ${backend.name}`,
+  );
   const cache = new ImageCache();
   try {
     const outcome = await body({ common, data, model, backend, cache });
@@ -69,9 +71,19 @@ export async function runTrainingCommand(
       seed: common.seed,
     });
     const seconds = (performance.now() - started) / 1000;
-    info(`model written to ${common.outDir} in ${formatSeconds(seconds)}; threshold ${result.threshold.threshold.toFixed(3)} (${result.threshold.rule})`);
+    info(
+      `model written to ${common.outDir} in ${formatSeconds(seconds)}; threshold ${result.threshold.threshold.toFixed(3)} (${result.threshold.rule})`,
+    );
     if (result.validation) info(formatReportTable(result.validation));
-    if (json) printJson({ out: common.outDir, seconds, backend: backend.name, threshold: result.threshold, validation: result.validation, history: outcome.history });
+    if (json)
+      printJson({
+        out: common.outDir,
+        seconds,
+        backend: backend.name,
+        threshold: result.threshold,
+        validation: result.validation,
+        history: outcome.history,
+      });
     return 0;
   } finally {
     model.dispose();

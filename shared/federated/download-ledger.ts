@@ -15,7 +15,9 @@ export class DownloadLedger {
 
   record(clientId: string): number {
     if (!this.canDownload(clientId)) {
-      throw new Error(`Hospital ${clientId} reached its download limit S_max = ${this.maxDownloads}`);
+      throw new Error(
+        `Hospital ${clientId} reached its download limit S_max = ${this.maxDownloads}`,
+      );
     }
     const next = this.count(clientId) + 1;
     this.counts.set(clientId, next);

@@ -35,12 +35,19 @@ export class FedAvg implements Strategy {
     return chosen.map((c) => ({ clientId: c.id, config: { round, ...this.options.fitConfig } }));
   }
 
-  aggregate(_round: number, current: readonly WeightArray[], results: readonly ClientResult[]): WeightArray[] {
+  aggregate(
+    _round: number,
+    current: readonly WeightArray[],
+    results: readonly ClientResult[],
+  ): WeightArray[] {
     return weightedAverage(current, results);
   }
 }
 
-export function weightedAverage(reference: readonly WeightArray[], results: readonly ClientResult[]): WeightArray[] {
+export function weightedAverage(
+  reference: readonly WeightArray[],
+  results: readonly ClientResult[],
+): WeightArray[] {
   if (results.length === 0) throw new Error('Cannot aggregate a round with no client results');
   const total = results.reduce((sum, r) => sum + r.numSamples, 0);
   if (!(total > 0)) throw new Error('Cannot aggregate: client sample counts sum to zero');
@@ -50,7 +57,9 @@ export function weightedAverage(reference: readonly WeightArray[], results: read
     results.forEach((result, i) => {
       const w = lookups[i].get(ref.name);
       if (!w || w.data.length !== acc.length) {
-        throw new Error(`Client ${result.clientId} sent no weight ${ref.name} of ${acc.length} values`);
+        throw new Error(
+          `Client ${result.clientId} sent no weight ${ref.name} of ${acc.length} values`,
+        );
       }
       const share = result.numSamples / total;
       for (let k = 0; k < acc.length; k++) acc[k] += share * w.data[k];

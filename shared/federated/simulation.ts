@@ -1,12 +1,14 @@
 import { partitionByPatient, type ImageCache, type XrayRecord } from '../data/index.ts';
 import { computeMetrics } from '../metrics/index.ts';
 import { getModelWeights, setModelWeights, type WeightArray } from '../model/model-weights.ts';
+import { mapWithConcurrency } from '../util/concurrency.ts';
 import type { tf } from '../tf/tf.ts';
-import { trainLocal, type TrainProgress } from '../training/local-train.ts';
+import type { TrainProgress } from '../training/local-train.ts';
 import { predictRecords } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
 import type { TrainSettings } from '../training/settings.ts';
 import { createRng } from '../util/random.ts';
+import { InProcessTrainer, type ClientJob, type ClientTrainer } from './client-trainer.ts';
 import { DownloadLedger } from './download-ledger.ts';
 import { FedAvg } from './fedavg.ts';
 import type { ClientResult, Strategy } from './strategy.ts';
@@ -48,8 +50,11 @@ export interface RoundReport {
 
 export interface SimulationHooks {
   strategy?: Strategy;
+  /** Who runs local training; default: this process, on `model`, one client at a time. */
+  trainer?: ClientTrainer;
   cache?: ImageCache;
-  onRoundStart?: (round: number, selected: string[]) => void;
+  /** `images` is the number of local training images of the selected hospitals (one epoch). */
+  onRoundStart?: (round: number, selected: string[], images: number) => void;
   onClientProgress?: (round: number, clientId: string, p: TrainProgress) => void;
   onRoundEnd?: (report: RoundReport) => void;
 }
@@ -72,8 +77,8 @@ export function clientId(index: number): string {
 
 /**
  * Runs federated training in one process: J simulated hospitals, each with its own
- * patient-level partition, T rounds of sample / local training / aggregation. One model
- * instance is reused for every client, loaded with the global weights before each one trains.
+ * patient-level partition, T rounds of sample / local training / aggregation. Local training
+ * runs through hooks.trainer: by default on `model` itself, one client after the other.
  */
 export async function runSimulation(
   model: tf.LayersModel,
@@ -92,6 +97,7 @@ export async function runSimulation(
   const strategy = hooks.strategy ?? new FedAvg({ fraction: config.fraction });
   const ledger = new DownloadLedger(config.maxDownloads);
   const rng = createRng(config.seed);
+  const trainer = hooks.trainer ?? new InProcessTrainer(model, hooks.cache);
   const reports: RoundReport[] = [];
   let global = getModelWeights(model);
 
@@ -99,46 +105,57 @@ export async function runSimulation(
     const started = performance.now();
     const skipped = clients
       .filter((c) => !ledger.canDownload(c.id))
-      .map((c) => ({ clientId: c.id, reason: `download limit S_max = ${config.maxDownloads} reached` }));
+      .map((c) => ({
+        clientId: c.id,
+        reason: `download limit S_max = ${config.maxDownloads} reached`,
+      }));
     const available = clients
       .filter((c) => ledger.canDownload(c.id))
       .map((c) => ({ id: c.id, numSamples: c.records.length }));
     const instructions = strategy.configureRound(round, available, rng);
     if (instructions.length === 0) {
-      throw new Error(`Round ${round}: no hospital may download the model any more (S_max = ${config.maxDownloads})`);
+      throw new Error(
+        `Round ${round}: no hospital may download the model any more (S_max = ${config.maxDownloads})`,
+      );
     }
     const selected = instructions.map((i) => i.clientId);
-    hooks.onRoundStart?.(round, selected);
 
-    const results: ClientResult[] = [];
-    const clientReports: ClientRoundReport[] = [];
-    for (const instruction of instructions) {
+    const jobs = instructions.map((instruction) => {
       const index = clients.findIndex((c) => c.id === instruction.clientId);
       ledger.record(instruction.clientId);
-      setModelWeights(model, global);
-      const result = await trainLocal(
-        model,
-        clients[index].records,
-        { ...config.local, seed: clientSeed(config.seed, round, index) },
-        {
-          preprocessing: config.preprocessing,
-          schedule: {
-            startEpoch: (round - 1) * config.local.epochs,
-            totalEpochs: config.rounds * config.local.epochs,
-          },
-          cache: hooks.cache,
-          onProgress: (p) => hooks.onClientProgress?.(round, instruction.clientId, p),
-        },
-      );
-      results.push({ clientId: instruction.clientId, numSamples: result.numSamples, weights: result.weights });
-      clientReports.push({
+      const job: ClientJob = {
         clientId: instruction.clientId,
-        numSamples: result.numSamples,
-        loss: result.loss,
-        accuracy: result.accuracy,
-        seconds: result.seconds,
-      });
-    }
+        records: clients[index].records,
+        global,
+        settings: { ...config.local, seed: clientSeed(config.seed, round, index) },
+        preprocessing: config.preprocessing,
+        schedule: {
+          startEpoch: (round - 1) * config.local.epochs,
+          totalEpochs: config.rounds * config.local.epochs,
+        },
+      };
+      return job;
+    });
+    hooks.onRoundStart?.(
+      round,
+      selected,
+      jobs.reduce((sum, j) => sum + j.records.length, 0),
+    );
+    const outcomes = await mapWithConcurrency(jobs, trainer.concurrency, (job) =>
+      trainer.train(job, (p) => hooks.onClientProgress?.(round, job.clientId, p)),
+    );
+    const results: ClientResult[] = outcomes.map((result, i) => ({
+      clientId: jobs[i].clientId,
+      numSamples: result.numSamples,
+      weights: result.weights,
+    }));
+    const clientReports: ClientRoundReport[] = outcomes.map((result, i) => ({
+      clientId: jobs[i].clientId,
+      numSamples: result.numSamples,
+      loss: result.loss,
+      accuracy: result.accuracy,
+      seconds: result.seconds,
+    }));
 
     global = strategy.aggregate(round, global, results);
     setModelWeights(model, global);
@@ -153,12 +170,18 @@ export async function runSimulation(
       seconds: 0,
     };
     if (val.length > 0) {
-      const predictions = await predictRecords(model, val, config.preprocessing, { cache: hooks.cache });
+      const predictions = await predictRecords(model, val, config.preprocessing, {
+        cache: hooks.cache,
+      });
       const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
         threshold: 0.5,
         bootstrapSamples: 0,
       });
-      report.val = { loss: predictions.loss, accuracy: metrics.accuracy.value, auc: metrics.auc.value };
+      report.val = {
+        loss: predictions.loss,
+        accuracy: metrics.accuracy.value,
+        auc: metrics.auc.value,
+      };
     }
     report.seconds = (performance.now() - started) / 1000;
     reports.push(report);

@@ -28,5 +28,9 @@ export interface ClientResult {
 export interface Strategy {
   readonly name: string;
   configureRound(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[];
-  aggregate(round: number, current: readonly WeightArray[], results: readonly ClientResult[]): WeightArray[];
+  aggregate(
+    round: number,
+    current: readonly WeightArray[],
+    results: readonly ClientResult[],
+  ): WeightArray[];
 }

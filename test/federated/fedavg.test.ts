@@ -10,7 +10,11 @@ import { TINY_PREPROCESSING, tinyModel, tinySettings, useTestBackend } from '../
 
 beforeAll(useTestBackend);
 
-const w = (name: string, values: number[]): WeightArray => ({ name, shape: [values.length], data: Float32Array.from(values) });
+const w = (name: string, values: number[]): WeightArray => ({
+  name,
+  shape: [values.length],
+  data: Float32Array.from(values),
+});
 
 describe('FedAvg', () => {
   it('averaging identical models returns them', () => {
@@ -24,16 +28,22 @@ describe('FedAvg', () => {
   });
 
   it('sample counts 3:1 give the exact weighted mean n_j / n', () => {
-    const result = weightedAverage([w('a', [0, 0])], [
-      { clientId: 'h1', numSamples: 300, weights: [w('a', [1, 10])] },
-      { clientId: 'h2', numSamples: 100, weights: [w('a', [5, -2])] },
-    ]);
+    const result = weightedAverage(
+      [w('a', [0, 0])],
+      [
+        { clientId: 'h1', numSamples: 300, weights: [w('a', [1, 10])] },
+        { clientId: 'h2', numSamples: 100, weights: [w('a', [5, -2])] },
+      ],
+    );
     expect(Array.from(result[0].data)).toEqual([0.75 * 1 + 0.25 * 5, 0.75 * 10 + 0.25 * -2]);
   });
 
   it('rejects a result that lacks a weight', () => {
     expect(() =>
-      weightedAverage([w('a', [0]), w('b', [0])], [{ clientId: 'h9', numSamples: 1, weights: [w('a', [1])] }]),
+      weightedAverage(
+        [w('a', [0]), w('b', [0])],
+        [{ clientId: 'h9', numSamples: 1, weights: [w('a', [1])] }],
+      ),
     ).toThrow(/h9 sent no weight b/);
     expect(() => weightedAverage([w('a', [0])], [])).toThrow(/no client results/);
   });
@@ -68,14 +78,23 @@ describe('FedAvg', () => {
       seed: 11,
     });
     const localModel = tinyModel('se-resnet18-gn', 3);
-    const local = await trainLocal(localModel, records, { ...settings, seed: clientSeed(11, 1, 0) }, {
-      preprocessing: TINY_PREPROCESSING,
-      schedule: { startEpoch: 0, totalEpochs: 1 },
-    });
+    const local = await trainLocal(
+      localModel,
+      records,
+      { ...settings, seed: clientSeed(11, 1, 0) },
+      {
+        preprocessing: TINY_PREPROCESSING,
+        schedule: { startEpoch: 0, totalEpochs: 1 },
+      },
+    );
     expect(federated.weights.map((x) => x.name)).toEqual(local.weights.map((x) => x.name));
-    federated.weights.forEach((fw, i) => expect(Array.from(fw.data)).toEqual(Array.from(local.weights[i].data)));
+    federated.weights.forEach((fw, i) =>
+      expect(Array.from(fw.data)).toEqual(Array.from(local.weights[i].data)),
+    );
     // Training did change the model.
-    expect(Array.from(getModelWeights(tinyModel('se-resnet18-gn', 3))[0].data)).not.toEqual(Array.from(local.weights[0].data));
+    expect(Array.from(getModelWeights(tinyModel('se-resnet18-gn', 3))[0].data)).not.toEqual(
+      Array.from(local.weights[0].data),
+    );
     federatedModel.dispose();
     localModel.dispose();
   });

@@ -20,7 +20,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     backend: { type: 'string' },
     json: { type: 'boolean' },
   });
-  const backend = await initBackend({ preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined });
+  const backend = await initBackend({
+    preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
+  });
   const result = measureThroughput({
     architecture: choiceOpt(args, 'arch', ARCHITECTURE_NAMES, 'se-resnet18-gn'),
     inputSize: numberOpt(args, 'size', 64, { integer: true, min: 32, max: 512 }),
@@ -29,7 +31,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     width: numberOpt(args, 'width', 64, { integer: true, min: 4, max: 256 }),
     optimizer: choiceOpt(args, 'optimizer', ['adam', 'sgd'] as const, 'adam'),
   });
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
   const output = { backend: backend.name, backendSource: backend.source, machine, ...result };
   if (flag(args, 'json')) {
     printJson(output);

@@ -23,7 +23,10 @@ export interface EvaluationJson {
   n: number;
   confusion: EvaluationReport['confusion'];
   threshold: number;
-  ci95: Record<'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1' | 'auc', [number, number]>;
+  ci95: Record<
+    'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1' | 'auc',
+    [number, number]
+  >;
   ciMethod: string;
   loss: number;
   model: { dir: string; architecture: string; inputSize: number };
@@ -42,11 +45,16 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   });
   const modelDir = stringOpt(args, 'model');
   const dataDir = stringOpt(args, 'data');
-  await initBackend({ preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined });
+  await initBackend({
+    preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
+  });
   const records = await loadDataset(dataDir);
   const { model, metadata } = await loadModelDir(modelDir);
   try {
-    const threshold = numberOpt(args, 'threshold', metadata.threshold.threshold, { min: 0, max: 1 });
+    const threshold = numberOpt(args, 'threshold', metadata.threshold.threshold, {
+      min: 0,
+      max: 1,
+    });
     const progress = createProgress({ label: 'evaluate', total: records.length });
     const predictions = await predictRecords(model, records, metadata.preprocessing, {
       onProgress: (done) => progress.update(done),
@@ -58,9 +66,20 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       seed: numberOpt(args, 'seed', 42, { integer: true, min: 0 }),
     });
     if (flag(args, 'json')) {
-      printJson(toEvaluationJson(report, predictions.loss, modelDir, metadata.architecture, metadata.preprocessing.inputSize, dataDir));
+      printJson(
+        toEvaluationJson(
+          report,
+          predictions.loss,
+          modelDir,
+          metadata.architecture,
+          metadata.preprocessing.inputSize,
+          dataDir,
+        ),
+      );
     } else {
-      info(`${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`);
+      info(
+        `${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`,
+      );
       process.stdout.write(formatReportTable(report) + '\n');
     }
     return 0;

@@ -11,9 +11,15 @@ export const PREDICT_HELP = `fedxray predict --model DIR FILE... [--json]
   Research use only: not a medical device.`;
 
 export async function predictCommand(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, { model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } }, true);
+  const args = parseCommandArgs(
+    argv,
+    { model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } },
+    true,
+  );
   if (args.positionals.length === 0) throw new UsageError('predict needs at least one image file');
-  await initBackend({ preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined });
+  await initBackend({
+    preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
+  });
   const { model, metadata } = await loadModelDir(stringOpt(args, 'model'));
   const { inputSize } = metadata.preprocessing;
   const threshold = metadata.threshold.threshold;
@@ -28,7 +34,12 @@ export async function predictCommand(argv: string[]): Promise<number> {
           equalize: metadata.preprocessing.equalize,
         });
         const probability = predictBatch(model, pixels, 1, inputSize)[0];
-        results.push({ file, label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL', probability, threshold });
+        results.push({
+          file,
+          label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
+          probability,
+          threshold,
+        });
       } catch (error) {
         failures++;
         results.push({ file, error: (error as Error).message });
@@ -43,7 +54,9 @@ export async function predictCommand(argv: string[]): Promise<number> {
     for (const r of results) {
       const name = basename(String(r.file));
       process.stdout.write(
-        r.error ? `${name}\terror: ${String(r.error)}\n` : `${name}\t${String(r.label)}\tp(pneumonia)=${Number(r.probability).toFixed(4)}\n`,
+        r.error
+          ? `${name}\terror: ${String(r.error)}\n`
+          : `${name}\t${String(r.label)}\tp(pneumonia)=${Number(r.probability).toFixed(4)}\n`,
       );
     }
   }

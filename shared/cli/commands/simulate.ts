@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { runSimulation } from '../../federated/simulation.ts';
+import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
 import { createProgress } from '../progress.ts';
 import { choiceOpt, flag, numberOpt, parseCommandArgs } from '../options.ts';
 import { info } from '../output.ts';
@@ -10,7 +12,8 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   In-process federation: J hospitals with patient-level partitions, T rounds of FedAvg.
   --clients J, --rounds T, --local-epochs E, --batch B, --lr eta, --fraction C,
   --max-downloads S_max (default: rounds, i.e. no limit), --alpha A (Dirichlet, implies
-  --partition dirichlet). Other options as for \`fedxray train\`.`;
+  --partition dirichlet), --workers N (hospitals trained in parallel worker threads; default
+  min(cores, clients); results are the same for any N). Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, {
@@ -22,6 +25,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'max-downloads': { type: 'string' },
     partition: { type: 'string' },
     alpha: { type: 'string' },
+    workers: { type: 'string' },
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -29,61 +33,111 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const fraction = numberOpt(args, 'fraction', 1, { min: 0.01, max: 1 });
   const maxDownloads = numberOpt(args, 'max-downloads', rounds, { integer: true, min: 1 });
   const alpha = numberOpt(args, 'alpha', 0.5, { min: 0.001 });
-  const partition = choiceOpt(args, 'partition', ['iid', 'dirichlet'] as const, args.values.alpha !== undefined ? 'dirichlet' : 'iid');
+  const partition = choiceOpt(
+    args,
+    'partition',
+    ['iid', 'dirichlet'] as const,
+    args.values.alpha !== undefined ? 'dirichlet' : 'iid',
+  );
   const common = readCommonTraining(args, localEpochs);
+  const workers = numberOpt(args, 'workers', Math.min(availableParallelism(), clients), {
+    integer: true,
+    min: 1,
+    max: 64,
+  });
   const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
 
-  return runTrainingCommand(common, backend, flag(args, 'json'), async ({ data, model, cache }) => {
-    const config = {
-      clients,
-      rounds,
-      fraction,
-      maxDownloads,
-      partition: { scheme: partition, alpha },
-      local: common.settings,
-      preprocessing: common.preprocessing,
-      seed: common.seed,
-    };
-    let progress = createProgress({ label: 'round', total: 1 });
-    const result = await runSimulation(model, data.train, data.val, config, {
-      cache,
-      onRoundStart: (round, selected) => info(`round ${round}/${rounds}: ${selected.join(', ')}`),
-      onClientProgress: (round, clientId, p) => {
-        if (p.step === 1 && p.epoch === 1) progress = createProgress({ label: `r${round} ${clientId}`, total: p.stepsPerEpoch * p.epochs });
-        progress.update((p.epoch - 1) * p.stepsPerEpoch + p.step, `loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`);
-        if (p.step === p.stepsPerEpoch && p.epoch === p.epochs) progress.done();
-      },
-      onRoundEnd: (r) =>
-        info(`round ${r.round}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
-          (r.val ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}` : '') +
-          ` (${r.seconds.toFixed(1)} s)`),
-    });
-    for (const p of result.partitions) info(`${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients`);
-    return {
-      stepLabel: 'round',
-      history: result.rounds.map((r) => ({
-        step: r.round,
-        trainLoss: r.trainLoss,
-        trainAccuracy: r.trainAccuracy,
-        valLoss: r.val?.loss,
-        valAccuracy: r.val?.accuracy,
-        valAuc: r.val?.auc,
-      })),
-      training: {
-        kind: 'federated',
-        strategy: 'fedavg',
+  return runTrainingCommand(
+    common,
+    backend,
+    flag(args, 'json'),
+    async ({ data, model, cache, backend: backendInfo }) => {
+      const trainer =
+        workers > 1
+          ? new WorkerPoolTrainer(
+              {
+                architecture: common.architecture,
+                inputSize: common.preprocessing.inputSize,
+                width: common.width,
+                backend: backendInfo.name,
+              },
+              workers,
+            )
+          : undefined;
+      const config = {
         clients,
         rounds,
-        localEpochs,
         fraction,
         maxDownloads,
-        partition: { scheme: partition, alpha: partition === 'dirichlet' ? alpha : undefined },
-        settings: common.settings,
-        thresholdRule: common.thresholdRuleText,
-        partitions: result.partitions,
-        downloads: result.downloads,
-        roundsDetail: result.rounds,
-      },
-    };
-  });
+        partition: { scheme: partition, alpha },
+        local: common.settings,
+        preprocessing: common.preprocessing,
+        seed: common.seed,
+      };
+      let progress = createProgress({ label: 'round', total: 1, enabled: false });
+      const seen = new Map<string, number>();
+      let result: Awaited<ReturnType<typeof runSimulation>>;
+      try {
+        result = await runSimulation(model, data.train, data.val, config, {
+          cache,
+          trainer,
+          onRoundStart: (round, selected, images) => {
+            info(`round ${round}/${rounds}: ${selected.join(', ')}`);
+            seen.clear();
+            progress = createProgress({ label: `round ${round}`, total: images * localEpochs });
+          },
+          onClientProgress: (_round, clientId, p) => {
+            seen.set(clientId, (p.epoch - 1) * (p.images / p.step) * p.stepsPerEpoch + p.images);
+            const done = [...seen.values()].reduce((a, b) => a + b, 0);
+            progress.update(
+              Math.round(done),
+              `${clientId} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`,
+            );
+          },
+          onRoundEnd: (r) => {
+            progress.done();
+            info(
+              `round ${r.round}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
+                (r.val
+                  ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}`
+                  : '') +
+                ` (${r.seconds.toFixed(1)} s)`,
+            );
+          },
+        });
+      } finally {
+        await trainer?.close();
+      }
+      for (const p of result.partitions)
+        info(
+          `${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients`,
+        );
+      return {
+        stepLabel: 'round',
+        history: result.rounds.map((r) => ({
+          step: r.round,
+          trainLoss: r.trainLoss,
+          trainAccuracy: r.trainAccuracy,
+          valLoss: r.val?.loss,
+          valAccuracy: r.val?.accuracy,
+          valAuc: r.val?.auc,
+        })),
+        training: {
+          kind: 'federated',
+          strategy: 'fedavg',
+          clients,
+          rounds,
+          localEpochs,
+          fraction,
+          maxDownloads,
+          partition: { scheme: partition, alpha: partition === 'dirichlet' ? alpha : undefined },
+          settings: common.settings,
+          thresholdRule: common.thresholdRuleText,
+          partitions: result.partitions,
+          downloads: result.downloads,
+          roundsDetail: result.rounds,
+        },
+      };
+    },
+  );
 }

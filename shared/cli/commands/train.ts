@@ -20,20 +20,37 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const common = readCommonTraining(args, epochs);
   const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
   return runTrainingCommand(common, backend, flag(args, 'json'), async ({ data, model, cache }) => {
-    const progress = createProgress({ label: 'train', total: epochs * Math.ceil(data.train.length / common.settings.batchSize) });
-    let done = 0;
-    const reports = await runCentralised(model, data.train, data.val, common.settings, common.preprocessing, {
-      cache,
-      onProgress: (p) => {
-        done++;
-        progress.update(done, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`);
-      },
-      onEpochEnd: (r) => {
-        info(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
-          (r.val ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}` : '') +
-          ` (${r.seconds.toFixed(1)} s)`);
-      },
+    const progress = createProgress({
+      label: 'train',
+      total: epochs * Math.ceil(data.train.length / common.settings.batchSize),
     });
+    let done = 0;
+    const reports = await runCentralised(
+      model,
+      data.train,
+      data.val,
+      common.settings,
+      common.preprocessing,
+      {
+        cache,
+        onProgress: (p) => {
+          done++;
+          progress.update(
+            done,
+            `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.imagesPerSecond.toFixed(1)} img/s`,
+          );
+        },
+        onEpochEnd: (r) => {
+          info(
+            `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(4)}` +
+              (r.val
+                ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}`
+                : '') +
+              ` (${r.seconds.toFixed(1)} s)`,
+          );
+        },
+      },
+    );
     progress.done();
     return {
       stepLabel: 'epoch',
@@ -45,7 +62,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
         valAccuracy: r.val?.accuracy,
         valAuc: r.val?.auc,
       })),
-      training: { kind: 'centralised', settings: common.settings, thresholdRule: common.thresholdRuleText },
+      training: {
+        kind: 'centralised',
+        settings: common.settings,
+        thresholdRule: common.thresholdRuleText,
+      },
     };
   });
 }
