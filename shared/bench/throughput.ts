@@ -45,7 +45,8 @@ export function measureThroughput(options: ThroughputOptions): ThroughputResult 
       const xs = tf.tensor4d(pixels, [batchSize, size, size, 1]);
       const ys = tf.tensor1d(labels, 'int32');
       const loss = optimizer.minimize(
-        () => weightedCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor2D, ys, [1, 1], 0),
+        () =>
+          weightedCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor2D, ys, [1, 1], 0),
         true,
         trainable,
       );

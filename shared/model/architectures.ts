@@ -2,7 +2,13 @@ import type { tf } from '../tf/tf.ts';
 import { buildAlexNet, buildVgg16 } from './classic-cnns.ts';
 import { buildResNet18 } from './resnet18.ts';
 
-export const ARCHITECTURE_NAMES = ['se-resnet18-gn', 'se-resnet18-bn', 'resnet18', 'alexnet', 'vgg16'] as const;
+export const ARCHITECTURE_NAMES = [
+  'se-resnet18-gn',
+  'se-resnet18-bn',
+  'resnet18',
+  'alexnet',
+  'vgg16',
+] as const;
 export type ArchitectureName = (typeof ARCHITECTURE_NAMES)[number];
 
 export interface BuildOptions {
@@ -51,10 +57,14 @@ export function isArchitectureName(name: string): name is ArchitectureName {
 
 export function buildModel(architecture: string, options: BuildOptions): tf.LayersModel {
   if (!isArchitectureName(architecture)) {
-    throw new Error(`Unknown architecture "${architecture}"; choose one of ${ARCHITECTURE_NAMES.join(', ')}`);
+    throw new Error(
+      `Unknown architecture "${architecture}"; choose one of ${ARCHITECTURE_NAMES.join(', ')}`,
+    );
   }
   if (!Number.isInteger(options.inputSize) || options.inputSize < 32) {
-    throw new Error(`Input size must be an integer of at least 32 pixels, got ${options.inputSize}`);
+    throw new Error(
+      `Input size must be an integer of at least 32 pixels, got ${options.inputSize}`,
+    );
   }
   return ARCHITECTURES[architecture].build(options);
 }

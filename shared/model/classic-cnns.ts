@@ -17,7 +17,12 @@ function scaled(channels: number, scale: number): number {
   return Math.max(4, Math.round(channels * scale));
 }
 
-function classifier(f: LayerFactory, x: SymbolicTensor, inputSize: number, dropout: number): tf.SymbolicTensor {
+function classifier(
+  f: LayerFactory,
+  x: SymbolicTensor,
+  inputSize: number,
+  dropout: number,
+): tf.SymbolicTensor {
   const units = classifierUnits(inputSize);
   let h = tf.layers.flatten({ name: 'head_flatten' }).apply(x) as SymbolicTensor;
   h = f.dropout(h, 'head_dropout1', dropout);
@@ -46,7 +51,11 @@ export function buildAlexNet(options: ClassicCnnOptions): tf.LayersModel {
   x = f.relu(f.conv(x, 'conv4', scaled(256, s), 3, 1, true), 'relu4');
   x = f.relu(f.conv(x, 'conv5', scaled(256, s), 3, 1, true), 'relu5');
   x = f.maxPool(x, 'pool5', 3, 2);
-  return tf.model({ inputs: input, outputs: classifier(f, x, options.inputSize, 0.5), name: 'alexnet' });
+  return tf.model({
+    inputs: input,
+    outputs: classifier(f, x, options.inputSize, 0.5),
+    name: 'alexnet',
+  });
 }
 
 /** VGG-16 (Simonyan & Zisserman, 2014): 13 conv in 5 blocks + 3 dense. */
@@ -54,13 +63,26 @@ export function buildVgg16(options: ClassicCnnOptions): tf.LayersModel {
   const s = options.widthScale ?? 1;
   const f = new LayerFactory(options.seed ?? 1);
   const input = tf.input({ shape: [options.inputSize, options.inputSize, 1], name: 'image' });
-  const blocks: number[][] = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]];
+  const blocks: number[][] = [
+    [64, 64],
+    [128, 128],
+    [256, 256, 256],
+    [512, 512, 512],
+    [512, 512, 512],
+  ];
   let x: SymbolicTensor = input;
   blocks.forEach((convs, b) => {
     convs.forEach((channels, c) => {
-      x = f.relu(f.conv(x, `block${b + 1}_conv${c + 1}`, scaled(channels, s), 3, 1, true), `block${b + 1}_relu${c + 1}`);
+      x = f.relu(
+        f.conv(x, `block${b + 1}_conv${c + 1}`, scaled(channels, s), 3, 1, true),
+        `block${b + 1}_relu${c + 1}`,
+      );
     });
     x = f.maxPool(x, `block${b + 1}_pool`, 2, 2);
   });
-  return tf.model({ inputs: input, outputs: classifier(f, x, options.inputSize, 0.5), name: 'vgg16' });
+  return tf.model({
+    inputs: input,
+    outputs: classifier(f, x, options.inputSize, 0.5),
+    name: 'vgg16',
+  });
 }

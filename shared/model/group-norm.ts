@@ -45,7 +45,10 @@ export class GroupNormalization extends tf.layers.Layer {
       const grouped = tf.reshape(x, [n, h, w, this.groups, c / this.groups]);
       const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
       const normalised = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.add(tf.mul(tf.reshape(normalised, [n, h, w, c]), this.gamma.read()), this.beta.read());
+      return tf.add(
+        tf.mul(tf.reshape(normalised, [n, h, w, c]), this.gamma.read()),
+        this.beta.read(),
+      );
     });
   }
 

@@ -42,10 +42,14 @@ export class LayerFactory {
 
   norm(x: SymbolicTensor, name: string, kind: NormKind, groups: number): SymbolicTensor {
     if (kind === 'batch') {
-      return tf.layers.batchNormalization({ name, momentum: 0.9, epsilon: 1e-5 }).apply(x) as SymbolicTensor;
+      return tf.layers
+        .batchNormalization({ name, momentum: 0.9, epsilon: 1e-5 })
+        .apply(x) as SymbolicTensor;
     }
     const channels = x.shape[x.shape.length - 1] as number;
-    return new GroupNormalization({ name, groups: Math.min(groups, channels) }).apply(x) as SymbolicTensor;
+    return new GroupNormalization({ name, groups: Math.min(groups, channels) }).apply(
+      x,
+    ) as SymbolicTensor;
   }
 
   relu(x: SymbolicTensor, name: string): SymbolicTensor {
@@ -62,11 +66,15 @@ export class LayerFactory {
       activation === 'relu'
         ? tf.initializers.heNormal({ seed: this.nextSeed() })
         : tf.initializers.glorotUniform({ seed: this.nextSeed() });
-    return tf.layers.dense({ name, units, activation, kernelInitializer }).apply(x) as SymbolicTensor;
+    return tf.layers
+      .dense({ name, units, activation, kernelInitializer })
+      .apply(x) as SymbolicTensor;
   }
 
   maxPool(x: SymbolicTensor, name: string, poolSize: number, strides: number): SymbolicTensor {
-    return tf.layers.maxPooling2d({ name, poolSize, strides, padding: 'same' }).apply(x) as SymbolicTensor;
+    return tf.layers
+      .maxPooling2d({ name, poolSize, strides, padding: 'same' })
+      .apply(x) as SymbolicTensor;
   }
 
   dropout(x: SymbolicTensor, name: string, rate: number): SymbolicTensor {
@@ -79,10 +87,19 @@ export class LayerFactory {
    */
   squeezeExcite(x: SymbolicTensor, name: string, reduction: number): SymbolicTensor {
     const channels = x.shape[x.shape.length - 1] as number;
-    const squeezed = tf.layers.globalAveragePooling2d({ name: `${name}_pool` }).apply(x) as SymbolicTensor;
-    const hidden = this.dense(squeezed, `${name}_reduce`, Math.max(1, Math.floor(channels / reduction)), 'relu');
+    const squeezed = tf.layers
+      .globalAveragePooling2d({ name: `${name}_pool` })
+      .apply(x) as SymbolicTensor;
+    const hidden = this.dense(
+      squeezed,
+      `${name}_reduce`,
+      Math.max(1, Math.floor(channels / reduction)),
+      'relu',
+    );
     const gate = this.dense(hidden, `${name}_expand`, channels, 'sigmoid');
-    const gate4d = tf.layers.reshape({ name: `${name}_reshape`, targetShape: [1, 1, channels] }).apply(gate) as SymbolicTensor;
+    const gate4d = tf.layers
+      .reshape({ name: `${name}_reshape`, targetShape: [1, 1, channels] })
+      .apply(gate) as SymbolicTensor;
     return tf.layers.multiply({ name: `${name}_scale` }).apply([x, gate4d]) as SymbolicTensor;
   }
 }

@@ -11,7 +11,6 @@ import { getModelWeights, setModelWeights } from './model-weights.ts';
 
 export const MODEL_FILE = 'model.json';
 
-
 /** Everything needed to rebuild a model and use it exactly as it was trained. */
 export interface ModelMetadata {
   format: 'fedxray-model';
@@ -54,15 +53,21 @@ export async function readModelMetadata(dir: string): Promise<ModelMetadata> {
   }
   const meta = parsed as Partial<ModelMetadata>;
   if (meta.format !== 'fedxray-model' || meta.version !== 1) {
-    throw new Error(`${join(dir, MODEL_FILE)} is not a fedxray model (format ${String(meta.format)})`);
+    throw new Error(
+      `${join(dir, MODEL_FILE)} is not a fedxray model (format ${String(meta.format)})`,
+    );
   }
   if (!meta.architecture || !isArchitectureName(meta.architecture)) {
-    throw new Error(`${join(dir, MODEL_FILE)} names an unknown architecture ${String(meta.architecture)}`);
+    throw new Error(
+      `${join(dir, MODEL_FILE)} names an unknown architecture ${String(meta.architecture)}`,
+    );
   }
   return meta as ModelMetadata;
 }
 
-export async function loadModelDir(dir: string): Promise<{ model: tf.LayersModel; metadata: ModelMetadata }> {
+export async function loadModelDir(
+  dir: string,
+): Promise<{ model: tf.LayersModel; metadata: ModelMetadata }> {
   const metadata = await readModelMetadata(dir);
   const weights = await loadWeights(dir);
   const model = buildModel(metadata.architecture, {

@@ -58,7 +58,11 @@ export async function runCentralised(
         threshold: 0.5,
         bootstrapSamples: 0,
       });
-      report.val = { loss: predictions.loss, accuracy: metrics.accuracy.value, auc: metrics.auc.value };
+      report.val = {
+        loss: predictions.loss,
+        accuracy: metrics.accuracy.value,
+        auc: metrics.auc.value,
+      };
     }
     reports.push(report);
     hooks.onEpochEnd?.(report);

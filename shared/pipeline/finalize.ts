@@ -49,7 +49,9 @@ export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutpu
   };
   let validation: EvaluationReport | undefined;
   if (input.val.length > 0) {
-    const predictions = await predictRecords(input.model, input.val, input.preprocessing, { cache: input.cache });
+    const predictions = await predictRecords(input.model, input.val, input.preprocessing, {
+      cache: input.cache,
+    });
     threshold = chooseThreshold(predictions.labels, predictions.probabilities, input.thresholdRule);
     validation = computeMetrics(predictions.labels, predictions.probabilities, {
       threshold: threshold.threshold,

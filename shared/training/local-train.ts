@@ -69,7 +69,8 @@ export async function trainLocal(
   validateTrainSettings(settings);
   if (records.length === 0) throw new Error('Cannot train on an empty dataset');
   const started = performance.now();
-  const weights = settings.classBalancing === 'weights' ? classWeights(records) : ([1, 1] as [number, number]);
+  const weights =
+    settings.classBalancing === 'weights' ? classWeights(records) : ([1, 1] as [number, number]);
   const startEpoch = options.schedule?.startEpoch ?? 0;
   const scheduleSpec = {
     kind: settings.schedule,
@@ -106,9 +107,20 @@ export async function trainLocal(
         if (options.signal?.aborted) throw new Error('Training was cancelled');
         learningRate = learningRateAt(scheduleSpec, startEpoch + epoch + step / stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        const { loss, hits } = trainStep(model, optimizer, trainable, batch, weights, settings.labelSmoothing);
-        if (settings.weightDecay > 0) applyWeightDecay(decayed, learningRate * settings.weightDecay);
-        if (!Number.isFinite(loss)) throw new Error(`Training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}`);
+        const { loss, hits } = trainStep(
+          model,
+          optimizer,
+          trainable,
+          batch,
+          weights,
+          settings.labelSmoothing,
+        );
+        if (settings.weightDecay > 0)
+          applyWeightDecay(decayed, learningRate * settings.weightDecay);
+        if (!Number.isFinite(loss))
+          throw new Error(
+            `Training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}`,
+          );
         lossSum += loss * batch.count;
         correct += hits;
         seen += batch.count;
@@ -174,7 +186,9 @@ function trainStep(
     return optimizer.minimize(
       () => {
         const probabilities = model.apply(xs, { training: true }) as tf.Tensor2D;
-        hitsTensor = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar);
+        hitsTensor = tf.keep(
+          tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar,
+        );
         return weightedCrossEntropy(probabilities, labels, classWeights, labelSmoothing);
       },
       true,

@@ -3,12 +3,19 @@ import { tf } from '../tf/tf.ts';
 import type { Preprocessing } from './preprocessing.ts';
 
 /** P(PNEUMONIA) for a batch of preprocessed images (count x size x size). */
-export function predictBatch(model: tf.LayersModel, xs: Float32Array, count: number, size: number): Float32Array {
-  return tf.tidy(() => {
-    const input = tf.tensor4d(xs, [count, size, size, 1]);
-    const probabilities = model.predict(input) as tf.Tensor2D;
-    return tf.slice(probabilities, [0, 1], [count, 1]).dataSync() as Float32Array;
-  }).slice();
+export function predictBatch(
+  model: tf.LayersModel,
+  xs: Float32Array,
+  count: number,
+  size: number,
+): Float32Array {
+  return tf
+    .tidy(() => {
+      const input = tf.tensor4d(xs, [count, size, size, 1]);
+      const probabilities = model.predict(input) as tf.Tensor2D;
+      return tf.slice(probabilities, [0, 1], [count, 1]).dataSync() as Float32Array;
+    })
+    .slice();
 }
 
 export interface PredictionSet {
@@ -23,7 +30,11 @@ export async function predictRecords(
   model: tf.LayersModel,
   records: readonly XrayRecord[],
   preprocessing: Preprocessing,
-  options: { batchSize?: number; cache?: ImageCache; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    batchSize?: number;
+    cache?: ImageCache;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<PredictionSet> {
   const labels = new Int32Array(records.length);
   const probabilities = new Float32Array(records.length);

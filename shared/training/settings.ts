@@ -38,14 +38,22 @@ export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
 
 export function validateTrainSettings(s: TrainSettings): void {
   const problems: string[] = [];
-  if (!Number.isInteger(s.epochs) || s.epochs < 1) problems.push(`epochs must be a positive integer (got ${s.epochs})`);
-  if (!Number.isInteger(s.batchSize) || s.batchSize < 1) problems.push(`batch size must be a positive integer (got ${s.batchSize})`);
-  if (!(s.learningRate > 0 && s.learningRate < 10)) problems.push(`learning rate must be in (0, 10) (got ${s.learningRate})`);
-  if (!(s.momentum >= 0 && s.momentum < 1)) problems.push(`momentum must be in [0, 1) (got ${s.momentum})`);
-  if (!(s.weightDecay >= 0 && s.weightDecay < 1)) problems.push(`weight decay must be in [0, 1) (got ${s.weightDecay})`);
-  if (!(s.labelSmoothing >= 0 && s.labelSmoothing < 0.5)) problems.push(`label smoothing must be in [0, 0.5) (got ${s.labelSmoothing})`);
+  if (!Number.isInteger(s.epochs) || s.epochs < 1)
+    problems.push(`epochs must be a positive integer (got ${s.epochs})`);
+  if (!Number.isInteger(s.batchSize) || s.batchSize < 1)
+    problems.push(`batch size must be a positive integer (got ${s.batchSize})`);
+  if (!(s.learningRate > 0 && s.learningRate < 10))
+    problems.push(`learning rate must be in (0, 10) (got ${s.learningRate})`);
+  if (!(s.momentum >= 0 && s.momentum < 1))
+    problems.push(`momentum must be in [0, 1) (got ${s.momentum})`);
+  if (!(s.weightDecay >= 0 && s.weightDecay < 1))
+    problems.push(`weight decay must be in [0, 1) (got ${s.weightDecay})`);
+  if (!(s.labelSmoothing >= 0 && s.labelSmoothing < 0.5))
+    problems.push(`label smoothing must be in [0, 0.5) (got ${s.labelSmoothing})`);
   if (!(s.warmupEpochs >= 0)) problems.push(`warm-up epochs must be >= 0 (got ${s.warmupEpochs})`);
-  if (!['adam', 'sgd'].includes(s.optimizer)) problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
-  if (!['constant', 'cosine', 'step'].includes(s.schedule)) problems.push(`schedule must be constant, cosine or step (got ${s.schedule})`);
+  if (!['adam', 'sgd'].includes(s.optimizer))
+    problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
+  if (!['constant', 'cosine', 'step'].includes(s.schedule))
+    problems.push(`schedule must be constant, cosine or step (got ${s.schedule})`);
   if (problems.length > 0) throw new Error(`Invalid training settings: ${problems.join('; ')}`);
 }

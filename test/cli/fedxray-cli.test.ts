@@ -10,9 +10,14 @@ const run = promisify(execFile);
 const BIN = new URL('../../bin/fedxray.mjs', import.meta.url).pathname;
 const env = { ...process.env, FEDXRAY_QUIET: '1' };
 
-async function fedxray(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+async function fedxray(
+  ...args: string[]
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env, maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env,
+      maxBuffer: 1 << 24,
+    });
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const e = error as { stdout: string; stderr: string; code: number };
@@ -32,19 +37,43 @@ describe('fedxray CLI', () => {
   it('models --json lists every architecture with its parameter count', async () => {
     const { stdout, code } = await fedxray('models', '--json', '--size', '64');
     expect(code).toBe(0);
-    const parsed = JSON.parse(stdout) as { architectures: { architecture: string; parameters: number }[] };
-    const byName = Object.fromEntries(parsed.architectures.map((a) => [a.architecture, a.parameters]));
-    expect(Object.keys(byName)).toEqual(['se-resnet18-gn', 'se-resnet18-bn', 'resnet18', 'alexnet', 'vgg16']);
+    const parsed = JSON.parse(stdout) as {
+      architectures: { architecture: string; parameters: number }[];
+    };
+    const byName = Object.fromEntries(
+      parsed.architectures.map((a) => [a.architecture, a.parameters]),
+    );
+    expect(Object.keys(byName)).toEqual([
+      'se-resnet18-gn',
+      'se-resnet18-bn',
+      'resnet18',
+      'alexnet',
+      'vgg16',
+    ]);
     expect(byName['se-resnet18-gn']).toBe(11_260_346);
   });
 
   it('answers bad usage with exit code 2 and a message naming the option', async () => {
-    const bad = await fedxray('simulate', '--data', SAMPLE_DATA_DIR, '--out', work, '--clients', 'zero');
+    const bad = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      work,
+      '--clients',
+      'zero',
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--clients must be an integer >= 1 <= 100, got "zero"/);
     const unknown = await fedxray('frobnicate');
     expect(unknown.code).toBe(2);
-    const missing = await fedxray('evaluate', '--model', join(work, 'nope'), '--data', SAMPLE_DATA_DIR);
+    const missing = await fedxray(
+      'evaluate',
+      '--model',
+      join(work, 'nope'),
+      '--data',
+      SAMPLE_DATA_DIR,
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No readable fedxray model/);
   });
@@ -52,43 +81,110 @@ describe('fedxray CLI', () => {
   it('simulate -> evaluate -> predict on the shipped sample', async () => {
     const out = join(work, 'model');
     const sim = await fedxray(
-      'simulate', '--data', SAMPLE_DATA_DIR, '--out', out, '--clients', '3', '--rounds', '2',
-      '--local-epochs', '1', '--size', '32', '--width', '8', '--batch', '8', '--val-fraction', '0.25', '--json',
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--clients',
+      '3',
+      '--rounds',
+      '2',
+      '--local-epochs',
+      '1',
+      '--size',
+      '32',
+      '--width',
+      '8',
+      '--batch',
+      '8',
+      '--val-fraction',
+      '0.25',
+      '--json',
     );
     expect(sim.stderr).toBe('');
     expect(sim.code).toBe(0);
     const summary = JSON.parse(sim.stdout) as { history: { step: number; valAuc: number }[] };
     expect(summary.history.map((h) => h.step)).toEqual([1, 2]);
-    for (const f of ['model.json', 'weights.json', 'weights.bin', 'report.json', 'accuracy.png', 'loss.png']) {
+    for (const f of [
+      'model.json',
+      'weights.json',
+      'weights.bin',
+      'report.json',
+      'accuracy.png',
+      'loss.png',
+    ]) {
       expect((await stat(join(out, f))).size).toBeGreaterThan(0);
     }
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
-      training: { kind: string; partitions: { images: number }[]; downloads: Record<string, number> };
+      training: {
+        kind: string;
+        partitions: { images: number }[];
+        downloads: Record<string, number>;
+      };
     };
     expect(report.training.kind).toBe('federated');
     expect(report.training.partitions).toHaveLength(3);
     expect(Object.values(report.training.downloads)).toEqual([2, 2, 2]);
 
-    const evaluation = await fedxray('evaluate', '--model', out, '--data', join(out, 'validation'), '--json');
+    const evaluation = await fedxray(
+      'evaluate',
+      '--model',
+      out,
+      '--data',
+      join(out, 'validation'),
+      '--json',
+    );
     expect(evaluation.code).toBe(0);
     const metrics = JSON.parse(evaluation.stdout) as Record<string, unknown>;
-    for (const key of ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc', 'n', 'confusion']) {
+    for (const key of [
+      'accuracy',
+      'precision',
+      'recall',
+      'specificity',
+      'f1',
+      'auc',
+      'n',
+      'confusion',
+    ]) {
       expect(metrics).toHaveProperty(key);
     }
     const confusion = metrics.confusion as { tp: number; fp: number; tn: number; fn: number };
     expect(confusion.tp + confusion.fp + confusion.tn + confusion.fn).toBe(metrics.n);
 
     const image = (await loadDataset(SAMPLE_DATA_DIR)).find((r) => r.label === 1)!.path;
-    const predicted = await fedxray('predict', '--model', out, '--json', image, join(work, 'missing.jpg'));
+    const predicted = await fedxray(
+      'predict',
+      '--model',
+      out,
+      '--json',
+      image,
+      join(work, 'missing.jpg'),
+    );
     expect(predicted.code).toBe(1);
-    const results = (JSON.parse(predicted.stdout) as { results: Array<{ label?: string; probability?: number; error?: string }> }).results;
+    const results = (
+      JSON.parse(predicted.stdout) as {
+        results: Array<{ label?: string; probability?: number; error?: string }>;
+      }
+    ).results;
     expect(['NORMAL', 'PNEUMONIA']).toContain(results[0].label);
     expect(results[0].probability).toBeGreaterThanOrEqual(0);
     expect(results[1].error).toBeTruthy();
   });
 
   it('bench --json reports speed, memory and a flat tensor count', async () => {
-    const { stdout, code } = await fedxray('bench', '--json', '--size', '32', '--width', '8', '--batch', '4', '--steps', '3');
+    const { stdout, code } = await fedxray(
+      'bench',
+      '--json',
+      '--size',
+      '32',
+      '--width',
+      '8',
+      '--batch',
+      '4',
+      '--steps',
+      '3',
+    );
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as Record<string, number | string>;
     expect(result.backend).toBe('wasm');

@@ -27,12 +27,19 @@ describe('WorkerPoolTrainer', () => {
     const sequentialModel = tinyModel();
     const sequential = await runSimulation(sequentialModel, records, [], config);
     const parallelModel = tinyModel();
-    const pool = new WorkerPoolTrainer({ architecture: 'se-resnet18-gn', inputSize: 32, width: 8 }, 2);
+    const pool = new WorkerPoolTrainer(
+      { architecture: 'se-resnet18-gn', inputSize: 32, width: 8 },
+      2,
+    );
     const before = tf.memory().numTensors;
     try {
       const parallel = await runSimulation(parallelModel, records, [], config, { trainer: pool });
-      parallel.weights.forEach((w, i) => expect(Array.from(w.data)).toEqual(Array.from(sequential.weights[i].data)));
-      expect(parallel.rounds.map((r) => r.selected)).toEqual(sequential.rounds.map((r) => r.selected));
+      parallel.weights.forEach((w, i) =>
+        expect(Array.from(w.data)).toEqual(Array.from(sequential.weights[i].data)),
+      );
+      expect(parallel.rounds.map((r) => r.selected)).toEqual(
+        sequential.rounds.map((r) => r.selected),
+      );
     } finally {
       await pool.close();
     }
@@ -42,7 +49,10 @@ describe('WorkerPoolTrainer', () => {
   });
 
   it('reports a failing job as an error naming the hospital', async () => {
-    const pool = new WorkerPoolTrainer({ architecture: 'se-resnet18-gn', inputSize: 32, width: 8 }, 1);
+    const pool = new WorkerPoolTrainer(
+      { architecture: 'se-resnet18-gn', inputSize: 32, width: 8 },
+      1,
+    );
     try {
       await expect(
         pool.train({

@@ -15,7 +15,11 @@ export function tinyModel(architecture = 'se-resnet18-gn', seed = 1): tf.LayersM
   return buildModel(architecture, { inputSize: 32, width: 8, seed });
 }
 
-export const TINY_PREPROCESSING = { inputSize: 32, normalization: 'per-image', equalize: false } as const;
+export const TINY_PREPROCESSING = {
+  inputSize: 32,
+  normalization: 'per-image',
+  equalize: false,
+} as const;
 
 export function tinySettings(overrides: Partial<TrainSettings> = {}): TrainSettings {
   return { ...DEFAULT_TRAIN_SETTINGS, epochs: 1, batchSize: 8, augment: false, ...overrides };

@@ -7,7 +7,8 @@ import { useTestBackend } from '../helpers/tiny.ts';
 beforeAll(useTestBackend);
 
 function countLayers(model: tf.LayersModel, className: string, namePart = ''): number {
-  return model.layers.filter((l) => l.getClassName() === className && l.name.includes(namePart)).length;
+  return model.layers.filter((l) => l.getClassName() === className && l.name.includes(namePart))
+    .length;
 }
 
 describe('architectures', () => {
@@ -21,7 +22,11 @@ describe('architectures', () => {
     expect(countLayers(model, 'BatchNormalization')).toBe(0);
     expect(countLayers(model, 'GroupNormalization')).toBe(17 + 3);
     expect(countLayers(model, 'Multiply', '_se_scale')).toBe(8);
-    const stemConv = model.getLayer('stem_conv') as unknown as { kernelSize: number[]; strides: number[]; filters: number };
+    const stemConv = model.getLayer('stem_conv') as unknown as {
+      kernelSize: number[];
+      strides: number[];
+      filters: number;
+    };
     expect(stemConv.kernelSize).toEqual([7, 7]);
     expect(stemConv.strides).toEqual([2, 2]);
     expect(stemConv.filters).toBe(64);
@@ -54,7 +59,9 @@ describe('architectures', () => {
     expect(new Set(wa.map((w) => w.name)).size).toBe(wa.length);
     setModelWeights(b, wa);
     const x = tf.randomNormal([2, 32, 32, 1], 0, 1, 'float32', 9);
-    expect(Array.from((b.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((a.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((b.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((a.predict(x) as tf.Tensor).dataSync()),
+    );
     a.dispose();
     b.dispose();
   });
@@ -69,7 +76,9 @@ describe('architectures', () => {
     const model = buildModel('se-resnet18-gn', { inputSize: 32, width: 8 });
     const weights = getModelWeights(model);
     const before = Array.from(weights[0].data);
-    const bad = weights.map((w, i) => (i === 0 ? { ...w, shape: [1, 2, 3], data: new Float32Array(6) } : w));
+    const bad = weights.map((w, i) =>
+      i === 0 ? { ...w, shape: [1, 2, 3], data: new Float32Array(6) } : w,
+    );
     expect(() => setModelWeights(model, bad)).toThrow(/stem_conv\/kernel: shape 1x2x3/);
     expect(() => setModelWeights(model, weights.slice(1))).toThrow(/missing stem_conv\/kernel/);
     expect(Array.from(getModelWeights(model)[0].data)).toEqual(before);
@@ -77,7 +86,9 @@ describe('architectures', () => {
   });
 
   it('rejects unknown architectures and tiny inputs with a clear message', () => {
-    expect(() => buildModel('resnet50', { inputSize: 64 })).toThrow(/Unknown architecture "resnet50"/);
+    expect(() => buildModel('resnet50', { inputSize: 64 })).toThrow(
+      /Unknown architecture "resnet50"/,
+    );
     expect(() => buildModel('se-resnet18-gn', { inputSize: 16 })).toThrow(/at least 32/);
   });
 });

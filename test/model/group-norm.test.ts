@@ -6,13 +6,19 @@ import { useTestBackend } from '../helpers/tiny.ts';
 beforeAll(useTestBackend);
 
 /** Straightforward reference: per sample and group, mean and variance over H, W and the group's channels. */
-function referenceGroupNorm(x: Float32Array, [n, h, w, c]: number[], groups: number, eps: number): Float32Array {
+function referenceGroupNorm(
+  x: Float32Array,
+  [n, h, w, c]: number[],
+  groups: number,
+  eps: number,
+): Float32Array {
   const out = new Float32Array(x.length);
   const cg = c / groups;
   for (let b = 0; b < n; b++) {
     for (let g = 0; g < groups; g++) {
       const idx: number[] = [];
-      for (let i = 0; i < h * w; i++) for (let k = 0; k < cg; k++) idx.push(b * h * w * c + i * c + g * cg + k);
+      for (let i = 0; i < h * w; i++)
+        for (let k = 0; k < cg; k++) idx.push(b * h * w * c + i * c + g * cg + k);
       const mean = idx.reduce((s, j) => s + x[j], 0) / idx.length;
       const variance = idx.reduce((s, j) => s + (x[j] - mean) ** 2, 0) / idx.length;
       for (const j of idx) out[j] = (x[j] - mean) / Math.sqrt(variance + eps);
@@ -51,14 +57,23 @@ describe('GroupNormalization', () => {
 
   it('survives tfjs serialization: a saved model loads again and predicts identically', async () => {
     const input = tf.input({ shape: [8, 8, 1] });
-    const conv = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same' }).apply(input) as tf.SymbolicTensor;
-    const norm = new GroupNormalization({ groups: 16, epsilon: 1e-3 }).apply(conv) as tf.SymbolicTensor;
+    const conv = tf.layers
+      .conv2d({ filters: 16, kernelSize: 3, padding: 'same' })
+      .apply(input) as tf.SymbolicTensor;
+    const norm = new GroupNormalization({ groups: 16, epsilon: 1e-3 }).apply(
+      conv,
+    ) as tf.SymbolicTensor;
     const pooled = tf.layers.globalAveragePooling2d({}).apply(norm) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: 2, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: 2, activation: 'softmax' })
+      .apply(pooled) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
     // Non-trivial gamma and beta, so a lost weight would show.
     const gn = model.layers.find((l) => l instanceof GroupNormalization) as GroupNormalization;
-    gn.setWeights([tf.randomNormal([16], 1, 0.5, 'float32', 3), tf.randomNormal([16], 0, 0.5, 'float32', 4)]);
+    gn.setWeights([
+      tf.randomNormal([16], 1, 0.5, 'float32', 3),
+      tf.randomNormal([16], 0, 0.5, 'float32', 4),
+    ]);
 
     let saved: tf.io.ModelArtifacts | undefined;
     await model.save(
@@ -68,7 +83,9 @@ describe('GroupNormalization', () => {
       }),
     );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
-    const restoredLayer = loaded.layers.find((l) => l.getClassName() === 'GroupNormalization') as GroupNormalization;
+    const restoredLayer = loaded.layers.find(
+      (l) => l.getClassName() === 'GroupNormalization',
+    ) as GroupNormalization;
     expect(restoredLayer).toBeInstanceOf(GroupNormalization);
     expect(restoredLayer.epsilon).toBe(1e-3);
     const x = tf.randomNormal([3, 8, 8, 1], 0, 1, 'float32', 5);

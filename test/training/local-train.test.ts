@@ -14,17 +14,31 @@ beforeAll(async () => {
 
 describe('trainLocal', () => {
   it('keeps tf.memory().numTensors flat and reports progress', async () => {
-    for (const [arch, optimizer] of [['se-resnet18-gn', 'adam'], ['se-resnet18-bn', 'sgd']] as const) {
+    for (const [arch, optimizer] of [
+      ['se-resnet18-gn', 'adam'],
+      ['se-resnet18-bn', 'sgd'],
+    ] as const) {
       const model = tinyModel(arch);
       const before = tf.memory().numTensors;
       const progress: TrainProgress[] = [];
-      const result = await trainLocal(model, records.slice(0, 40), tinySettings({ epochs: 2, optimizer, augment: true }), {
-        preprocessing: TINY_PREPROCESSING,
-        onProgress: (p) => progress.push(p),
-      });
+      const result = await trainLocal(
+        model,
+        records.slice(0, 40),
+        tinySettings({ epochs: 2, optimizer, augment: true }),
+        {
+          preprocessing: TINY_PREPROCESSING,
+          onProgress: (p) => progress.push(p),
+        },
+      );
       expect(tf.memory().numTensors).toBe(before);
       expect(progress).toHaveLength(2 * 5);
-      expect(progress.at(-1)).toMatchObject({ epoch: 2, epochs: 2, step: 5, stepsPerEpoch: 5, images: 40 });
+      expect(progress.at(-1)).toMatchObject({
+        epoch: 2,
+        epochs: 2,
+        step: 5,
+        stepsPerEpoch: 5,
+        images: 40,
+      });
       expect(result.numSamples).toBe(40);
       expect(result.epochs).toHaveLength(2);
       expect(Number.isFinite(result.loss)).toBe(true);
@@ -35,9 +49,14 @@ describe('trainLocal', () => {
   it('learns: training loss falls on a small real sample', async () => {
     const model = tinyModel();
     const subset = records.slice(0, 48);
-    const result = await trainLocal(model, subset, tinySettings({ epochs: 6, learningRate: 3e-3, labelSmoothing: 0 }), {
-      preprocessing: TINY_PREPROCESSING,
-    });
+    const result = await trainLocal(
+      model,
+      subset,
+      tinySettings({ epochs: 6, learningRate: 3e-3, labelSmoothing: 0 }),
+      {
+        preprocessing: TINY_PREPROCESSING,
+      },
+    );
     expect(result.epochs.at(-1)!.loss).toBeLessThan(result.epochs[0].loss);
     const predictions = await predictRecords(model, subset, TINY_PREPROCESSING);
     expect(predictions.probabilities).toHaveLength(48);
@@ -48,7 +67,9 @@ describe('trainLocal', () => {
   it('is deterministic for a seed', async () => {
     const run = async () => {
       const model = tinyModel();
-      const r = await trainLocal(model, records.slice(0, 16), tinySettings({ augment: true }), { preprocessing: TINY_PREPROCESSING });
+      const r = await trainLocal(model, records.slice(0, 16), tinySettings({ augment: true }), {
+        preprocessing: TINY_PREPROCESSING,
+      });
       model.dispose();
       return Array.from(r.weights[0].data.slice(0, 50));
     };
@@ -57,9 +78,19 @@ describe('trainLocal', () => {
 
   it('rejects bad settings and empty data with clear errors', async () => {
     const model = tinyModel();
-    await expect(trainLocal(model, [], tinySettings(), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/empty dataset/);
-    await expect(trainLocal(model, records, tinySettings({ batchSize: 0 }), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/batch size/);
-    await expect(trainLocal(model, records, tinySettings({ learningRate: -1 }), { preprocessing: TINY_PREPROCESSING })).rejects.toThrow(/learning rate/);
+    await expect(
+      trainLocal(model, [], tinySettings(), { preprocessing: TINY_PREPROCESSING }),
+    ).rejects.toThrow(/empty dataset/);
+    await expect(
+      trainLocal(model, records, tinySettings({ batchSize: 0 }), {
+        preprocessing: TINY_PREPROCESSING,
+      }),
+    ).rejects.toThrow(/batch size/);
+    await expect(
+      trainLocal(model, records, tinySettings({ learningRate: -1 }), {
+        preprocessing: TINY_PREPROCESSING,
+      }),
+    ).rejects.toThrow(/learning rate/);
     model.dispose();
   });
 });
