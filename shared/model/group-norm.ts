@@ -3,6 +3,8 @@ import { tf } from '../tf/tf.ts';
 export interface GroupNormalizationArgs {
   groups?: number;
   epsilon?: number;
+  /** Initialise the scale to 0 instead of 1. */
+  zeroGamma?: boolean;
   name?: string;
 }
 
@@ -16,6 +18,7 @@ export class GroupNormalization extends tf.layers.Layer {
   static readonly className = 'GroupNormalization';
   readonly groups: number;
   readonly epsilon: number;
+  readonly zeroGamma: boolean;
   private gamma!: tf.LayerVariable;
   private beta!: tf.LayerVariable;
 
@@ -23,6 +26,7 @@ export class GroupNormalization extends tf.layers.Layer {
     super({ name: args.name });
     this.groups = args.groups ?? 16;
     this.epsilon = args.epsilon ?? 1e-5;
+    this.zeroGamma = args.zeroGamma ?? false;
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -33,7 +37,12 @@ export class GroupNormalization extends tf.layers.Layer {
         `GroupNormalization ${this.name}: ${channels} channels are not divisible into ${this.groups} groups`,
       );
     }
-    this.gamma = this.addWeight('gamma', [channels], 'float32', tf.initializers.ones());
+    this.gamma = this.addWeight(
+      'gamma',
+      [channels],
+      'float32',
+      this.zeroGamma ? tf.initializers.zeros() : tf.initializers.ones(),
+    );
     this.beta = this.addWeight('beta', [channels], 'float32', tf.initializers.zeros());
     this.built = true;
   }
@@ -57,7 +66,12 @@ export class GroupNormalization extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), groups: this.groups, epsilon: this.epsilon };
+    return {
+      ...super.getConfig(),
+      groups: this.groups,
+      epsilon: this.epsilon,
+      zeroGamma: this.zeroGamma,
+    };
   }
 }
 

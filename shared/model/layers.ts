@@ -40,16 +40,30 @@ export class LayerFactory {
       .apply(x) as SymbolicTensor;
   }
 
-  norm(x: SymbolicTensor, name: string, kind: NormKind, groups: number): SymbolicTensor {
+  /** `zeroGamma` starts the layer's scale at 0 (used on the last norm of a residual branch). */
+  norm(
+    x: SymbolicTensor,
+    name: string,
+    kind: NormKind,
+    groups: number,
+    zeroGamma = false,
+  ): SymbolicTensor {
     if (kind === 'batch') {
       return tf.layers
-        .batchNormalization({ name, momentum: 0.9, epsilon: 1e-5 })
+        .batchNormalization({
+          name,
+          momentum: 0.9,
+          epsilon: 1e-5,
+          gammaInitializer: zeroGamma ? 'zeros' : 'ones',
+        })
         .apply(x) as SymbolicTensor;
     }
     const channels = x.shape[x.shape.length - 1] as number;
-    return new GroupNormalization({ name, groups: Math.min(groups, channels) }).apply(
-      x,
-    ) as SymbolicTensor;
+    return new GroupNormalization({
+      name,
+      groups: Math.min(groups, channels),
+      zeroGamma,
+    }).apply(x) as SymbolicTensor;
   }
 
   relu(x: SymbolicTensor, name: string): SymbolicTensor {

@@ -69,7 +69,9 @@ function basicBlock(
   branch = f.norm(branch, `${name}_norm1`, o.norm, o.groups);
   branch = f.relu(branch, `${name}_relu1`);
   branch = f.conv(branch, `${name}_conv2`, channels, 3, 1);
-  branch = f.norm(branch, `${name}_norm2`, o.norm, o.groups);
+  // Zero-initialised scale: each block starts as the identity, which keeps the first
+  // optimizer steps of this deep network stable (Goyal et al., 2017).
+  branch = f.norm(branch, `${name}_norm2`, o.norm, o.groups, true);
   if (o.squeezeExcite) branch = f.squeezeExcite(branch, `${name}_se`, o.reduction);
 
   const inputChannels = input.shape[input.shape.length - 1];

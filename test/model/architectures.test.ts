@@ -66,6 +66,15 @@ describe('architectures', () => {
     b.dispose();
   });
 
+  it('each residual branch starts as zero: its last norm has scale 0, the others 1', () => {
+    const model = buildModel('se-resnet18-gn', { inputSize: 32, width: 16 });
+    const gamma = (layer: string) => Array.from(model.getLayer(layer).getWeights()[0].dataSync());
+    expect(new Set(gamma('stage3_block2_norm2'))).toEqual(new Set([0]));
+    expect(new Set(gamma('stage3_block2_norm1'))).toEqual(new Set([1]));
+    expect(new Set(gamma('stage3_block1_proj_norm'))).toEqual(new Set([1]));
+    model.dispose();
+  });
+
   it('the same seed gives the same initial weights', () => {
     const a = getModelWeights(buildModel('se-resnet18-gn', { inputSize: 32, width: 8, seed: 5 }));
     const b = getModelWeights(buildModel('se-resnet18-gn', { inputSize: 32, width: 8, seed: 5 }));
