@@ -1,0 +1,94 @@
+/**
+ * Engine benchmark: training and inference images/s and peak RSS of se-resnet18-gn per backend,
+ * input size and batch size. Each configuration runs in its own process (`fedxray bench --json`)
+ * so peak RSS is its own. Prints one JSON document, then a Markdown table.
+ *
+ *   npx tsx bench/engine.ts [--backends wasm,cpu] [--sizes 64,128,224] [--batches 8,32] [--steps 5]
+ *                           [--arch se-resnet18-gn] [--out results.json]
+ *
+ * The cpu backend is slow (seconds per image): it is measured only at the smallest size and batch.
+ */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs, promisify } from 'node:util';
+
+const run = promisify(execFile);
+const { values } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'wasm,cpu' },
+    sizes: { type: 'string', default: '64,128,224' },
+    batches: { type: 'string', default: '8,32' },
+    steps: { type: 'string', default: '5' },
+    arch: { type: 'string', default: 'se-resnet18-gn' },
+    out: { type: 'string' },
+  },
+});
+const list = (s: string): string[] => s.split(',').filter(Boolean);
+const bin = new URL('../bin/fedxray.mjs', import.meta.url).pathname;
+
+interface Row {
+  backend: string;
+  architecture: string;
+  inputSize: number;
+  batchSize: number;
+  steps: number;
+  trainImagesPerSecond: number;
+  trainMsPerImage: number;
+  inferImagesPerSecond: number;
+  inferMsPerImage: number;
+  peakRssMB: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+}
+
+const rows: Row[] = [];
+for (const backend of list(values.backends)) {
+  for (const size of list(values.sizes)) {
+    for (const batch of list(values.batches)) {
+      const slow = backend === 'cpu';
+      if (slow && (size !== list(values.sizes)[0] || batch !== list(values.batches)[0])) continue;
+      const steps = slow ? '1' : values.steps;
+      const args = [
+        bin,
+        'bench',
+        '--json',
+        '--backend',
+        backend,
+        '--arch',
+        values.arch,
+        '--size',
+        size,
+        '--batch',
+        batch,
+        '--steps',
+        steps,
+      ];
+      process.stderr.write(`fedxray ${args.slice(1).join(' ')}\n`);
+      const { stdout } = await run(process.execPath, args, {
+        env: { ...process.env, FEDXRAY_QUIET: '1' },
+        maxBuffer: 1 << 24,
+      });
+      rows.push(JSON.parse(stdout) as Row);
+    }
+  }
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+};
+const document = { machine, date: new Date().toISOString(), results: rows };
+process.stdout.write(JSON.stringify(document, null, 2) + '\n\n');
+process.stdout.write(
+  '| backend | size | batch | train img/s | train ms/img | infer img/s | infer ms/img | peak RSS MB | tensors before/after |\n',
+);
+process.stdout.write('|---|---:|---:|---:|---:|---:|---:|---:|---|\n');
+for (const r of rows) {
+  process.stdout.write(
+    `| ${r.backend} | ${r.inputSize} | ${r.batchSize} | ${r.trainImagesPerSecond.toFixed(2)} | ${r.trainMsPerImage.toFixed(0)} | ${r.inferImagesPerSecond.toFixed(1)} | ${r.inferMsPerImage.toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.tensorsBefore}/${r.tensorsAfter} |\n`,
+  );
+}
+if (values.out) await writeFile(values.out, JSON.stringify(document, null, 2) + '\n');
