@@ -17,3 +17,4 @@ export {
   fromFloat16Bits,
   toFloat16Bits,
 } from './float16.ts';
+export { packWeights, unpackWeights, WEIGHTS_MEDIA_TYPE } from './envelope.ts';

@@ -1,0 +1,123 @@
+import { Type } from '@sinclair/typebox';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { bearerToken, generateToken, hashToken, secretsEqual } from '../../shared/service/auth.ts';
+import { ConfigError, loadConfig } from '../../shared/service/config.ts';
+import { createServiceApp } from '../../shared/service/create-app.ts';
+import { HttpError } from '../../shared/service/errors.ts';
+
+describe('loadConfig', () => {
+  const schema = Type.Object({
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3000 }),
+    url: Type.String({ minLength: 1 }),
+    verbose: Type.Boolean({ default: false }),
+  });
+  const fields = { port: 'PORT', url: 'SOME_URL', verbose: 'VERBOSE' };
+
+  it('converts values and fills defaults', () => {
+    expect(
+      loadConfig(schema, fields, { SOME_URL: 'http://x', PORT: '8080', VERBOSE: 'true' }),
+    ).toEqual({ port: 8080, url: 'http://x', verbose: true });
+    expect(loadConfig(schema, fields, { SOME_URL: 'http://x' }).port).toBe(3000);
+  });
+
+  it('names every bad variable in one clear message', () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, fields, { PORT: 'eighty' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/PORT: .*\(got "eighty"\)/);
+    expect((error as Error).message).toMatch(/SOME_URL: .*\(not set\)/);
+  });
+});
+
+describe('auth helpers', () => {
+  it('compares and hashes tokens', () => {
+    const t = generateToken();
+    expect(t.length).toBeGreaterThanOrEqual(32);
+    expect(secretsEqual(t, t)).toBe(true);
+    expect(secretsEqual(t, t + 'x')).toBe(false);
+    expect(hashToken(t)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('createServiceApp', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await createServiceApp({
+      name: 'test-service',
+      version: '1.2.3',
+      description: 'test',
+      logger: false,
+    });
+    app.get('/boom', async () => {
+      throw new Error('secret internals');
+    });
+    app.get('/teapot', async () => {
+      throw new HttpError(418, 'teapot', 'I am a teapot');
+    });
+    app.get('/whoami', async (req) => ({ token: bearerToken(req) ?? null }));
+    app.post(
+      '/echo',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            properties: { n: { type: 'integer', minimum: 1 } },
+            required: ['n'],
+          },
+        },
+      },
+      async (req) => req.body,
+    );
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  it('serves /health and an OpenAPI document with Swagger UI', async () => {
+    expect((await request(app.server).get('/health')).body).toEqual({
+      status: 'ok',
+      service: 'test-service',
+      version: '1.2.3',
+    });
+    const docs = await request(app.server).get('/docs/json');
+    expect(docs.status).toBe(200);
+    expect(docs.body.openapi).toBe('3.0.3');
+    expect(Object.keys(docs.body.paths)).toContain('/echo');
+    expect((await request(app.server).get('/docs/')).status).toBe(200);
+  });
+
+  it('answers errors as JSON with a code and the request id, hiding internals', async () => {
+    const boom = await request(app.server).get('/boom');
+    expect(boom.status).toBe(500);
+    expect(boom.body.error).toMatchObject({
+      code: 'internal-error',
+      message: 'Internal server error',
+    });
+    expect(JSON.stringify(boom.body)).not.toContain('secret internals');
+    expect(boom.body.error.requestId).toBe(boom.headers['x-request-id']);
+    expect((await request(app.server).get('/teapot')).body.error).toMatchObject({
+      code: 'teapot',
+      message: 'I am a teapot',
+    });
+    const invalid = await request(app.server).post('/echo').send({ n: 0 });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.code).toBe('invalid-request');
+    const missing = await request(app.server).get('/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not-found');
+  });
+
+  it('keeps a caller-supplied request id and reads bearer tokens', async () => {
+    const res = await request(app.server)
+      .get('/whoami')
+      .set('x-request-id', 'abc-123')
+      .set('authorization', 'Bearer tok_1');
+    expect(res.headers['x-request-id']).toBe('abc-123');
+    expect(res.body).toEqual({ token: 'tok_1' });
+  });
+});
