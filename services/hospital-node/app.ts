@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { createServiceApp } from '../../shared/service/create-app.ts';
+import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
+import { initBackend } from '../../shared/tf/backend.ts';
+import type { HospitalConfig } from './config.ts';
+import { createHospitalContext, type HospitalDeps } from './plugins/hospital.ts';
+import { evaluateRoutes } from './routes/evaluate.ts';
+import { infoRoutes } from './routes/info.ts';
+import { trainRoutes } from './routes/train.ts';
+
+export interface BuildAppDeps extends HospitalDeps {
+  /** false in tests; default: structured logs with secrets redacted. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The hospital node: trains the federation's model on local images and serves counts,
+ * job status and validation metrics. Images, file names and patient ids never leave it.
+ */
+export async function buildApp(
+  config: HospitalConfig,
+  deps: BuildAppDeps = {},
+): Promise<FastifyInstance> {
+  // External plugins: request ids, redacted logs, OpenAPI + Swagger UI, JSON errors, /health.
+  const app = await createServiceApp({
+    name: 'fedxray-hospital-node',
+    version: SOFTWARE_VERSION,
+    description:
+      'A hospital of the federation: trains locally on its chest X-rays and shares only ' +
+      'weights, sample counts and metrics.',
+    logger: deps.logger,
+    bearerAuth: true,
+  });
+
+  // The app's own plugins: the tfjs backend, the local data, the engine and the job manager.
+  try {
+    await initBackend({ log: (line) => app.log.info(line) });
+    const ctx = await createHospitalContext(config, deps, app.log);
+    app.addHook('onClose', ctx.close);
+
+    await app.register(infoRoutes, { ctx });
+    await app.register(trainRoutes, { ctx });
+    await app.register(evaluateRoutes, { ctx });
+    await app.ready();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
+}

@@ -1,0 +1,167 @@
+import {
+  decodeWeights,
+  encodeWeights,
+  packWeights,
+  unpackWeights,
+  WEIGHTS_MEDIA_TYPE,
+  type NamedWeights,
+} from '../../../shared/weights/index.ts';
+import { PublicError } from './errors.ts';
+import { DEFAULT_RETRY_DELAYS_MS, sleep } from './retry.ts';
+
+export interface AggregatorClientOptions {
+  baseUrl: string;
+  token: string;
+  fetch?: typeof fetch;
+  /** Pauses between tries: tries = length + 1. */
+  retryDelaysMs?: readonly number[];
+  /** Per try, including reading the body. */
+  timeoutMs?: number;
+}
+
+/** What the aggregator learns about one local training besides the weights (docs/protocol.md). */
+export interface UpdateMeta {
+  round: number;
+  hospitalId: string;
+  jobId: string;
+  baseModelId: string;
+  numSamples: number;
+  metrics: { loss: number; accuracy: number };
+  durationMs: number;
+}
+
+export class AggregatorError extends PublicError {}
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * The node's only outbound connection: downloads global weights and pushes updates, with the
+ * hospital's token, retrying network failures and 5xx answers. Error messages name the URL
+ * and never the token.
+ */
+export class AggregatorClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retryDelaysMs: readonly number[];
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: AggregatorClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? fetch;
+    this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Downloads a model's packed weights and checks them against the sha256 we were told. */
+  async downloadWeights(
+    modelId: string,
+    expectedSha256: string,
+    signal: AbortSignal,
+  ): Promise<NamedWeights[]> {
+    const url = `${this.baseUrl}/models/${encodeURIComponent(modelId)}/weights`;
+    const packed = await this.request(
+      'GET',
+      url,
+      () => ({}),
+      async (res) => Buffer.from(await res.arrayBuffer()),
+      signal,
+    );
+    const { manifest, blob } = unpackWeights(packed);
+    if (manifest.sha256 !== expectedSha256.toLowerCase()) {
+      throw new PublicError(
+        'weights-mismatch',
+        `the weights of model ${modelId} from ${url} have sha256 ${manifest.sha256}, but ${expectedSha256} was expected`,
+      );
+    }
+    return decodeWeights(manifest, blob);
+  }
+
+  /** Pushes one update (multipart: `meta` JSON, then the `weights` file, float32). */
+  async uploadUpdate(
+    runId: string,
+    meta: UpdateMeta,
+    weights: readonly NamedWeights[],
+    signal: AbortSignal,
+  ): Promise<{ sha256: string; bytes: number }> {
+    const url = `${this.baseUrl}/rounds/${encodeURIComponent(runId)}/updates`;
+    const { manifest, blob } = encodeWeights(weights, { dtype: 'float32' });
+    const packed = packWeights(manifest, blob);
+    await this.request(
+      'POST',
+      url,
+      () => {
+        const form = new FormData();
+        form.append('meta', JSON.stringify(meta));
+        form.append('weights', new Blob([packed], { type: WEIGHTS_MEDIA_TYPE }), 'weights.fxw');
+        return { body: form };
+      },
+      async (res) => {
+        await res.arrayBuffer();
+      },
+      signal,
+    );
+    return { sha256: manifest.sha256, bytes: packed.length };
+  }
+
+  private async request<T>(
+    method: string,
+    url: string,
+    init: () => RequestInit,
+    read: (res: Response) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const tries = this.retryDelaysMs.length + 1;
+    let problem = '';
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      try {
+        const res = await this.fetchImpl(url, {
+          ...init(),
+          method,
+          headers: { authorization: `Bearer ${this.options.token}` },
+          // The token must not follow a redirect to another host.
+          redirect: 'error',
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+        });
+        if (res.ok) return await read(res);
+        const reason = await errorReason(res);
+        if (res.status < 500) {
+          throw new AggregatorError(
+            'aggregator-rejected',
+            `the aggregator answered ${method} ${url} with ${res.status}: ${reason}`,
+          );
+        }
+        problem = `${res.status}: ${reason}`;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (error instanceof AggregatorError) throw error;
+        problem = describeNetworkError(error, this.timeoutMs);
+      }
+      if (attempt < tries) await sleep(this.retryDelaysMs[attempt - 1], signal);
+    }
+    throw new AggregatorError(
+      'aggregator-unavailable',
+      `the aggregator at ${this.baseUrl} is unavailable: ${method} ${url} failed ${tries} times (last: ${problem})`,
+    );
+  }
+}
+
+async function errorReason(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof body.error?.message === 'string') return body.error.message.slice(0, 300);
+  } catch {
+    // not JSON: fall through
+  }
+  return text.slice(0, 300) || res.statusText;
+}
+
+function describeNetworkError(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  }
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}

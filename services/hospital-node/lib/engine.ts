@@ -1,0 +1,109 @@
+import { ImageCache } from '../../../shared/data/index.ts';
+import { computeMetrics } from '../../../shared/metrics/index.ts';
+import { setModelWeights } from '../../../shared/model/model-weights.ts';
+import type { tf } from '../../../shared/tf/tf.ts';
+import {
+  trainLocal,
+  type LocalTrainResult,
+  type TrainProgress,
+} from '../../../shared/training/local-train.ts';
+import { predictRecords } from '../../../shared/training/predict.ts';
+import type { Preprocessing } from '../../../shared/training/preprocessing.ts';
+import type { TrainSettings } from '../../../shared/training/settings.ts';
+import type { NamedWeights } from '../../../shared/weights/index.ts';
+import type { Evaluation } from '../schemas/evaluate.ts';
+import { PublicError } from './errors.ts';
+import type { LocalData } from './local-data.ts';
+import { ModelCache, type ModelSpec } from './model-cache.ts';
+import { Mutex } from './mutex.ts';
+
+export interface LocalTrainRequest {
+  spec: ModelSpec;
+  weights: readonly NamedWeights[];
+  settings: TrainSettings;
+  preprocessing: Preprocessing;
+  schedule: { startEpoch: number; totalEpochs: number };
+  signal: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/**
+ * All model work on the local images: training on the train split, scoring the validation
+ * split. One task at a time (they share the cached models and the CPU).
+ */
+export class LocalEngine {
+  private readonly models = new ModelCache();
+  private readonly images = new ImageCache();
+  private readonly lock = new Mutex();
+
+  constructor(readonly data: LocalData) {}
+
+  train(request: LocalTrainRequest): Promise<LocalTrainResult> {
+    return this.lock.run(async () => {
+      if (request.signal.aborted) throw request.signal.reason;
+      const model = this.models.get(request.spec);
+      loadWeights(model, request.weights);
+      return trainLocal(model, this.data.train, request.settings, {
+        preprocessing: request.preprocessing,
+        schedule: request.schedule,
+        cache: this.images,
+        signal: request.signal,
+        onProgress: request.onProgress,
+      });
+    });
+  }
+
+  async evaluate(
+    spec: ModelSpec,
+    weights: readonly NamedWeights[],
+    preprocessing: Preprocessing,
+    threshold: number,
+  ): Promise<Evaluation> {
+    if (this.data.validation.length === 0) {
+      throw new PublicError(
+        'no-validation-data',
+        'this node has no validation split (VAL_FRACTION)',
+      );
+    }
+    return this.lock.run(async () => {
+      const model = this.models.get(spec);
+      loadWeights(model, weights);
+      const predictions = await predictRecords(model, this.data.validation, preprocessing, {
+        cache: this.images,
+      });
+      // Only point values are answered, so no bootstrap intervals.
+      const report = computeMetrics(predictions.labels, predictions.probabilities, {
+        threshold,
+        bootstrapSamples: 0,
+      });
+      return {
+        n: report.n,
+        threshold,
+        loss: predictions.loss,
+        accuracy: report.accuracy.value,
+        precision: report.precision.value,
+        recall: report.recall.value,
+        specificity: report.specificity.value,
+        f1: report.f1.value,
+        auc: report.auc.value,
+        confusion: report.confusion,
+      };
+    });
+  }
+
+  /** Frees the models once the task in progress, if any, has finished. */
+  dispose(): Promise<void> {
+    return this.lock.run(async () => {
+      this.models.dispose();
+      this.images.clear();
+    });
+  }
+}
+
+function loadWeights(model: tf.LayersModel, weights: readonly NamedWeights[]): void {
+  try {
+    setModelWeights(model, weights);
+  } catch (error) {
+    throw new PublicError('weights-incompatible', (error as Error).message);
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { JobView } from '../schemas/job.ts';
+import { PublicError } from './errors.ts';
+import type { StoredJob, JobStore } from './job-store.ts';
+import type { TrainPlan } from './plan.ts';
+
+export type SubmitResult =
+  | { kind: 'started'; jobId: string }
+  /** An identical request for the same run and round: its job, not a new one. */
+  | { kind: 'existing'; jobId: string }
+  | { kind: 'busy'; jobId: string }
+  | { kind: 'closing' };
+
+export interface JobManagerOptions {
+  run: (job: JobView, plan: TrainPlan, signal: AbortSignal) => Promise<void>;
+  /** The failure's message as answered by GET /train/:jobId (no local data in it). */
+  describeError: (error: unknown) => string;
+  /** Gets the full error, for the local log only. */
+  logError?: (message: string, error: unknown) => void;
+  store?: JobStore;
+  initial?: readonly StoredJob[];
+  /** Finished jobs kept. */
+  keep?: number;
+}
+
+interface Active {
+  entry: StoredJob;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Runs one training job at a time and remembers the last finished ones. */
+export class JobManager {
+  private readonly entries = new Map<string, StoredJob>();
+  private active: Active | undefined;
+  private closed = false;
+  private saved: Promise<void> = Promise.resolve();
+  private readonly keep: number;
+
+  constructor(private readonly options: JobManagerOptions) {
+    this.keep = options.keep ?? 50;
+    for (const entry of options.initial ?? []) this.entries.set(entry.view.jobId, entry);
+    this.prune();
+  }
+
+  submit(plan: TrainPlan): SubmitResult {
+    if (this.closed) return { kind: 'closing' };
+    const key = `${plan.runId}\u0000${plan.round}`;
+    const fingerprint = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+    if (this.active) {
+      const { view, key: activeKey, fingerprint: activeFingerprint } = this.active.entry;
+      return activeKey === key && activeFingerprint === fingerprint
+        ? { kind: 'existing', jobId: view.jobId }
+        : { kind: 'busy', jobId: view.jobId };
+    }
+    for (const entry of this.entries.values()) {
+      if (entry.key === key && entry.fingerprint === fingerprint && entry.view.status === 'done') {
+        return { kind: 'existing', jobId: entry.view.jobId };
+      }
+    }
+
+    const view: JobView = {
+      jobId: randomUUID(),
+      runId: plan.runId,
+      round: plan.round,
+      baseModelId: plan.model.id,
+      status: 'queued',
+      progress: { epoch: 0, epochs: plan.settings.epochs, step: 0, steps: 0 },
+      metrics: null,
+      update: null,
+      error: null,
+      createdAt: new Date().toISOString(),
+      finishedAt: null,
+    };
+    const entry: StoredJob = { view, key, fingerprint };
+    this.entries.set(view.jobId, entry);
+    const controller = new AbortController();
+    this.active = { entry, controller, done: this.execute(entry, plan, controller.signal) };
+    this.persist();
+    return { kind: 'started', jobId: view.jobId };
+  }
+
+  get(jobId: string): JobView | undefined {
+    return this.entries.get(jobId)?.view;
+  }
+
+  /** Cancels the running job, if any, and waits for it to stop. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const active = this.active;
+    if (active) {
+      active.controller.abort(
+        new PublicError('cancelled', 'cancelled: the hospital node is shutting down'),
+      );
+      await active.done;
+    }
+    await this.saved;
+  }
+
+  private async execute(entry: StoredJob, plan: TrainPlan, signal: AbortSignal): Promise<void> {
+    const job = entry.view;
+    try {
+      await this.options.run(job, plan, signal);
+    } catch (error) {
+      const cause: unknown = signal.aborted ? signal.reason : error;
+      job.status = 'failed';
+      job.error = this.options.describeError(cause);
+      this.options.logError?.(`training job ${job.jobId} failed`, error);
+    } finally {
+      job.finishedAt = new Date().toISOString();
+      this.active = undefined;
+      this.prune();
+      this.persist();
+    }
+  }
+
+  private prune(): void {
+    const finished = [...this.entries.values()].filter((e) => e.view.finishedAt !== null);
+    for (const entry of finished.slice(0, Math.max(finished.length - this.keep, 0))) {
+      this.entries.delete(entry.view.jobId);
+    }
+  }
+
+  private persist(): void {
+    const store = this.options.store;
+    if (!store) return;
+    this.saved = store.save([...this.entries.values()]).catch((error: unknown) => {
+      this.options.logError?.(`could not save the job history to ${store.file}`, error);
+    });
+  }
+}

@@ -1,0 +1,78 @@
+import type { FastifyBaseLogger, onRequestAsyncHookHandler } from 'fastify';
+import { AggregatorClient } from '../lib/aggregator-client.ts';
+import { LocalEngine } from '../lib/engine.ts';
+import { publicMessage } from '../lib/errors.ts';
+import { JobManager } from '../lib/job-manager.ts';
+import { JobStore } from '../lib/job-store.ts';
+import { loadLocalData, type LocalData } from '../lib/local-data.ts';
+import { runTrainJob } from '../lib/train-job.ts';
+import type { HospitalConfig } from '../config.ts';
+import { requireToken } from './auth.ts';
+
+/** What buildApp lets tests and embedders replace. */
+export interface HospitalDeps {
+  fetch?: typeof fetch;
+  /** Pauses between tries of a request to the aggregator (default 1 s, 3 s: 3 tries). */
+  retryDelaysMs?: readonly number[];
+  aggregatorTimeoutMs?: number;
+}
+
+/** Everything the routes use; built once per app. */
+export interface HospitalContext {
+  config: HospitalConfig;
+  data: LocalData;
+  engine: LocalEngine;
+  client: AggregatorClient;
+  jobs: JobManager;
+  requireToken: onRequestAsyncHookHandler;
+  /** A failure as it may be told outside the hospital. */
+  describeError: (error: unknown) => string;
+  close: () => Promise<void>;
+}
+
+export async function createHospitalContext(
+  config: HospitalConfig,
+  deps: HospitalDeps,
+  log: FastifyBaseLogger,
+): Promise<HospitalContext> {
+  const data = await loadLocalData(config.dataDir, {
+    valFraction: config.valFraction,
+    seed: config.seed,
+  });
+  const describeError = (error: unknown): string => publicMessage(error, data.identifiers);
+  const engine = new LocalEngine(data);
+  const client = new AggregatorClient({
+    baseUrl: config.aggregatorUrl,
+    token: config.hospitalToken,
+    fetch: deps.fetch,
+    retryDelaysMs: deps.retryDelaysMs,
+    timeoutMs: deps.aggregatorTimeoutMs,
+  });
+  const store = config.stateDir === undefined ? undefined : new JobStore(config.stateDir);
+  const jobs = new JobManager({
+    run: (job, plan, signal) =>
+      runTrainJob(job, plan, { client, engine, hospitalId: config.hospitalId, signal }),
+    describeError,
+    // The local log may name local files; it stays in the hospital.
+    logError: (message, error) => log.error({ err: error }, message),
+    store,
+    initial: store ? await store.load() : [],
+  });
+  log.info(
+    { train: data.counts.train, validation: data.counts.validation },
+    'local dataset loaded and split by patient',
+  );
+  return {
+    config,
+    data,
+    engine,
+    client,
+    jobs,
+    requireToken: requireToken(config.hospitalToken),
+    describeError,
+    close: async () => {
+      await jobs.close();
+      await engine.dispose();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { HttpError } from '../../../shared/service/errors.ts';
+import { planTraining, type TrainPlan } from '../lib/plan.ts';
+import type { HospitalContext } from '../plugins/hospital.ts';
+import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import { JobViewSchema, type JobView } from '../schemas/job.ts';
+import {
+  JobParamsSchema,
+  TrainAcceptedSchema,
+  TrainRequestSchema,
+  type JobParams,
+  type TrainAccepted,
+  type TrainRequest,
+} from '../schemas/train.ts';
+import { toHttpError } from './http-errors.ts';
+
+export const trainRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (app, { ctx }) => {
+  app.post<{ Body: TrainRequest; Reply: TrainAccepted }>(
+    '/train',
+    {
+      onRequest: ctx.requireToken,
+      schema: {
+        summary: 'Start one round of local training (download, train, push the update)',
+        description:
+          'Answers at once with the job id. One job at a time: another request while a job ' +
+          'runs is refused (409) unless it repeats the running job exactly, which answers ' +
+          'its id; so does repeating a finished job of the same run and round.',
+        tags: ['hospital'],
+        security: BEARER_SECURITY,
+        body: TrainRequestSchema,
+        response: {
+          202: TrainAcceptedSchema,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          409: ErrorResponse,
+          503: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      let plan: TrainPlan;
+      try {
+        plan = planTraining(request.body);
+      } catch (error) {
+        throw toHttpError(error, ctx.describeError);
+      }
+      const result = ctx.jobs.submit(plan);
+      switch (result.kind) {
+        case 'started':
+        case 'existing':
+          return reply.status(202).send({ jobId: result.jobId });
+        case 'busy':
+          throw new HttpError(
+            409,
+            'busy',
+            `a training job is already running (${result.jobId}); one job at a time`,
+            { jobId: result.jobId },
+          );
+        case 'closing':
+          throw new HttpError(503, 'closing', 'the hospital node is shutting down');
+      }
+    },
+  );
+
+  app.get<{ Params: JobParams; Reply: JobView }>(
+    '/train/:jobId',
+    {
+      schema: {
+        summary: 'A training job: status, progress, metrics, error',
+        tags: ['hospital'],
+        params: JobParamsSchema,
+        response: { 200: JobViewSchema, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const job = ctx.jobs.get(request.params.jobId);
+      if (!job) throw new HttpError(404, 'job-not-found', 'no such training job');
+      return job;
+    },
+  );
+};

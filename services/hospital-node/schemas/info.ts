@@ -1,0 +1,11 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ClassCountsSchema } from './common.ts';
+
+export const InfoResponseSchema = Type.Object({
+  hospitalId: Type.String(),
+  samples: ClassCountsSchema,
+  splits: Type.Object({ train: ClassCountsSchema, validation: ClassCountsSchema }),
+  backend: Type.String({ description: 'The TensorFlow.js backend: tensorflow, wasm or cpu' }),
+  version: Type.String(),
+});
+export type InfoResponse = Static<typeof InfoResponseSchema>;

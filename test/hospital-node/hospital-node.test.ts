@@ -1,0 +1,454 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../services/hospital-node/app.ts';
+import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
+import type { JobView } from '../../services/hospital-node/schemas/job.ts';
+import { tf } from '../../shared/tf/tf.ts';
+import { decodeWeights, unpackWeights, WEIGHTS_MEDIA_TYPE } from '../../shared/weights/index.ts';
+import { useTestBackend } from '../helpers/tiny.ts';
+import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
+import { hospitalConfig, leaks, makeHospitalData, TOKEN, type LocalSecrets } from './fixtures.ts';
+
+const AUTH = `Bearer ${TOKEN}`;
+const FAST_RETRIES = { logger: false, retryDelaysMs: [20, 40] } as const;
+
+let secrets: LocalSecrets;
+let fake: FakeAggregator;
+let app: FastifyInstance;
+/** Every answer of every node in this file, for the privacy scan. */
+const seen: string[] = [];
+
+async function send(test: request.Test): Promise<request.Response> {
+  const res = await test;
+  seen.push(`${JSON.stringify(res.headers)}\n${res.text}`);
+  return res;
+}
+
+function trainBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    runId: 'run-1',
+    round: 1,
+    model: fake.model,
+    architecture: 'se-resnet18-gn',
+    inputSize: 32,
+    width: 8,
+    preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
+    settings: { epochs: 1, batchSize: 8, augment: false },
+    schedule: { startEpoch: 0, totalEpochs: 2 },
+    ...overrides,
+  };
+}
+
+async function startJob(node: FastifyInstance, body = trainBody()): Promise<string> {
+  const res = await send(request(node.server).post('/train').set('authorization', AUTH).send(body));
+  expect(res.status, res.text).toBe(202);
+  return res.body.jobId as string;
+}
+
+async function waitForJob(
+  node: FastifyInstance,
+  jobId: string,
+  until: (job: JobView) => boolean = (job) => job.status === 'done' || job.status === 'failed',
+): Promise<JobView> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await send(request(node.server).get(`/train/${jobId}`));
+    expect(res.status).toBe(200);
+    const job = res.body as JobView;
+    if (until(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} stuck: ${res.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A URL where nothing listens. */
+async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+beforeAll(async () => {
+  await useTestBackend();
+  secrets = await makeHospitalData(20);
+  fake = await startFakeAggregator(TOKEN);
+  app = await buildApp(hospitalConfig(secrets.dir, fake.url), FAST_RETRIES);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await fake?.close();
+  if (secrets) await rm(secrets.dir, { recursive: true, force: true });
+});
+
+describe('hospital node: status routes', () => {
+  it('answers /health and /info with counts only', async () => {
+    expect((await send(request(app.server).get('/health'))).body).toMatchObject({ status: 'ok' });
+    const info = await send(request(app.server).get('/info'));
+    expect(info.status).toBe(200);
+    expect(info.body).toMatchObject({
+      hospitalId: 'hospital-a',
+      samples: { NORMAL: 20, PNEUMONIA: 20, total: 40 },
+      backend: tf.getBackend(),
+    });
+    const { train, validation } = info.body.splits;
+    expect(train.total + validation.total).toBe(40);
+    expect(validation.NORMAL).toBeGreaterThan(0);
+    expect(validation.PNEUMONIA).toBeGreaterThan(0);
+    expect(info.body.version).toMatch(/^\d+\.\d+\.\d+/);
+    const docs = await send(request(app.server).get('/docs/json'));
+    expect(Object.keys(docs.body.paths)).toEqual(
+      expect.arrayContaining(['/info', '/train', '/train/{jobId}', '/evaluate']),
+    );
+  });
+
+  it('answers 404 for unknown jobs and routes', async () => {
+    const job = await send(request(app.server).get('/train/no-such-job'));
+    expect(job.status).toBe(404);
+    expect(job.body.error.code).toBe('job-not-found');
+    expect((await send(request(app.server).get('/images'))).status).toBe(404);
+  });
+});
+
+describe('POST /train: admission', () => {
+  it('needs the hospital token', async () => {
+    const none = await send(request(app.server).post('/train').send(trainBody()));
+    expect(none.status).toBe(401);
+    expect(none.body.error.code).toBe('unauthorized');
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    const wrong = await send(
+      request(app.server).post('/train').set('authorization', 'Bearer nope').send(trainBody()),
+    );
+    expect(wrong.status).toBe(401);
+    const evaluate = await send(request(app.server).post('/evaluate').send({}));
+    expect(evaluate.status).toBe(401);
+  });
+
+  it('rejects bad bodies with the reason', async () => {
+    const post = (body: string | object): request.Test =>
+      request(app.server)
+        .post('/train')
+        .set('authorization', AUTH)
+        .set('content-type', 'application/json')
+        .send(body);
+    const badJson = await send(post('{"runId": '));
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error.message).toBeTruthy();
+    const missing = await send(post({ ...trainBody(), runId: undefined }));
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toMatch(/runId/);
+    const badArch = await send(post(trainBody({ architecture: 'resnet999' })));
+    expect(badArch.status).toBe(400);
+    const settings = await send(post(trainBody({ settings: { epochs: 0, learningRate: -1 } })));
+    expect(settings.status).toBe(400);
+    expect(settings.body.error.code).toBe('invalid-settings');
+    expect(settings.body.error.message).toMatch(/epochs must be a positive integer/);
+    expect(settings.body.error.message).toMatch(/learning rate/);
+    const typo = await send(post(trainBody({ settings: { epoch: 2 } })));
+    expect(typo.status).toBe(400);
+    const size = await send(
+      post(trainBody({ preprocessing: { inputSize: 64, normalization: 'unit', equalize: false } })),
+    );
+    expect(size.status).toBe(400);
+    expect(size.body.error.message).toMatch(/inputSize/);
+    expect(fake.downloads).toBe(0);
+  });
+});
+
+describe('POST /train: a round of local training', () => {
+  let tensorsAfterFirstJob = 0;
+
+  it('trains, pushes a valid update and reports the job', async () => {
+    const info = await send(request(app.server).get('/info'));
+    const jobId = await startJob(app);
+    const job = await waitForJob(app, jobId);
+    expect(job.error).toBeNull();
+    expect(job).toMatchObject({
+      jobId,
+      runId: 'run-1',
+      round: 1,
+      baseModelId: 'model-1',
+      status: 'done',
+      progress: { epoch: 1, epochs: 1, step: 4, steps: 4 },
+    });
+    expect(job.metrics?.numSamples).toBe(info.body.splits.train.total);
+    expect(job.metrics?.durationMs).toBeGreaterThan(0);
+    expect(Number.isFinite(job.metrics?.loss)).toBe(true);
+    tensorsAfterFirstJob = tf.memory().numTensors;
+
+    expect(fake.updates).toHaveLength(1);
+    const update = fake.updates[0];
+    expect(update.runId).toBe('run-1');
+    expect(update.authorization).toBe(AUTH);
+    expect(update.fieldOrder).toEqual(['meta', 'weights']);
+    expect(update.weightsType).toBe(WEIGHTS_MEDIA_TYPE);
+    expect(update.meta).toEqual({
+      round: 1,
+      hospitalId: 'hospital-a',
+      jobId,
+      baseModelId: 'model-1',
+      numSamples: info.body.splits.train.total,
+      metrics: { loss: job.metrics?.loss, accuracy: job.metrics?.accuracy },
+      durationMs: job.metrics?.durationMs,
+    });
+    const { manifest, blob } = unpackWeights(update.weights);
+    expect(manifest.dtype).toBe('float32');
+    expect(job.update).toEqual({ sha256: manifest.sha256, bytes: update.weights.length });
+    const weights = decodeWeights(manifest, blob);
+    expect(weights.map((w) => [w.name, w.shape])).toEqual(
+      fake.global.map((w) => [w.name, w.shape]),
+    );
+    const changed = weights.filter((w, i) => w.data.some((v, j) => v !== fake.global[i].data[j]));
+    expect(changed.length).toBeGreaterThan(weights.length / 2);
+    expect(weights.every((w) => w.data.every(Number.isFinite))).toBe(true);
+
+    // The aggregator retrying the same request gets the same job, not a second upload.
+    expect(await startJob(app)).toBe(jobId);
+    expect(fake.updates).toHaveLength(1);
+  });
+
+  it('keeps tf.memory().numTensors flat across jobs and evaluations', async () => {
+    const jobId = await startJob(app, trainBody({ round: 2 }));
+    expect((await waitForJob(app, jobId)).status).toBe('done');
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirstJob);
+    const res = await send(
+      request(app.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
+    );
+    expect(res.status).toBe(200);
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirstJob);
+  });
+
+  it('retries a failed upload', async () => {
+    fake.failUploads(2);
+    const before = fake.uploadAttempts;
+    const jobId = await startJob(app, trainBody({ round: 3 }));
+    expect((await waitForJob(app, jobId)).status).toBe('done');
+    expect(fake.uploadAttempts - before).toBe(3);
+    expect(fake.updates.at(-1)?.meta.round).toBe(3);
+  });
+
+  it('runs one job at a time', async () => {
+    const release = fake.holdDownloads();
+    try {
+      const first = await startJob(app, trainBody({ runId: 'run-2' }));
+      const other = await send(
+        request(app.server)
+          .post('/train')
+          .set('authorization', AUTH)
+          .send(trainBody({ runId: 'run-3' })),
+      );
+      expect(other.status).toBe(409);
+      expect(other.body.error.code).toBe('busy');
+      expect(other.body.error.details).toEqual({ jobId: first });
+      expect(await startJob(app, trainBody({ runId: 'run-2' }))).toBe(first);
+      const held = await waitForJob(app, first, (job) => job.status === 'downloading');
+      expect(held.progress).toEqual({ epoch: 0, epochs: 1, step: 0, steps: 4 });
+      release();
+      expect((await waitForJob(app, first)).status).toBe('done');
+    } finally {
+      release();
+    }
+  });
+
+  it('fails the job when the weights are not the ones announced', async () => {
+    const uploads = fake.updates.length;
+    const wrong = 'ab'.repeat(32);
+    const jobId = await startJob(
+      app,
+      trainBody({ round: 4, model: { id: fake.model.id, sha256: wrong } }),
+    );
+    const job = await waitForJob(app, jobId);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/sha256/);
+    expect(job.error).toContain(wrong);
+    expect(job.error).toContain(fake.model.sha256);
+    expect(fake.updates).toHaveLength(uploads);
+
+    // A refusal (4xx) is final: no retries.
+    const requests = fake.downloadRequests;
+    const unknown = await waitForJob(
+      app,
+      await startJob(app, trainBody({ round: 5, model: { id: 'gone', sha256: wrong } })),
+    );
+    expect(unknown.status).toBe('failed');
+    expect(unknown.error).toContain(
+      `answered GET ${fake.url}/models/gone/weights with 404: no such model`,
+    );
+    expect(fake.downloadRequests).toBe(requests + 1);
+  });
+
+  it('fails the job, naming the aggregator, when the aggregator is down', async () => {
+    const url = await deadUrl();
+    const node = await buildApp(hospitalConfig(secrets.dir, url), FAST_RETRIES);
+    try {
+      const jobId = await startJob(node);
+      const job = await waitForJob(node, jobId);
+      expect(job.status).toBe('failed');
+      expect(job.error).toContain(`${url}/models/model-1/weights`);
+      expect(job.error).toMatch(/unavailable.*3 times.*ECONNREFUSED/);
+      expect(job.error).not.toContain(TOKEN);
+      const evaluation = await send(
+        request(node.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
+      );
+      expect(evaluation.status).toBe(502);
+      expect(evaluation.body.error.code).toBe('aggregator-unavailable');
+      expect(evaluation.body.error.message).toContain(url);
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+describe('POST /evaluate', () => {
+  it("scores a model on the node's validation split", async () => {
+    const info = await send(request(app.server).get('/info'));
+    const res = await send(
+      request(app.server)
+        .post('/evaluate')
+        .set('authorization', AUTH)
+        .send({
+          model: fake.model,
+          architecture: 'se-resnet18-gn',
+          inputSize: 32,
+          width: 8,
+          preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
+        }),
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.n).toBe(info.body.splits.validation.total);
+    expect(res.body.threshold).toBe(0.5);
+    for (const key of ['accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc']) {
+      expect(res.body[key]).toBeGreaterThanOrEqual(0);
+      expect(res.body[key]).toBeLessThanOrEqual(1);
+    }
+    expect(res.body.loss).toBeGreaterThan(0);
+    const { tp, fp, tn, fn } = res.body.confusion;
+    expect(tp + fp + tn + fn).toBe(res.body.n);
+  });
+
+  it('refuses weights that do not match the sha256 or the network', async () => {
+    const mismatch = await send(
+      request(app.server)
+        .post('/evaluate')
+        .set('authorization', AUTH)
+        .send(trainBody({ model: { id: fake.model.id, sha256: 'cd'.repeat(32) } })),
+    );
+    expect(mismatch.status).toBe(502);
+    expect(mismatch.body.error.code).toBe('weights-mismatch');
+    const wider = await send(
+      request(app.server)
+        .post('/evaluate')
+        .set('authorization', AUTH)
+        .send(trainBody({ width: 16 })),
+    );
+    expect(wider.status).toBe(422);
+    expect(wider.body.error.code).toBe('weights-incompatible');
+  });
+});
+
+describe('lifecycle', () => {
+  it('closes promptly, cancelling a job in training', async () => {
+    const node = await buildApp(hospitalConfig(secrets.dir, fake.url), FAST_RETRIES);
+    const uploads = fake.updates.length;
+    const jobId = await startJob(
+      node,
+      trainBody({ runId: 'run-long', settings: { epochs: 200, batchSize: 8 } }),
+    );
+    await waitForJob(node, jobId, (job) => job.status === 'training' && job.progress.step > 0);
+    const started = performance.now();
+    await node.close();
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(fake.updates).toHaveLength(uploads);
+  });
+
+  it('remembers finished jobs across restarts with STATE_DIR', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'fedxray-hospital-state-'));
+    const config = hospitalConfig(secrets.dir, fake.url, { stateDir });
+    try {
+      let node = await buildApp(config, FAST_RETRIES);
+      const jobId = await startJob(node, trainBody({ runId: 'run-state' }));
+      const done = await waitForJob(node, jobId);
+      expect(done.status).toBe('done');
+      await node.close();
+      const uploads = fake.updates.length;
+
+      node = await buildApp(config, FAST_RETRIES);
+      try {
+        expect((await send(request(node.server).get(`/train/${jobId}`))).body).toEqual(done);
+        expect(await startJob(node, trainBody({ runId: 'run-state' }))).toBe(jobId);
+        expect(fake.updates).toHaveLength(uploads);
+      } finally {
+        await node.close();
+      }
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('privacy', () => {
+  it('reports unreadable local images by category, without naming them', async () => {
+    const broken = await makeHospitalData(3);
+    try {
+      for (const [i, name] of broken.fileNames.entries()) {
+        const folder = i < 3 ? 'NORMAL' : 'PNEUMONIA';
+        await writeFile(path.join(broken.dir, folder, name), 'not a jpeg at all');
+      }
+      const node = await buildApp(
+        hospitalConfig(broken.dir, fake.url, { valFraction: 0.4 }),
+        FAST_RETRIES,
+      );
+      try {
+        const job = await waitForJob(node, await startJob(node, trainBody({ runId: 'broken' })));
+        expect(job.status).toBe('failed');
+        expect(job.error).toMatch(/^a local image could not be read \(\w[\w-]*\)$/);
+        const evaluation = await send(
+          request(node.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
+        );
+        expect(evaluation.status).toBe(500);
+        expect(evaluation.body.error.code).toBe('local-data-error');
+        for (const text of seen) expect(leaks(text, broken)).toEqual([]);
+      } finally {
+        await node.close();
+      }
+    } finally {
+      await rm(broken.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('scrubs local identifiers from any other message', () => {
+    const ids = ['/data/h1/NORMAL/scan-17.jpg', 'scan-17.jpg', 'scan-17', '0122', '/data/h1'];
+    expect(scrub('cannot open /data/h1/NORMAL/scan-17.jpg (patient 0122)', ids)).toBe(
+      'cannot open [redacted] (patient [redacted])',
+    );
+    expect(scrub('got 10122 values at /data/h1', ids)).toBe('got 10122 values at [redacted]');
+    expect(publicMessage(new Error('bad scan-17 in /data/h1/x'), ids)).toBe(
+      'bad [redacted] in [redacted]/x',
+    );
+  });
+
+  it('never answers or sends file names, paths or patient ids', async () => {
+    const job = fake.updates[0].meta.jobId as string;
+    for (const url of ['/health', '/info', '/docs/json', `/train/${job}`, '/train/x', '/nope']) {
+      await send(request(app.server).get(url));
+    }
+    expect(seen.length).toBeGreaterThan(40);
+    for (const text of seen) expect(leaks(text, secrets)).toEqual([]);
+    for (const update of fake.updates) {
+      expect(leaks(JSON.stringify(update.meta), secrets)).toEqual([]);
+      const { manifest } = unpackWeights(update.weights);
+      expect(leaks(JSON.stringify(manifest), secrets)).toEqual([]);
+    }
+    // The scan does find the secrets where they are.
+    expect(leaks(`${secrets.dir}/NORMAL/${secrets.fileNames[0]}`, secrets).length).toBeGreaterThan(
+      0,
+    );
+  });
+});
