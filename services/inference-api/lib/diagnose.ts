@@ -1,0 +1,44 @@
+import { decodeXray, ImageDecodeError } from '../../../shared/data/image.ts';
+import { HttpError } from '../../../shared/service/errors.ts';
+import { predictBatch } from '../../../shared/training/predict.ts';
+import { DISCLAIMER, type Diagnosis } from '../schemas/diagnose.ts';
+import { modelRef } from '../schemas/model.ts';
+import type { LoadedModel } from './loaded-model.ts';
+
+const DECODE_STATUS: Record<ImageDecodeError['code'], number> = {
+  empty: 400,
+  corrupt: 400,
+  'too-small': 400,
+  'unsupported-format': 415,
+  'too-large': 413,
+};
+
+/** Decodes one X-ray exactly as the model was trained on and scores it. */
+export async function diagnose(loaded: LoadedModel, bytes: Buffer): Promise<Diagnosis> {
+  const started = performance.now();
+  const { info } = loaded;
+  const { inputSize, normalization, equalize } = info.preprocessing;
+  let pixels: Float32Array;
+  try {
+    pixels = await decodeXray(bytes, { size: inputSize, normalization, equalize });
+  } catch (error) {
+    if (error instanceof ImageDecodeError) {
+      throw new HttpError(DECODE_STATUS[error.code], error.code, error.message);
+    }
+    throw error;
+  }
+  const [p] = predictBatch(loaded.model, pixels, 1, inputSize);
+  if (!Number.isFinite(p)) {
+    throw new Error(`model ${info.id} predicted ${p}`);
+  }
+  const probability = Math.min(Math.max(p, 0), 1);
+  return {
+    label: probability >= info.threshold ? 'PNEUMONIA' : 'NORMAL',
+    probability,
+    probabilities: { NORMAL: 1 - probability, PNEUMONIA: probability },
+    threshold: info.threshold,
+    model: modelRef(info),
+    timingMs: Math.round((performance.now() - started) * 100) / 100,
+    disclaimer: DISCLAIMER,
+  };
+}

@@ -1,0 +1,82 @@
+import { finished } from 'node:stream/promises';
+import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from '../../../shared/service/errors.ts';
+
+export const IMAGE_FIELD = 'image';
+
+/** What the multipart parser may be given at most; MAX_UPLOAD_BYTES bounds each file. */
+export const MULTIPART_LIMITS = { files: 4, fields: 16, parts: 20 } as const;
+
+export function notMultipart(): HttpError {
+  return new HttpError(
+    415,
+    'not-multipart',
+    `send the X-ray as multipart/form-data with a file field named '${IMAGE_FIELD}'`,
+  );
+}
+
+/**
+ * Reads the `image` file of a multipart request into memory (at most maxBytes), draining any
+ * other part so the whole request is consumed. Throws HttpError with a stable code.
+ */
+export async function readImageUpload(request: FastifyRequest, maxBytes: number): Promise<Buffer> {
+  if (!request.isMultipart()) throw notMultipart();
+  let image: Buffer | undefined;
+  const otherFields: string[] = [];
+  try {
+    for await (const part of request.files()) {
+      if (part.fieldname === IMAGE_FIELD && image === undefined) {
+        image = await part.toBuffer();
+      } else {
+        otherFields.push(part.fieldname);
+        await drain(part);
+      }
+    }
+  } catch (error) {
+    throw multipartError(error, maxBytes);
+  }
+  if (image === undefined) {
+    throw new HttpError(
+      400,
+      'missing-image',
+      `no file in field '${IMAGE_FIELD}'` +
+        (otherFields.length > 0
+          ? ` (got file field ${otherFields.map((f) => `'${f}'`).join(', ')})`
+          : ''),
+    );
+  }
+  return image;
+}
+
+async function drain(part: MultipartFile): Promise<void> {
+  part.file.resume();
+  await finished(part.file);
+}
+
+/** Maps the multipart parser's errors (and busboy's, which have no status) to our codes. */
+export function multipartError(error: unknown, maxBytes: number): HttpError {
+  if (error instanceof HttpError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  switch (code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new HttpError(413, 'file-too-large', `the upload is larger than ${maxBytes} bytes`, {
+        maxBytes,
+      });
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new HttpError(400, 'too-many-parts', `too many parts in the form: ${message}`, {
+        limits: MULTIPART_LIMITS,
+      });
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return notMultipart();
+    default:
+      return new HttpError(
+        400,
+        'invalid-multipart',
+        `the multipart body cannot be read: ${message}`,
+      );
+  }
+}

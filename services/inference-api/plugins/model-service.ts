@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import type { ModelService, ReloadOutcome } from '../lib/model-service.ts';
+
+export interface ModelServicePluginOptions {
+  models: ModelService;
+}
+
+/**
+ * Ties the model service to the app's life: the MODEL_DIR model is loaded before the app is
+ * ready, the aggregator is polled once it is, polling stops and the model is freed on close.
+ * Decorates the app with reload() (poll the aggregator now).
+ */
+export async function modelServicePlugin(
+  app: FastifyInstance,
+  { models }: ModelServicePluginOptions,
+): Promise<void> {
+  await models.loadDirectory();
+  app.decorate('reload', (): Promise<ReloadOutcome> => models.reload());
+  app.addHook('onReady', async () => models.start());
+  app.addHook('onClose', async () => models.close());
+}
+
+// Decorations and hooks belong to the app itself, not to an encapsulated child context
+// (what fastify-plugin does, without the dependency).
+Object.assign(modelServicePlugin, { [Symbol.for('skip-override')]: true });

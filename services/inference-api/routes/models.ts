@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { HttpError } from '../../../shared/service/errors.ts';
+import { noModel } from '../lib/errors.ts';
+import type { ModelService } from '../lib/model-service.ts';
+import { modelRef, ModelInfoSchema, type ModelInfo } from '../schemas/model.ts';
+import { ReadySchema, type Ready } from '../schemas/ready.ts';
+
+export interface ModelRoutesOptions {
+  models: ModelService;
+}
+
+export async function modelRoutes(
+  app: FastifyInstance,
+  { models }: ModelRoutesOptions,
+): Promise<void> {
+  app.get(
+    '/models/current',
+    {
+      schema: {
+        summary: 'The model answering /diagnose',
+        tags: ['inference'],
+        response: { 200: ModelInfoSchema, 404: ERROR_RESPONSE_SCHEMA },
+      },
+    },
+    async (): Promise<ModelInfo> => {
+      const current = models.current;
+      if (!current)
+        throw new HttpError(404, 'no-model', 'no model is loaded yet', { ...models.status });
+      return current.info;
+    },
+  );
+
+  app.get(
+    '/ready',
+    {
+      schema: {
+        summary: 'Readiness: 200 only once a model is loaded',
+        tags: ['service'],
+        response: { 200: ReadySchema, 503: ERROR_RESPONSE_SCHEMA },
+      },
+    },
+    async (): Promise<Ready> => {
+      const current = models.current;
+      if (!current) throw noModel({ ...models.status });
+      return { ready: true, model: modelRef(current.info) };
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ARCHITECTURE_NAMES } from '../../../shared/model/architectures.ts';
+
+const NullableInteger = (description: string) =>
+  Type.Union([Type.Integer(), Type.Null()], { description });
+
+export const PreprocessingSchema = Type.Object(
+  {
+    inputSize: Type.Integer({ minimum: 32, description: 'Images are resized to S x S pixels' }),
+    normalization: Type.Union([Type.Literal('per-image'), Type.Literal('unit')]),
+    equalize: Type.Boolean({ description: 'CLAHE before normalisation' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ArchitectureSchema = Type.Union(ARCHITECTURE_NAMES.map((name) => Type.Literal(name)));
+
+/** The model a diagnosis was made with. */
+export const ModelRefSchema = Type.Object({
+  id: Type.String(),
+  version: NullableInteger("The aggregator's version number (null for a directory model)"),
+  round: NullableInteger('The federated round that produced it, when known'),
+  sha256: Type.String({ description: 'sha256 of the weights blob' }),
+  architecture: ArchitectureSchema,
+});
+export type ModelRef = Static<typeof ModelRefSchema>;
+
+/** Everything known about the loaded model (GET /models/current). */
+export const ModelInfoSchema = Type.Object({
+  ...ModelRefSchema.properties,
+  width: Type.Integer({ description: 'Base width of the network (64 = the paper)' }),
+  inputSize: Type.Integer(),
+  threshold: Type.Number({ description: 'P(PNEUMONIA) at or above which the label is PNEUMONIA' }),
+  thresholdRule: Type.Union([Type.String(), Type.Null()]),
+  preprocessing: PreprocessingSchema,
+  loadedAt: Type.String({ format: 'date-time' }),
+  source: Type.Union([Type.Literal('aggregator'), Type.Literal('directory')]),
+});
+export type ModelInfo = Static<typeof ModelInfoSchema>;
+
+export function modelRef(info: ModelInfo): ModelRef {
+  const { id, version, round, sha256, architecture } = info;
+  return { id, version, round, sha256, architecture };
+}
