@@ -1,0 +1,204 @@
+/**
+ * `npm start`: the whole platform on one machine. Starts the aggregator (embedded PGlite unless
+ * DATABASE_URL is set), registers three hospitals, gives each its own patient-level partition
+ * of DATA_DIR (default: the sample shipped in data/sample), starts the three hospital nodes and
+ * the inference API, and prints where everything is. Ctrl-C stops them all.
+ *
+ * Environment: DATA_DIR, STATE_DIR (default .state), ADMIN_TOKEN (default: generated once and
+ * kept in STATE_DIR/local.json), DATABASE_URL, HOSPITALS (default 3), PARTITION (iid|dirichlet),
+ * AGGREGATOR_PORT (3000), HOSPITAL_BASE_PORT (3101), INFERENCE_PORT (3200), MODEL_DIR.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadDataset, partitionByPatient, SAMPLE_DATA_DIR } from '../shared/data/index.ts';
+import { generateToken } from '../shared/service/auth.ts';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const env = process.env;
+const stateDir = resolve(env.STATE_DIR ?? join(root, '.state'));
+const dataDir = resolve(env.DATA_DIR ?? SAMPLE_DATA_DIR);
+const hospitals = Number(env.HOSPITALS ?? 3);
+const aggregatorPort = Number(env.AGGREGATOR_PORT ?? 3000);
+const hospitalBasePort = Number(env.HOSPITAL_BASE_PORT ?? 3101);
+const inferencePort = Number(env.INFERENCE_PORT ?? 3200);
+const aggregatorUrl = `http://127.0.0.1:${aggregatorPort}`;
+const children: ChildProcess[] = [];
+
+interface LocalState {
+  adminToken: string;
+  hospitals: Record<string, { id: string; token: string }>;
+}
+
+function log(message: string): void {
+  process.stdout.write(`[start] ${message}\n`);
+}
+
+async function readState(): Promise<LocalState> {
+  const file = join(stateDir, 'local.json');
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as LocalState;
+  return { adminToken: env.ADMIN_TOKEN ?? generateToken(), hospitals: {} };
+}
+
+async function writeState(state: LocalState): Promise<void> {
+  const file = join(stateDir, 'local.json');
+  await writeFile(file, JSON.stringify(state, null, 2) + '\n');
+  await chmod(file, 0o600);
+}
+
+function startService(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = (line: string): string => `[${name}] ${line}\n`;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) process.stdout.write(prefix(line));
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping the platform`);
+      void stopAll(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForHealth(url: string, name: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${name} did not become healthy at ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function registerHospital(
+  state: LocalState,
+  name: string,
+  baseUrl: string,
+): Promise<{ id: string; token: string }> {
+  const known = state.hospitals[name];
+  const res = await fetch(`${aggregatorUrl}/hospitals`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, baseUrl }),
+  });
+  if (res.status === 201) {
+    const body = (await res.json()) as { id: string; token: string };
+    return { id: body.id, token: body.token };
+  }
+  if (res.status === 409 && known) return known;
+  throw new Error(`registering ${name} failed: HTTP ${res.status} ${await res.text()}`);
+}
+
+let stopping = false;
+async function stopAll(code: number): Promise<void> {
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  process.exit(code);
+}
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+async function main(): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const state = await readState();
+  await writeState(state);
+
+  log(`data: ${dataDir}`);
+  const records = await loadDataset(dataDir);
+  const partitions = partitionByPatient(records, {
+    clients: hospitals,
+    scheme: env.PARTITION === 'dirichlet' ? 'dirichlet' : 'iid',
+    seed: 42,
+  });
+
+  startService('aggregator', 'services/aggregator/main.ts', {
+    PORT: String(aggregatorPort),
+    STATE_DIR: join(stateDir, 'aggregator'),
+    ADMIN_TOKEN: state.adminToken,
+    PUBLIC_URL: aggregatorUrl,
+  });
+  await waitForHealth(aggregatorUrl, 'aggregator');
+
+  for (let i = 0; i < hospitals; i++) {
+    const name = `hospital-${i + 1}`;
+    const port = hospitalBasePort + i;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const registration = await registerHospital(state, name, baseUrl);
+    state.hospitals[name] = registration;
+    await writeState(state);
+    const hospitalData = join(stateDir, 'hospitals', name, 'data');
+    await mkdir(hospitalData, { recursive: true });
+    const rows = partitions[i].map(
+      (r) => `${r.path},${r.label === 1 ? 'PNEUMONIA' : 'NORMAL'},${r.patientId},train,`,
+    );
+    await writeFile(
+      join(hospitalData, 'manifest.csv'),
+      ['path,label,patient_id,source_split,sha256', ...rows].join('\n') + '\n',
+    );
+    startService(name, 'services/hospital-node/main.ts', {
+      HOSPITAL_ID: name,
+      DATA_DIR: hospitalData,
+      AGGREGATOR_URL: aggregatorUrl,
+      HOSPITAL_TOKEN: registration.token,
+      PORT: String(port),
+      STATE_DIR: join(stateDir, 'hospitals', name),
+    });
+    await waitForHealth(baseUrl, name);
+  }
+
+  const inferenceEnv: Record<string, string> = {
+    PORT: String(inferencePort),
+    AGGREGATOR_URL: aggregatorUrl,
+    AGGREGATOR_TOKEN: state.adminToken,
+    MODEL_POLL_SECONDS: '10',
+  };
+  const modelDir = env.MODEL_DIR ?? join(root, 'models', 'fl-se-resnet18-gn');
+  if (existsSync(join(modelDir, 'model.json'))) inferenceEnv.MODEL_DIR = modelDir;
+  startService('inference-api', 'services/inference-api/main.ts', inferenceEnv);
+  await waitForHealth(`http://127.0.0.1:${inferencePort}`, 'inference-api');
+
+  process.stdout.write(
+    [
+      '',
+      'fedxray is running:',
+      `  aggregator     ${aggregatorUrl}          Swagger UI: ${aggregatorUrl}/docs`,
+      ...Array.from({ length: hospitals }, (_, i) => {
+        const url = `http://127.0.0.1:${hospitalBasePort + i}`;
+        return `  hospital-${i + 1}     ${url}          Swagger UI: ${url}/docs   (${partitions[i].length} images)`;
+      }),
+      `  inference-api  http://127.0.0.1:${inferencePort}          Swagger UI: http://127.0.0.1:${inferencePort}/docs`,
+      '',
+      `  admin token: ${state.adminToken}   (kept in ${join(stateDir, 'local.json')})`,
+      '',
+      'Start federated training:',
+      `  curl -X POST ${aggregatorUrl}/rounds -H "authorization: Bearer ${state.adminToken}" -H "content-type: application/json" -d '{"rounds": 2}'`,
+      'Diagnose an X-ray:',
+      `  curl -F image=@data/sample/PNEUMONIA/person1033_bacteria_2966.jpg http://127.0.0.1:${inferencePort}/diagnose`,
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  void stopAll(1);
+});
