@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs, promisify } from 'node:util';
+import type { ThroughputResult } from '../shared/bench/throughput.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -27,22 +28,10 @@ const { values } = parseArgs({
 const list = (s: string): string[] => s.split(',').filter(Boolean);
 const bin = new URL('../bin/fedxray.mjs', import.meta.url).pathname;
 
-interface Row {
-  backend: string;
-  architecture: string;
-  inputSize: number;
-  batchSize: number;
-  steps: number;
-  trainImagesPerSecond: number;
-  trainMsPerImage: number;
-  inferImagesPerSecond: number;
-  inferMsPerImage: number;
-  peakRssMB: number;
-  tensorsBefore: number;
-  tensorsAfter: number;
-}
+type Row = ThroughputResult & { backend: string };
 
 const rows: Row[] = [];
+const failures: { backend: string; inputSize: number; batchSize: number; error: string }[] = [];
 for (const backend of list(values.backends)) {
   for (const size of list(values.sizes)) {
     for (const batch of list(values.batches)) {
@@ -65,11 +54,28 @@ for (const backend of list(values.backends)) {
         steps,
       ];
       process.stderr.write(`fedxray ${args.slice(1).join(' ')}\n`);
-      const { stdout } = await run(process.execPath, args, {
-        env: { ...process.env, FEDXRAY_QUIET: '1' },
-        maxBuffer: 1 << 24,
-      });
-      rows.push(JSON.parse(stdout) as Row);
+      try {
+        const { stdout } = await run(process.execPath, args, {
+          env: { ...process.env, FEDXRAY_QUIET: '1' },
+          maxBuffer: 1 << 24,
+        });
+        const row = JSON.parse(stdout) as Row;
+        rows.push(row);
+        process.stderr.write(
+          `  train ${row.trainImagesPerSecond.toFixed(2)} img/s, infer ${row.inferImagesPerSecond.toFixed(1)} img/s, peak RSS ${row.peakRssMB.toFixed(0)} MB\n`,
+        );
+      } catch (error) {
+        // e.g. wasm's 4 GB address space is too small for 224 px training at batch 32.
+        const message =
+          ((error as { stderr?: string }).stderr ?? String(error)).trim().split('\n').pop() ?? '';
+        failures.push({
+          backend,
+          inputSize: Number(size),
+          batchSize: Number(batch),
+          error: message,
+        });
+        process.stderr.write(`  failed: ${message}\n`);
+      }
     }
   }
 }
@@ -80,7 +86,7 @@ const machine = {
   memoryGB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
 };
-const document = { machine, date: new Date().toISOString(), results: rows };
+const document = { machine, date: new Date().toISOString(), results: rows, failures };
 process.stdout.write(JSON.stringify(document, null, 2) + '\n\n');
 process.stdout.write(
   '| backend | size | batch | train img/s | train ms/img | infer img/s | infer ms/img | peak RSS MB | tensors before/after |\n',
@@ -89,6 +95,11 @@ process.stdout.write('|---|---:|---:|---:|---:|---:|---:|---:|---|\n');
 for (const r of rows) {
   process.stdout.write(
     `| ${r.backend} | ${r.inputSize} | ${r.batchSize} | ${r.trainImagesPerSecond.toFixed(2)} | ${r.trainMsPerImage.toFixed(0)} | ${r.inferImagesPerSecond.toFixed(1)} | ${r.inferMsPerImage.toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.tensorsBefore}/${r.tensorsAfter} |\n`,
+  );
+}
+for (const f of failures) {
+  process.stdout.write(
+    `| ${f.backend} | ${f.inputSize} | ${f.batchSize} | failed: ${f.error} | | | | | |\n`,
   );
 }
 if (values.out) await writeFile(values.out, JSON.stringify(document, null, 2) + '\n');

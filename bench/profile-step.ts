@@ -46,7 +46,8 @@ const started = performance.now();
 const profile = await tf.profile(step);
 const wallMs = performance.now() - started;
 const byKernel = new Map<string, { ms: number; calls: number }>();
-for (const k of profile.kernels) {
+// Entries named `<op>__op` wrap the kernels they call: counting them too would count time twice.
+for (const k of profile.kernels.filter((k) => !k.name.endsWith('__op'))) {
   const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
   entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
   entry.calls++;

@@ -1,10 +1,9 @@
 import { partitionByPatient, type ImageCache, type XrayRecord } from '../data/index.ts';
-import { computeMetrics } from '../metrics/index.ts';
 import { getModelWeights, setModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { mapWithConcurrency } from '../util/concurrency.ts';
 import type { tf } from '../tf/tf.ts';
 import type { TrainProgress } from '../training/local-train.ts';
-import { predictRecords } from '../training/predict.ts';
+import { scoreValidation, type ValidationScore } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
 import type { TrainSettings } from '../training/settings.ts';
 import { createRng } from '../util/random.ts';
@@ -44,7 +43,7 @@ export interface RoundReport {
   clients: ClientRoundReport[];
   trainLoss: number;
   trainAccuracy: number;
-  val?: { loss: number; accuracy: number; auc: number };
+  val?: ValidationScore;
   seconds: number;
 }
 
@@ -169,20 +168,7 @@ export async function runSimulation(
       trainAccuracy: clientReports.reduce((s, c) => s + c.accuracy * c.numSamples, 0) / n,
       seconds: 0,
     };
-    if (val.length > 0) {
-      const predictions = await predictRecords(model, val, config.preprocessing, {
-        cache: hooks.cache,
-      });
-      const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
-        threshold: 0.5,
-        bootstrapSamples: 0,
-      });
-      report.val = {
-        loss: predictions.loss,
-        accuracy: metrics.accuracy.value,
-        auc: metrics.auc.value,
-      };
-    }
+    report.val = await scoreValidation(model, val, config.preprocessing, hooks.cache);
     report.seconds = (performance.now() - started) / 1000;
     reports.push(report);
     hooks.onRoundEnd?.(report);

@@ -1,8 +1,7 @@
 import type { ImageCache, XrayRecord } from '../data/index.ts';
-import { computeMetrics } from '../metrics/index.ts';
 import type { tf } from '../tf/tf.ts';
 import { trainLocal, type TrainProgress } from '../training/local-train.ts';
-import { predictRecords } from '../training/predict.ts';
+import { scoreValidation, type ValidationScore } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
 import type { TrainSettings } from '../training/settings.ts';
 
@@ -11,7 +10,7 @@ export interface EpochReport {
   trainLoss: number;
   trainAccuracy: number;
   learningRate: number;
-  val?: { loss: number; accuracy: number; auc: number };
+  val?: ValidationScore;
   seconds: number;
 }
 
@@ -52,18 +51,7 @@ export async function runCentralised(
       learningRate: summary.learningRate,
       seconds: result.seconds,
     };
-    if (val.length > 0) {
-      const predictions = await predictRecords(model, val, preprocessing, { cache: hooks.cache });
-      const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
-        threshold: 0.5,
-        bootstrapSamples: 0,
-      });
-      report.val = {
-        loss: predictions.loss,
-        accuracy: metrics.accuracy.value,
-        auc: metrics.auc.value,
-      };
-    }
+    report.val = await scoreValidation(model, val, preprocessing, hooks.cache);
     reports.push(report);
     hooks.onEpochEnd?.(report);
   }

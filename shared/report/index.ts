@@ -6,3 +6,4 @@ export {
   type LineSeries,
 } from './plot.ts';
 export { buildLineChartSvg } from './line-chart-svg.ts';
+export { toHistoryPoint, type StepSummary } from './history.ts';

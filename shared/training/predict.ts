@@ -1,4 +1,5 @@
 import { streamBatches, type ImageCache, type XrayRecord } from '../data/index.ts';
+import { computeMetrics } from '../metrics/index.ts';
 import { tf } from '../tf/tf.ts';
 import type { Preprocessing } from './preprocessing.ts';
 
@@ -61,4 +62,26 @@ export async function predictRecords(
     options.onProgress?.(offset, records.length);
   }
   return { labels, probabilities, loss: lossSum / Math.max(records.length, 1) };
+}
+
+/** Quick validation score after an epoch or round: loss, accuracy at 0.5, and AUC (no intervals). */
+export interface ValidationScore {
+  loss: number;
+  accuracy: number;
+  auc: number;
+}
+
+export async function scoreValidation(
+  model: tf.LayersModel,
+  val: readonly XrayRecord[],
+  preprocessing: Preprocessing,
+  cache?: ImageCache,
+): Promise<ValidationScore | undefined> {
+  if (val.length === 0) return undefined;
+  const predictions = await predictRecords(model, val, preprocessing, { cache });
+  const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
+    threshold: 0.5,
+    bootstrapSamples: 0,
+  });
+  return { loss: predictions.loss, accuracy: metrics.accuracy.value, auc: metrics.auc.value };
 }

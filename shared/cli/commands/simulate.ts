@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { runSimulation } from '../../federated/simulation.ts';
 import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
+import { toHistoryPoint } from '../../report/history.ts';
 import { createProgress } from '../progress.ts';
 import { choiceOpt, flag, numberOpt, parseCommandArgs } from '../options.ts';
 import { info } from '../output.ts';
@@ -114,14 +115,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         );
       return {
         stepLabel: 'round',
-        history: result.rounds.map((r) => ({
-          step: r.round,
-          trainLoss: r.trainLoss,
-          trainAccuracy: r.trainAccuracy,
-          valLoss: r.val?.loss,
-          valAccuracy: r.val?.accuracy,
-          valAuc: r.val?.auc,
-        })),
+        history: result.rounds.map((r) => toHistoryPoint(r.round, r)),
         training: {
           kind: 'federated',
           strategy: 'fedavg',

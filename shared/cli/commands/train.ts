@@ -1,4 +1,5 @@
 import { runCentralised } from '../../pipeline/centralised.ts';
+import { toHistoryPoint } from '../../report/history.ts';
 import { createProgress } from '../progress.ts';
 import { numberOpt, parseCommandArgs, flag } from '../options.ts';
 import { TRAINING_OPTIONS, readCommonTraining } from '../training-options.ts';
@@ -54,14 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     progress.done();
     return {
       stepLabel: 'epoch',
-      history: reports.map((r) => ({
-        step: r.epoch,
-        trainLoss: r.trainLoss,
-        trainAccuracy: r.trainAccuracy,
-        valLoss: r.val?.loss,
-        valAccuracy: r.val?.accuracy,
-        valAuc: r.val?.auc,
-      })),
+      history: reports.map((r) => toHistoryPoint(r.epoch, r)),
       training: {
         kind: 'centralised',
         settings: common.settings,
