@@ -47,7 +47,11 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     client:
       config.aggregatorUrl === undefined
         ? undefined
-        : new AggregatorClient({ baseUrl: config.aggregatorUrl, fetch: deps.fetch }),
+        : new AggregatorClient({
+            baseUrl: config.aggregatorUrl,
+            token: config.aggregatorToken,
+            fetch: deps.fetch,
+          }),
     pollSeconds: config.modelPollSeconds,
   });
   app.decorate('models', models);

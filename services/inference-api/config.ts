@@ -8,6 +8,8 @@ export const InferenceConfigSchema = Type.Object({
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
   /** Base URL of the aggregator; its production model is polled. */
   aggregatorUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
+  /** Bearer token for the aggregator's GET /models/:id/weights (its ADMIN_TOKEN: not counted). */
+  aggregatorToken: Type.Optional(Type.String({ minLength: 16 })),
   /** A fedxray model directory (model.json, weights.json, weights.bin), loaded at start. */
   modelDir: Type.Optional(Type.String({ minLength: 1 })),
   /** Seconds between polls of the aggregator; 0 polls only at start (and on reload()). */
@@ -22,6 +24,7 @@ export const INFERENCE_CONFIG_ENV = {
   port: 'PORT',
   host: 'HOST',
   aggregatorUrl: 'AGGREGATOR_URL',
+  aggregatorToken: 'AGGREGATOR_TOKEN',
   modelDir: 'MODEL_DIR',
   modelPollSeconds: 'MODEL_POLL_SECONDS',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',

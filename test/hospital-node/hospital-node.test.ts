@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/hospital-node/app.ts';
 import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
+import { hashToken } from '../../shared/service/auth.ts';
+import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { decodeWeights, unpackWeights, WEIGHTS_MEDIA_TYPE } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -15,6 +17,28 @@ import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
 import { hospitalConfig, leaks, makeHospitalData, TOKEN, type LocalSecrets } from './fixtures.ts';
 
 const AUTH = `Bearer ${TOKEN}`;
+
+/** A POST signed the way the aggregator signs it (x-fedxray-signature, keyed by the token's hash). */
+function signedPost(
+  node: FastifyInstance,
+  path: string,
+  body: string | object,
+  options: { token?: string; signedPath?: string; now?: number } = {},
+): request.Test {
+  const json = typeof body === 'string' ? body : JSON.stringify(body);
+  const signature = signRequest(
+    hashToken(options.token ?? TOKEN),
+    'POST',
+    options.signedPath ?? path,
+    json,
+    options.now,
+  );
+  return request(node.server)
+    .post(path)
+    .set('content-type', 'application/json')
+    .set(SIGNATURE_HEADER, signature)
+    .send(json);
+}
 const FAST_RETRIES = { logger: false, retryDelaysMs: [20, 40] } as const;
 
 let secrets: LocalSecrets;
@@ -45,7 +69,7 @@ function trainBody(overrides: Record<string, unknown> = {}): Record<string, unkn
 }
 
 async function startJob(node: FastifyInstance, body = trainBody()): Promise<string> {
-  const res = await send(request(node.server).post('/train').set('authorization', AUTH).send(body));
+  const res = await send(signedPost(node, '/train', body));
   expect(res.status, res.text).toBe(202);
   return res.body.jobId as string;
 }
@@ -118,26 +142,47 @@ describe('hospital node: status routes', () => {
 });
 
 describe('POST /train: admission', () => {
-  it('needs the hospital token', async () => {
+  it('needs a request signed by the aggregator', async () => {
     const none = await send(request(app.server).post('/train').send(trainBody()));
     expect(none.status).toBe(401);
     expect(none.body.error.code).toBe('unauthorized');
-    expect(none.headers['www-authenticate']).toBe('Bearer');
-    const wrong = await send(
-      request(app.server).post('/train').set('authorization', 'Bearer nope').send(trainBody()),
+    expect(none.body.error.message).toMatch(/missing x-fedxray-signature/);
+    expect(none.headers['www-authenticate']).toBe('FedXray-Signature');
+    // The token itself is no longer accepted on these routes: the aggregator keeps only its hash.
+    const bearer = await send(
+      request(app.server).post('/train').set('authorization', AUTH).send(trainBody()),
     );
-    expect(wrong.status).toBe(401);
+    expect(bearer.status).toBe(401);
+    const wrongKey = await send(
+      signedPost(app, '/train', trainBody(), { token: 'another-token-0123456789' }),
+    );
+    expect(wrongKey.status).toBe(401);
+    expect(wrongKey.body.error.message).toMatch(/does not match/);
+    const otherRoute = await send(
+      signedPost(app, '/train', trainBody(), { signedPath: '/evaluate' }),
+    );
+    expect(otherRoute.status).toBe(401);
+    const old = await send(
+      signedPost(app, '/train', trainBody(), { now: Date.now() - 10 * 60_000 }),
+    );
+    expect(old.status).toBe(401);
+    expect(old.body.error.message).toMatch(/too old/);
+    const json = JSON.stringify(trainBody());
+    const tampered = await send(
+      request(app.server)
+        .post('/train')
+        .set('content-type', 'application/json')
+        .set(SIGNATURE_HEADER, signRequest(hashToken(TOKEN), 'POST', '/train', json))
+        .send(json.replace('"round":1', '"round":7')),
+    );
+    expect(tampered.status).toBe(401);
     const evaluate = await send(request(app.server).post('/evaluate').send({}));
     expect(evaluate.status).toBe(401);
+    expect(fake.downloads).toBe(0);
   });
 
   it('rejects bad bodies with the reason', async () => {
-    const post = (body: string | object): request.Test =>
-      request(app.server)
-        .post('/train')
-        .set('authorization', AUTH)
-        .set('content-type', 'application/json')
-        .send(body);
+    const post = (body: string | object): request.Test => signedPost(app, '/train', body);
     const badJson = await send(post('{"runId": '));
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.message).toBeTruthy();
@@ -218,9 +263,7 @@ describe('POST /train: a round of local training', () => {
     const jobId = await startJob(app, trainBody({ round: 2 }));
     expect((await waitForJob(app, jobId)).status).toBe('done');
     expect(tf.memory().numTensors).toBe(tensorsAfterFirstJob);
-    const res = await send(
-      request(app.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
-    );
+    const res = await send(signedPost(app, '/evaluate', trainBody()));
     expect(res.status).toBe(200);
     expect(tf.memory().numTensors).toBe(tensorsAfterFirstJob);
   });
@@ -238,12 +281,7 @@ describe('POST /train: a round of local training', () => {
     const release = fake.holdDownloads();
     try {
       const first = await startJob(app, trainBody({ runId: 'run-2' }));
-      const other = await send(
-        request(app.server)
-          .post('/train')
-          .set('authorization', AUTH)
-          .send(trainBody({ runId: 'run-3' })),
-      );
+      const other = await send(signedPost(app, '/train', trainBody({ runId: 'run-3' })));
       expect(other.status).toBe(409);
       expect(other.body.error.code).toBe('busy');
       expect(other.body.error.details).toEqual({ jobId: first });
@@ -294,9 +332,7 @@ describe('POST /train: a round of local training', () => {
       expect(job.error).toContain(`${url}/models/model-1/weights`);
       expect(job.error).toMatch(/unavailable.*3 times.*ECONNREFUSED/);
       expect(job.error).not.toContain(TOKEN);
-      const evaluation = await send(
-        request(node.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
-      );
+      const evaluation = await send(signedPost(node, '/evaluate', trainBody()));
       expect(evaluation.status).toBe(502);
       expect(evaluation.body.error.code).toBe('aggregator-unavailable');
       expect(evaluation.body.error.message).toContain(url);
@@ -310,16 +346,13 @@ describe('POST /evaluate', () => {
   it("scores a model on the node's validation split", async () => {
     const info = await send(request(app.server).get('/info'));
     const res = await send(
-      request(app.server)
-        .post('/evaluate')
-        .set('authorization', AUTH)
-        .send({
-          model: fake.model,
-          architecture: 'se-resnet18-gn',
-          inputSize: 32,
-          width: 8,
-          preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
-        }),
+      signedPost(app, '/evaluate', {
+        model: fake.model,
+        architecture: 'se-resnet18-gn',
+        inputSize: 32,
+        width: 8,
+        preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
+      }),
     );
     expect(res.status, res.text).toBe(200);
     expect(res.body.n).toBe(info.body.splits.validation.total);
@@ -335,19 +368,15 @@ describe('POST /evaluate', () => {
 
   it('refuses weights that do not match the sha256 or the network', async () => {
     const mismatch = await send(
-      request(app.server)
-        .post('/evaluate')
-        .set('authorization', AUTH)
-        .send(trainBody({ model: { id: fake.model.id, sha256: 'cd'.repeat(32) } })),
+      signedPost(
+        app,
+        '/evaluate',
+        trainBody({ model: { id: fake.model.id, sha256: 'cd'.repeat(32) } }),
+      ),
     );
     expect(mismatch.status).toBe(502);
     expect(mismatch.body.error.code).toBe('weights-mismatch');
-    const wider = await send(
-      request(app.server)
-        .post('/evaluate')
-        .set('authorization', AUTH)
-        .send(trainBody({ width: 16 })),
-    );
+    const wider = await send(signedPost(app, '/evaluate', trainBody({ width: 16 })));
     expect(wider.status).toBe(422);
     expect(wider.body.error.code).toBe('weights-incompatible');
   });
@@ -409,9 +438,7 @@ describe('privacy', () => {
         const job = await waitForJob(node, await startJob(node, trainBody({ runId: 'broken' })));
         expect(job.status).toBe('failed');
         expect(job.error).toMatch(/^a local image could not be read \(\w[\w-]*\)$/);
-        const evaluation = await send(
-          request(node.server).post('/evaluate').set('authorization', AUTH).send(trainBody()),
-        );
+        const evaluation = await send(signedPost(node, '/evaluate', trainBody()));
         expect(evaluation.status).toBe(500);
         expect(evaluation.body.error.code).toBe('local-data-error');
         for (const text of seen) expect(leaks(text, broken)).toEqual([]);

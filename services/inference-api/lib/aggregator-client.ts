@@ -5,6 +5,8 @@ export type FetchFn = typeof fetch;
 
 export interface AggregatorClientOptions {
   baseUrl: string;
+  /** Sent as `Authorization: Bearer` (the aggregator's weights need a token). */
+  token?: string;
   fetch?: FetchFn;
   /** For GET /models/production. */
   metadataTimeoutMs?: number;
@@ -20,12 +22,14 @@ export class AggregatorError extends Error {
 export class AggregatorClient {
   readonly baseUrl: string;
   private readonly fetchFn: FetchFn;
+  private readonly token: string | undefined;
   private readonly metadataTimeoutMs: number;
   private readonly weightsTimeoutMs: number;
 
   constructor(options: AggregatorClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? fetch;
+    this.token = options.token;
     this.metadataTimeoutMs = options.metadataTimeoutMs ?? 10_000;
     this.weightsTimeoutMs = options.weightsTimeoutMs ?? 300_000;
   }
@@ -62,7 +66,10 @@ export class AggregatorClient {
   private async get(path: string, accept: string, timeoutMs: number): Promise<Response> {
     try {
       return await this.fetchFn(`${this.baseUrl}${path}`, {
-        headers: { accept },
+        // A token must not follow a redirect to another host.
+        ...(this.token
+          ? { headers: { accept, authorization: `Bearer ${this.token}` }, redirect: 'error' }
+          : { headers: { accept } }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {

@@ -1,0 +1,108 @@
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Database } from '../../shared/db/index.ts';
+import { generateToken } from '../../shared/service/auth.ts';
+import { createServiceApp } from '../../shared/service/create-app.ts';
+import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
+import { initBackend } from '../../shared/tf/backend.ts';
+import type { AggregatorConfig } from './config.ts';
+import { Authenticator } from './lib/auth.ts';
+import type { EventStream } from './lib/sse.ts';
+import { formatValidationErrors } from './lib/validation.ts';
+import type { AggregatorContext } from './plugins/context.ts';
+import { useDatabase } from './plugins/database.ts';
+import { createModelStore } from './plugins/model-store.ts';
+import { createCoordination, type CoordinatorOptions } from './plugins/run-coordinator.ts';
+import { eventRoutes } from './routes/events.ts';
+import { hospitalRoutes } from './routes/hospitals.ts';
+import { modelRoutes } from './routes/models.ts';
+import { roundRoutes } from './routes/rounds.ts';
+import { updateRoutes } from './routes/updates.ts';
+
+/** An update of the full se-resnet18-gn (11.3 M float32 weights) is about 45 MB. */
+export const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
+
+export interface AggregatorDeps extends CoordinatorOptions {
+  /** false in tests; default: structured logs with secrets redacted. */
+  logger?: FastifyServerOptions['logger'];
+  /** An open database to use instead of the configured one; the app leaves it open. */
+  database?: Database;
+  /** Milliseconds between keep-alive comments on event streams (default 15 000). */
+  keepAliveMs?: number;
+}
+
+/**
+ * The aggregator: registers hospitals, runs federated rounds (FedAvg) over their nodes,
+ * stores the models and serves them. See docs/aggregator.md.
+ */
+export async function buildApp(
+  config: AggregatorConfig,
+  deps: AggregatorDeps = {},
+): Promise<FastifyInstance> {
+  // External plugins: request ids, redacted logs, OpenAPI + Swagger UI, JSON errors, /health.
+  const app = await createServiceApp({
+    name: 'fedxray-aggregator',
+    version: SOFTWARE_VERSION,
+    description:
+      'Coordinates federated training over hospital nodes (FedAvg), stores model versions and ' +
+      'serves the production model.',
+    logger: deps.logger,
+    bearerAuth: true,
+  });
+  app.setSchemaErrorFormatter(formatValidationErrors);
+  await app.register(multipart, {
+    limits: { fileSize: MAX_UPDATE_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 },
+  });
+
+  // Closing: the round loops stop first (preClose: the state stays in the database for the next
+  // start), then the server drains, then the database closes.
+  const stoppers: (() => Promise<void>)[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    // Connections still busy when close() starts would stay open after their answer until
+    // their keep-alive timeout (72 s): close each once it is idle.
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50).unref();
+    for (const stop of stoppers) await stop();
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    for (const close of closers.reverse()) await close();
+  });
+  try {
+    await initBackend({ log: (line) => app.log.info(line) });
+
+    // The app's own plugins: database, model store, round loop.
+    const { db, close } = await useDatabase(app, config, deps.database);
+    closers.push(close);
+    const store = await createModelStore(config);
+    const coordination = createCoordination(app, db.prisma, store, deps);
+    stoppers.push(() => coordination.coordinator.close());
+
+    const adminToken = config.adminToken ?? generateToken();
+    if (config.adminToken === undefined) {
+      app.log.warn(
+        `local mode: ADMIN_TOKEN is not set; the admin token of this process is ${adminToken}`,
+      );
+    }
+    const ctx: AggregatorContext = {
+      prisma: db.prisma,
+      store,
+      auth: new Authenticator(db.prisma, adminToken),
+      ...coordination,
+      streams: new Set<EventStream>(),
+      keepAliveMs: deps.keepAliveMs ?? 15_000,
+    };
+
+    await app.register(hospitalRoutes, { ctx });
+    await app.register(roundRoutes, { ctx });
+    await app.register(eventRoutes, { ctx });
+    await app.register(updateRoutes, { ctx });
+    await app.register(modelRoutes, { ctx });
+    await app.ready();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
+}

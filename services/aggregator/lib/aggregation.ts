@@ -1,0 +1,100 @@
+import { weightedAverage } from '../../../shared/federated/fedavg.ts';
+import type { ClientResult } from '../../../shared/federated/strategy.ts';
+import type { NamedWeights } from '../../../shared/weights/index.ts';
+import type { Evaluation } from '../schemas/hospital-node.ts';
+import type { ModelStore } from './model-store.ts';
+
+export interface AcceptedUpdate {
+  hospitalId: string;
+  storagePath: string;
+  sha256: string;
+  numSamples: number;
+  metrics: unknown;
+}
+
+/**
+ * FedAvg of the accepted updates: every weight averaged with shares n_j / n, in float64.
+ * Each stored update is verified against the sha256 recorded when it was accepted.
+ */
+export async function averageUpdates(
+  store: ModelStore,
+  reference: readonly NamedWeights[],
+  updates: readonly AcceptedUpdate[],
+): Promise<NamedWeights[]> {
+  const results: ClientResult[] = [];
+  for (const update of updates) {
+    results.push({
+      clientId: update.hospitalId,
+      numSamples: update.numSamples,
+      weights: await store.readWeights(update.storagePath, update.sha256),
+    });
+  }
+  return weightedAverage(reference, results);
+}
+
+export interface TrainSummary {
+  numSamples: number;
+  hospitals: number;
+  loss: number | null;
+  accuracy: number | null;
+}
+
+/** The hospitals' local training loss and accuracy, weighted by their sample counts. */
+export function trainSummary(updates: readonly AcceptedUpdate[]): TrainSummary {
+  const numSamples = updates.reduce((sum, u) => sum + u.numSamples, 0);
+  const mean = (key: 'loss' | 'accuracy'): number | null => {
+    let total = 0;
+    let weight = 0;
+    for (const u of updates) {
+      const value = (u.metrics as Record<string, unknown> | null)?.[key];
+      if (typeof value === 'number' && Number.isFinite(value)) {
+        total += value * u.numSamples;
+        weight += u.numSamples;
+      }
+    }
+    return weight > 0 ? total / weight : null;
+  };
+  return { numSamples, hospitals: updates.length, loss: mean('loss'), accuracy: mean('accuracy') };
+}
+
+export interface ValidationSummary {
+  n: number;
+  hospitals: number;
+  loss: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  specificity: number;
+  f1: number;
+  auc: number;
+  confusion: Evaluation['confusion'];
+}
+
+const WEIGHTED = ['loss', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc'] as const;
+
+/**
+ * The hospitals' validation metrics weighted by their validation sizes n (accuracy weighted
+ * so is the pooled accuracy; AUC cannot be pooled from summaries, so it is the weighted mean
+ * too); confusion counts summed. Null when no hospital answered.
+ */
+export function validationSummary(evaluations: readonly Evaluation[]): ValidationSummary | null {
+  const n = evaluations.reduce((sum, e) => sum + e.n, 0);
+  if (n === 0) return null;
+  const summary: ValidationSummary = {
+    n,
+    hospitals: evaluations.length,
+    loss: 0,
+    accuracy: 0,
+    precision: 0,
+    recall: 0,
+    specificity: 0,
+    f1: 0,
+    auc: 0,
+    confusion: { tp: 0, fp: 0, tn: 0, fn: 0 },
+  };
+  for (const e of evaluations) {
+    for (const key of WEIGHTED) summary[key] += (e[key] * e.n) / n;
+    for (const key of ['tp', 'fp', 'tn', 'fn'] as const) summary.confusion[key] += e.confusion[key];
+  }
+  return summary;
+}

@@ -1,0 +1,190 @@
+import type { TSchema, Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { SIGNATURE_HEADER, signRequest } from '../../../shared/service/signing.ts';
+import {
+  EvaluationSchema,
+  NodeJobSchema,
+  TrainAcceptedSchema,
+  type Evaluation,
+  type NodeJob,
+  type NodeModelInput,
+  type NodeTrainRequest,
+} from '../schemas/hospital-node.ts';
+
+/** The aggregator's view of a hospital node: where it is and the key its requests are signed with. */
+export interface HospitalTarget {
+  id: string;
+  name: string;
+  baseUrl: string;
+  /** hashToken(hospital token): the HMAC key (shared/service/signing.ts). */
+  tokenHash: string;
+}
+
+export interface HospitalClientOptions {
+  fetch?: typeof fetch;
+  /** GET /health must answer within this (default 3 s). */
+  healthTimeoutMs?: number;
+  /** POST /train and GET /train/:jobId (default 10 s). */
+  requestTimeoutMs?: number;
+  /** POST /evaluate (default 10 min: the node may finish a training first). */
+  evaluateTimeoutMs?: number;
+}
+
+/** A call to a hospital node that failed; the message names the node and says why. */
+export class HospitalCallError extends Error {
+  override name = 'HospitalCallError';
+
+  constructor(
+    message: string,
+    /** The node's HTTP status, when it answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Calls hospital nodes: health checks, and POST /train and POST /evaluate signed with the
+ * hospital's token hash (x-fedxray-signature), so a node accepts work only from its
+ * aggregator. Redirects are refused; answers are checked against the protocol's schemas.
+ */
+export class HospitalClient {
+  private readonly fetchImpl: typeof fetch;
+  private readonly healthTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly evaluateTimeoutMs: number;
+
+  constructor(options: HospitalClientOptions = {}) {
+    this.fetchImpl = options.fetch ?? fetch;
+    this.healthTimeoutMs = options.healthTimeoutMs ?? 3_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.evaluateTimeoutMs = options.evaluateTimeoutMs ?? 600_000;
+  }
+
+  /** null when the node answers GET /health with 200 in time, else why not. */
+  async checkHealth(hospital: HospitalTarget, signal: AbortSignal): Promise<string | null> {
+    try {
+      await this.call(hospital, 'GET', '/health', undefined, this.healthTimeoutMs, signal);
+      return null;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      return (error as Error).message;
+    }
+  }
+
+  /** POST /train; resolves with the node's job id. */
+  async train(
+    hospital: HospitalTarget,
+    body: NodeTrainRequest,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const answer = await this.call(hospital, 'POST', '/train', body, this.requestTimeoutMs, signal);
+    return this.expect(hospital, 'POST /train', TrainAcceptedSchema, answer).jobId;
+  }
+
+  async job(hospital: HospitalTarget, jobId: string, signal: AbortSignal): Promise<NodeJob> {
+    const path = `/train/${encodeURIComponent(jobId)}`;
+    const answer = await this.call(hospital, 'GET', path, undefined, this.requestTimeoutMs, signal);
+    return this.expect(hospital, `GET ${path}`, NodeJobSchema, answer);
+  }
+
+  async evaluate(
+    hospital: HospitalTarget,
+    body: NodeModelInput,
+    signal: AbortSignal,
+  ): Promise<Evaluation> {
+    const answer = await this.call(
+      hospital,
+      'POST',
+      '/evaluate',
+      body,
+      this.evaluateTimeoutMs,
+      signal,
+    );
+    return this.expect(hospital, 'POST /evaluate', EvaluationSchema, answer);
+  }
+
+  private async call(
+    hospital: HospitalTarget,
+    method: 'GET' | 'POST',
+    route: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const url = new URL(`${hospital.baseUrl.replace(/\/+$/, '')}${route}`);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    let payload: string | undefined;
+    if (method === 'POST') {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+      headers[SIGNATURE_HEADER] = signRequest(
+        hospital.tokenHash,
+        method,
+        `${url.pathname}${url.search}`,
+        payload,
+      );
+    }
+    const what = `${method} ${url.href}`;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: payload,
+        redirect: 'error',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new HospitalCallError(`${what} failed: ${networkReason(error, timeoutMs)}`);
+    }
+    const text = await response.text().catch(() => '');
+    if (!response.ok) {
+      throw new HospitalCallError(
+        `${what} answered ${response.status}: ${errorReason(text)}`,
+        response.status,
+      );
+    }
+    try {
+      return text === '' ? null : (JSON.parse(text) as unknown);
+    } catch {
+      throw new HospitalCallError(`${what} did not answer JSON`);
+    }
+  }
+
+  private expect<T extends TSchema>(
+    hospital: HospitalTarget,
+    what: string,
+    schema: T,
+    value: unknown,
+  ): Static<T> {
+    if (!Value.Check(schema, value)) {
+      const first = [...Value.Errors(schema, value)][0];
+      throw new HospitalCallError(
+        `${what} of ${hospital.name} answered an unexpected body (${first ? `${first.path || '/'}: ${first.message}` : 'invalid'})`,
+      );
+    }
+    return value;
+  }
+}
+
+function errorReason(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof body.error?.message === 'string') return body.error.message.slice(0, 300);
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 300) || 'no reason given';
+}
+
+function networkReason(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return `no answer within ${Math.round(timeoutMs / 100) / 10} s`;
+  }
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}

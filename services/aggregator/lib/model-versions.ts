@@ -1,0 +1,94 @@
+import type { ModelVersion, Prisma } from '../../../shared/db/index.ts';
+import { HttpError } from '../../../shared/service/errors.ts';
+import type { ModelMetadata } from '../schemas/models.ts';
+import type { RunSettings } from '../schemas/runs.ts';
+import { audit, type Actor } from './audit.ts';
+
+type Tx = Prisma.TransactionClient;
+
+/** Serialises version numbering between transactions. */
+const VERSION_LOCK = 'fedxray:model-version';
+
+export const FIXED_THRESHOLD = {
+  threshold: 0.5,
+  rule: 'fixed:0.5',
+  description:
+    'PNEUMONIA when P(PNEUMONIA) >= 0.5: class-weighted training aims at balanced errors ' +
+    '(docs/engine.md, "Metrics and the threshold")',
+} as const;
+
+/** What the inference-api needs besides the weights (docs/inference-api.md). */
+export function modelMetadata(settings: RunSettings): ModelMetadata & Prisma.InputJsonObject {
+  return {
+    preprocessing: { inputSize: settings.inputSize, normalization: 'per-image', equalize: false },
+    threshold: { ...FIXED_THRESHOLD },
+    width: settings.width,
+  };
+}
+
+export interface NewModel {
+  runId: string;
+  roundIndex: number;
+  sha256: string;
+  sizeBytes: number;
+  storagePath: string;
+  settings: RunSettings;
+  metrics?: Prisma.InputJsonObject;
+}
+
+/**
+ * The model version with these weights: an existing one (content addressing: the same weights
+ * are one version), else a new one numbered max + 1. Call inside a transaction.
+ */
+export async function findOrCreateModelVersion(tx: Tx, model: NewModel): Promise<ModelVersion> {
+  const existing = await tx.modelVersion.findUnique({ where: { sha256: model.sha256 } });
+  if (existing) return existing;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${VERSION_LOCK}, 0))`;
+  const { _max } = await tx.modelVersion.aggregate({ _max: { version: true } });
+  const version = (_max.version ?? 0) + 1;
+  const created = await tx.modelVersion.create({
+    data: {
+      runId: model.runId,
+      roundIndex: model.roundIndex,
+      version,
+      sha256: model.sha256,
+      sizeBytes: model.sizeBytes,
+      architecture: model.settings.architecture,
+      inputSize: model.settings.inputSize,
+      metadata: modelMetadata(model.settings),
+      metrics: model.metrics,
+      storagePath: model.storagePath,
+    },
+  });
+  // Keep the column's own sequence ahead, for rows inserted without a version.
+  await tx.$executeRaw`SELECT setval(pg_get_serial_sequence('"ModelVersion"', 'version'), ${version})`;
+  return created;
+}
+
+/** Puts a model into production; the previous production model is archived. */
+export async function promoteModel(tx: Tx, modelId: string, actor: Actor): Promise<ModelVersion> {
+  const model = await tx.modelVersion.findUnique({ where: { id: modelId } });
+  if (!model) throw new HttpError(404, 'model-not-found', `no model ${modelId}`);
+  if (model.stage === 'production') return model;
+  const previous = await tx.modelVersion.findMany({
+    where: { stage: 'production' },
+    select: { id: true },
+  });
+  await tx.modelVersion.updateMany({ where: { stage: 'production' }, data: { stage: 'archived' } });
+  const promoted = await tx.modelVersion.update({
+    where: { id: modelId },
+    data: { stage: 'production' },
+  });
+  await audit(tx, {
+    actor,
+    action: 'model.promoted',
+    subjectType: 'model',
+    subjectId: modelId,
+    details: {
+      version: promoted.version,
+      sha256: promoted.sha256,
+      archived: previous.map((p) => p.id),
+    },
+  });
+  return promoted;
+}

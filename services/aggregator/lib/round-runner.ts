@@ -1,0 +1,441 @@
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  Prisma,
+  type ClientUpdateStatus,
+  type Hospital,
+  type ModelVersion,
+  type PrismaClient,
+  type Round,
+} from '../../../shared/db/index.ts';
+import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
+import type { NodeJob } from '../schemas/hospital-node.ts';
+import type { RunSettings } from '../schemas/runs.ts';
+import { averageUpdates, trainSummary, validationSummary } from './aggregation.ts';
+import { audit } from './audit.ts';
+import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
+import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
+import type { ModelStore } from './model-store.ts';
+import { findOrCreateModelVersion } from './model-versions.ts';
+import type { RoundSignals } from './round-signals.ts';
+import type { RunEvents } from './run-events.ts';
+import { trainRequest } from './run-settings.ts';
+import { selectHospitals } from './selection.ts';
+
+export interface CoordinatorDeps {
+  prisma: PrismaClient;
+  store: ModelStore;
+  events: RunEvents;
+  client: HospitalClient;
+  grants: EvaluationGrants;
+  signals: RoundSignals;
+  log: FastifyBaseLogger;
+  /** How often the nodes are asked about their jobs while a round waits. */
+  jobPollMs: number;
+}
+
+/** Updates still expected to change; the rest are final for the round. */
+export const OPEN_STATUSES: ClientUpdateStatus[] = ['dispatched', 'training', 'received'];
+
+export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
+
+interface RunRef {
+  id: string;
+}
+
+/**
+ * One round of a run, from its input model to its output model: select, dispatch, wait for
+ * the updates or the deadline, aggregate, evaluate, and record the new model version together
+ * with the completed round in one transaction.
+ */
+export class RoundRunner {
+  constructor(
+    private readonly deps: CoordinatorDeps,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async run(
+    run: RunRef,
+    settings: RunSettings,
+    index: number,
+    input: ModelVersion,
+    existing: Round | null,
+  ): Promise<RoundOutcome> {
+    const { prisma, events } = this.deps;
+    const number = index + 1;
+    const attempt = existing ? await this.restart(run, existing) : 1;
+
+    const selection = await selectHospitals(
+      this.deps,
+      run,
+      settings,
+      number,
+      attempt,
+      input.id,
+      this.signal,
+    );
+    this.signal.throwIfAborted();
+    if (!selection.ok) return this.fail(run, index, input, selection.reason);
+
+    const { selected } = selection;
+    const startedAt = new Date();
+    const deadlineAt = new Date(startedAt.getTime() + settings.roundTimeoutSeconds * 1000);
+    const fields = {
+      status: 'dispatched' as const,
+      selectedHospitalIds: selected.map((h) => h.id),
+      deadlineAt,
+      startedAt,
+      finishedAt: null,
+      metrics: Prisma.DbNull,
+      failureReason: null,
+      inputModelId: input.id,
+      outputModelId: null,
+    };
+    const round = await prisma.$transaction(async (tx) => {
+      const row = await tx.round.upsert({
+        where: { runId_index: { runId: run.id, index } },
+        create: { runId: run.id, index, ...fields },
+        update: fields,
+      });
+      for (const hospital of selected) {
+        const fresh = {
+          status: 'dispatched' as const,
+          jobId: null,
+          numSamples: null,
+          metrics: Prisma.DbNull,
+          sha256: null,
+          sizeBytes: null,
+          failureReason: null,
+          durationMs: null,
+        };
+        await tx.clientUpdate.upsert({
+          where: { roundId_hospitalId: { roundId: row.id, hospitalId: hospital.id } },
+          create: { roundId: row.id, hospitalId: hospital.id, ...fresh },
+          update: fresh,
+        });
+      }
+      await tx.trainingRun.update({ where: { id: run.id }, data: { currentRound: number } });
+      return row;
+    });
+    events.publish(run.id, 'round-started', {
+      round: number,
+      index,
+      attempt,
+      inputModelId: input.id,
+      deadlineAt: deadlineAt.toISOString(),
+      selected: selected.map((h) => ({ id: h.id, name: h.name })),
+      excluded: selection.excluded,
+    });
+
+    await this.dispatch(run, settings, round, selected, input, attempt);
+    await this.waitForUpdates(run, round, selected, deadlineAt.getTime());
+    return this.finish(run, settings, round, input);
+  }
+
+  /** A round cut short by a restart is run again: its open updates are void. */
+  private async restart(run: RunRef, round: Round): Promise<number> {
+    const { prisma } = this.deps;
+    const voided = await prisma.clientUpdate.findMany({
+      where: { roundId: round.id, status: { in: [...OPEN_STATUSES, 'accepted'] } },
+      include: { hospital: true },
+    });
+    await prisma.clientUpdate.updateMany({
+      where: { id: { in: voided.map((u) => u.id) } },
+      data: { status: 'failed', failureReason: 'aggregator restarted' },
+    });
+    const earlier = await prisma.auditEvent.count({
+      where: { action: 'round.restarted', subjectType: 'round', subjectId: round.id },
+    });
+    const attempt = earlier + 2;
+    await audit(prisma, {
+      actor: 'system',
+      action: 'round.restarted',
+      subjectType: 'round',
+      subjectId: round.id,
+      details: {
+        runId: run.id,
+        round: round.index + 1,
+        attempt,
+        previousStatus: round.status,
+        voided: voided.map((u) => ({ hospitalId: u.hospitalId, status: u.status })),
+      },
+    });
+    for (const update of voided) {
+      this.publishUpdate(
+        run.id,
+        round.index + 1,
+        update.hospital,
+        'failed',
+        'aggregator restarted',
+      );
+    }
+    this.deps.log.info({ runId: run.id, round: round.index + 1, attempt }, 'round restarted');
+    return attempt;
+  }
+
+  private async dispatch(
+    run: RunRef,
+    settings: RunSettings,
+    round: Round,
+    selected: readonly Hospital[],
+    input: ModelVersion,
+    attempt: number,
+  ): Promise<void> {
+    const body = trainRequest(run.id, settings, round.index + 1, attempt, input);
+    await Promise.all(
+      selected.map(async (hospital) => {
+        try {
+          const jobId = await this.deps.client.train(hospital, body, this.signal);
+          // The update may already be in (a fast node): then it set the job id itself.
+          await this.deps.prisma.clientUpdate.updateMany({
+            where: { roundId: round.id, hospitalId: hospital.id, jobId: null },
+            data: { jobId },
+          });
+        } catch (error) {
+          if (this.signal.aborted) throw this.signal.reason;
+          await this.transition(run, round, hospital, ['dispatched'], 'failed', {
+            failureReason: `dispatch failed: ${(error as Error).message}`,
+          });
+        }
+      }),
+    );
+  }
+
+  private async waitForUpdates(
+    run: RunRef,
+    round: Round,
+    selected: readonly Hospital[],
+    deadline: number,
+  ): Promise<void> {
+    const { prisma, signals, jobPollMs } = this.deps;
+    const byId = new Map(selected.map((h) => [h.id, h]));
+    let lastPoll = Date.now();
+    for (;;) {
+      this.signal.throwIfAborted();
+      const open = await prisma.clientUpdate.findMany({
+        where: { roundId: round.id, status: { in: OPEN_STATUSES } },
+      });
+      if (open.length === 0) return;
+      const now = Date.now();
+      if (now >= deadline) {
+        for (const update of open) {
+          const hospital = byId.get(update.hospitalId);
+          if (!hospital) continue;
+          await this.transition(run, round, hospital, OPEN_STATUSES, 'timed_out', {
+            failureReason: `no update before the deadline (${new Date(deadline).toISOString()})`,
+          });
+        }
+        return;
+      }
+      if (now - lastPoll >= jobPollMs) {
+        lastPoll = now;
+        await this.pollJobs(run, round, open, byId);
+      }
+      await signals.wait(round.id, Math.min(jobPollMs, deadline - now), this.signal);
+    }
+  }
+
+  /** Asks the nodes how their jobs go: a failed job ends the hospital's part of the round. */
+  private async pollJobs(
+    run: RunRef,
+    round: Round,
+    open: readonly { hospitalId: string; jobId: string | null; status: ClientUpdateStatus }[],
+    byId: ReadonlyMap<string, Hospital>,
+  ): Promise<void> {
+    await Promise.all(
+      open.map(async (update) => {
+        const hospital = byId.get(update.hospitalId);
+        if (!hospital || update.jobId === null || update.status === 'received') return;
+        let job: NodeJob;
+        try {
+          job = await this.deps.client.job(hospital, update.jobId, this.signal);
+        } catch (error) {
+          if (this.signal.aborted) throw this.signal.reason;
+          if (error instanceof HospitalCallError && error.status === 404) {
+            await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
+              failureReason: `the node no longer knows its job ${update.jobId} (restarted?)`,
+            });
+          }
+          return; // unreachable for now: the deadline decides
+        }
+        if (job.status === 'failed') {
+          await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
+            failureReason: `the hospital's training job failed: ${job.error ?? 'no reason given'}`,
+          });
+        } else if (['downloading', 'training', 'uploading'].includes(job.status)) {
+          await this.transition(run, round, hospital, ['dispatched'], 'training', {});
+        }
+      }),
+    );
+  }
+
+  private async finish(
+    run: RunRef,
+    settings: RunSettings,
+    round: Round,
+    input: ModelVersion,
+  ): Promise<RoundOutcome> {
+    const { prisma, store } = this.deps;
+    const number = round.index + 1;
+    const updates = await prisma.clientUpdate.findMany({
+      where: { roundId: round.id },
+      include: { hospital: true },
+      orderBy: { hospital: { name: 'asc' } },
+    });
+    const accepted = updates.filter((u) => u.status === 'accepted');
+    if (accepted.length < settings.minHospitals) {
+      const statuses = updates
+        .map(
+          (u) => `${u.hospital.name}: ${u.status}${u.failureReason ? ` (${u.failureReason})` : ''}`,
+        )
+        .join('; ');
+      return this.fail(
+        run,
+        round.index,
+        input,
+        `${accepted.length} accepted update(s), fewer than minHospitals = ${settings.minHospitals}` +
+          (statuses ? ` [${statuses}]` : ''),
+      );
+    }
+
+    await prisma.round.update({ where: { id: round.id }, data: { status: 'aggregating' } });
+    const reference = await store.readWeights(input.storagePath, input.sha256);
+    const contributions = accepted.map((u) => ({
+      hospitalId: u.hospitalId,
+      storagePath: store.updatePath(run.id, round.index, u.hospitalId),
+      sha256: u.sha256 ?? '',
+      numSamples: u.numSamples ?? 0,
+      metrics: u.metrics,
+    }));
+    const averaged = await averageUpdates(store, reference, contributions);
+    const { manifest, blob } = encodeWeights(averaged);
+    const stored = await store.putModel(packWeights(manifest, blob));
+    this.signal.throwIfAborted();
+
+    const evaluations = await evaluateCandidate(
+      this.deps.client,
+      this.deps.grants,
+      settings,
+      { id: `${CANDIDATE_PREFIX}${stored.sha256}`, ...stored },
+      accepted.map((u) => u.hospital),
+      this.signal,
+    );
+    const train = trainSummary(contributions);
+    const validation = validationSummary(
+      evaluations.flatMap((e) => (e.evaluation ? [e.evaluation] : [])),
+    );
+    const evaluationFailures = evaluations.flatMap((e) =>
+      e.error ? [{ hospitalId: e.hospitalId, hospital: e.hospitalName, error: e.error }] : [],
+    );
+    const modelMetrics = toJson({ train, validation, evaluationFailures });
+    const roundMetrics = toJson({
+      train,
+      validation,
+      evaluationFailures,
+      hospitals: evaluations.map((e) => ({
+        hospitalId: e.hospitalId,
+        hospital: e.hospitalName,
+        numSamples: contributions.find((c) => c.hospitalId === e.hospitalId)?.numSamples ?? 0,
+        share:
+          (contributions.find((c) => c.hospitalId === e.hospitalId)?.numSamples ?? 0) /
+          train.numSamples,
+        validation: e.evaluation ?? null,
+      })),
+    });
+    this.signal.throwIfAborted();
+
+    const model = await prisma.$transaction(async (tx) => {
+      const version = await findOrCreateModelVersion(tx, {
+        runId: run.id,
+        roundIndex: number,
+        ...stored,
+        settings,
+        metrics: modelMetrics,
+      });
+      await tx.round.update({
+        where: { id: round.id },
+        data: {
+          status: 'completed',
+          finishedAt: new Date(),
+          outputModelId: version.id,
+          metrics: roundMetrics,
+        },
+      });
+      await audit(tx, {
+        actor: 'system',
+        action: 'round.completed',
+        subjectType: 'round',
+        subjectId: round.id,
+        details: { runId: run.id, round: number, modelId: version.id, version: version.version },
+      });
+      return version;
+    });
+    this.deps.events.publish(run.id, 'round-completed', {
+      round: number,
+      modelId: model.id,
+      version: model.version,
+      sha256: model.sha256,
+      metrics: roundMetrics,
+    });
+    return { ok: true, model };
+  }
+
+  private async fail(
+    run: RunRef,
+    index: number,
+    input: ModelVersion,
+    reason: string,
+  ): Promise<RoundOutcome> {
+    const fields = { status: 'failed' as const, failureReason: reason, finishedAt: new Date() };
+    await this.deps.prisma.round.upsert({
+      where: { runId_index: { runId: run.id, index } },
+      create: {
+        runId: run.id,
+        index,
+        inputModelId: input.id,
+        startedAt: fields.finishedAt,
+        ...fields,
+      },
+      update: fields,
+    });
+    this.deps.events.publish(run.id, 'round-failed', { round: index + 1, reason });
+    return { ok: false, reason: `round ${index + 1} failed: ${reason}` };
+  }
+
+  /** Moves a hospital's update from one of `from` to `to`; a no-op when it has moved on. */
+  private async transition(
+    run: RunRef,
+    round: Round,
+    hospital: Hospital,
+    from: ClientUpdateStatus[],
+    to: ClientUpdateStatus,
+    data: { failureReason?: string },
+  ): Promise<void> {
+    const { count } = await this.deps.prisma.clientUpdate.updateMany({
+      where: { roundId: round.id, hospitalId: hospital.id, status: { in: from } },
+      data: { status: to, ...data },
+    });
+    if (count > 0) {
+      this.publishUpdate(run.id, round.index + 1, hospital, to, data.failureReason ?? null);
+    }
+  }
+
+  private publishUpdate(
+    runId: string,
+    round: number,
+    hospital: Hospital,
+    status: ClientUpdateStatus,
+    failureReason: string | null,
+  ): void {
+    this.deps.events.publish(runId, 'hospital-updated', {
+      round,
+      hospitalId: hospital.id,
+      hospital: hospital.name,
+      status,
+      failureReason,
+    });
+  }
+}
+
+function toJson(value: object): Prisma.InputJsonObject {
+  return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonObject;
+}

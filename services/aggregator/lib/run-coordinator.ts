@@ -1,0 +1,184 @@
+import type { ModelVersion, TrainingRun } from '../../../shared/db/index.ts';
+import { buildModel } from '../../../shared/model/architectures.ts';
+import { getModelWeights } from '../../../shared/model/model-weights.ts';
+import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
+import type { RunSettings } from '../schemas/runs.ts';
+import { audit } from './audit.ts';
+import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
+import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
+import { parseRunSettings } from './run-settings.ts';
+
+/**
+ * Drives training runs in the background, one loop per run. All state is in the database, so
+ * an aggregator that restarts picks its running runs up again (resume): completed rounds are
+ * kept, a round cut short is run again from its input model.
+ */
+export class RunCoordinator {
+  private readonly loops = new Map<string, Promise<void>>();
+  private readonly closing = new AbortController();
+
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  /** Starts (or resumes) a run's loop unless it is already running here. */
+  start(runId: string): void {
+    if (this.closing.signal.aborted || this.loops.has(runId)) return;
+    const loop = this.drive(runId).finally(() => this.loops.delete(runId));
+    this.loops.set(runId, loop);
+  }
+
+  /** Resumes every run left pending or running (by a stop or a crash). */
+  async resume(): Promise<void> {
+    const runs = await this.deps.prisma.trainingRun.findMany({
+      where: { status: { in: ['pending', 'running'] } },
+      orderBy: { createdAt: 'asc' },
+    });
+    for (const run of runs) {
+      this.deps.log.info({ runId: run.id, status: run.status }, 'resuming training run');
+      this.start(run.id);
+    }
+  }
+
+  /** Whether a run's loop is active in this process. */
+  isActive(runId: string): boolean {
+    return this.loops.has(runId);
+  }
+
+  /**
+   * Stops every loop at its next step and waits. Nothing is marked failed: the runs stay
+   * running in the database and resume at the next start.
+   */
+  async close(): Promise<void> {
+    this.closing.abort(new Error('the aggregator is shutting down'));
+    await Promise.allSettled([...this.loops.values()]);
+  }
+
+  private async drive(runId: string): Promise<void> {
+    try {
+      await this.runLoop(runId);
+    } catch (error) {
+      if (this.closing.signal.aborted) return;
+      this.deps.log.error({ err: error, runId }, 'training run failed unexpectedly');
+      await this.failRun(runId, `internal error: ${(error as Error).message}`).catch(
+        (failure: unknown) =>
+          this.deps.log.error({ err: failure, runId }, 'could not fail the run'),
+      );
+    }
+  }
+
+  private async runLoop(runId: string): Promise<void> {
+    const { prisma } = this.deps;
+    const signal = this.closing.signal;
+    let run = await prisma.trainingRun.findUnique({ where: { id: runId } });
+    if (!run || (run.status !== 'pending' && run.status !== 'running')) return;
+    const settings = parseRunSettings(run.settings);
+    if (run.status === 'pending') {
+      run = await prisma.trainingRun.update({
+        where: { id: runId },
+        data: { status: 'running', startedAt: new Date() },
+      });
+    }
+
+    let input = await this.initialModel(run, settings);
+    const rounds = new RoundRunner(this.deps, signal);
+    for (let index = 0; index < settings.rounds; index++) {
+      signal.throwIfAborted();
+      const existing = await prisma.round.findUnique({
+        where: { runId_index: { runId, index } },
+        include: { outputModel: true },
+      });
+      if (existing?.status === 'completed' && existing.outputModel) {
+        input = existing.outputModel;
+        continue;
+      }
+      if (existing?.status === 'failed') {
+        return this.failRun(runId, `round ${index + 1} failed: ${existing.failureReason}`);
+      }
+      const outcome = await rounds.run(run, settings, index, input, existing);
+      signal.throwIfAborted();
+      if (!outcome.ok) return this.failRun(runId, outcome.reason);
+      input = outcome.model;
+    }
+    await this.completeRun(run, settings, input);
+  }
+
+  /**
+   * Round 0: the network built from the run's seed. Building is deterministic, so a restart
+   * finds the same weights (same sha256) and reuses the version rather than adding one.
+   */
+  private async initialModel(run: TrainingRun, settings: RunSettings): Promise<ModelVersion> {
+    const { prisma, store } = this.deps;
+    const first = await prisma.round.findUnique({
+      where: { runId_index: { runId: run.id, index: 0 } },
+      include: { inputModel: true },
+    });
+    if (first?.inputModel) return first.inputModel;
+    const network = buildModel(settings.architecture, {
+      inputSize: settings.inputSize,
+      width: settings.width,
+      seed: settings.seed,
+    });
+    let packed: Buffer;
+    try {
+      const { manifest, blob } = encodeWeights(getModelWeights(network));
+      packed = packWeights(manifest, blob);
+    } finally {
+      network.dispose();
+    }
+    const stored = await store.putModel(packed);
+    const model = await prisma.$transaction((tx) =>
+      findOrCreateModelVersion(tx, { runId: run.id, roundIndex: 0, ...stored, settings }),
+    );
+    this.deps.log.info(
+      { runId: run.id, modelId: model.id, version: model.version, bytes: stored.sizeBytes },
+      'initial model stored',
+    );
+    return model;
+  }
+
+  private async completeRun(
+    run: TrainingRun,
+    settings: RunSettings,
+    final: ModelVersion,
+  ): Promise<void> {
+    const promoted = await this.deps.prisma.$transaction(async (tx) => {
+      if (run.promoteOnFinish) await promoteModel(tx, final.id, 'system');
+      await tx.trainingRun.update({
+        where: { id: run.id },
+        data: { status: 'completed', finishedAt: new Date(), currentRound: settings.rounds },
+      });
+      await audit(tx, {
+        actor: 'system',
+        action: 'run.completed',
+        subjectType: 'run',
+        subjectId: run.id,
+        details: { finalModelId: final.id, version: final.version, promoted: run.promoteOnFinish },
+      });
+      return run.promoteOnFinish;
+    });
+    this.deps.log.info({ runId: run.id, modelId: final.id, promoted }, 'training run completed');
+    this.deps.events.publish(run.id, 'run-completed', {
+      finalModelId: final.id,
+      version: final.version,
+      sha256: final.sha256,
+      promoted,
+    });
+  }
+
+  private async failRun(runId: string, reason: string): Promise<void> {
+    await this.deps.prisma.$transaction(async (tx) => {
+      await tx.trainingRun.update({
+        where: { id: runId },
+        data: { status: 'failed', failureReason: reason, finishedAt: new Date() },
+      });
+      await audit(tx, {
+        actor: 'system',
+        action: 'run.failed',
+        subjectType: 'run',
+        subjectId: runId,
+        details: { reason },
+      });
+    });
+    this.deps.log.warn({ runId, reason }, 'training run failed');
+    this.deps.events.publish(runId, 'run-failed', { reason });
+  }
+}

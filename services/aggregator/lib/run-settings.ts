@@ -1,0 +1,73 @@
+import { randomInt } from 'node:crypto';
+import { Value } from '@sinclair/typebox/value';
+import { hashString } from '../../../shared/util/random.ts';
+import type { NodeModelInput, NodeTrainRequest } from '../schemas/hospital-node.ts';
+import {
+  RunSettingsSchema,
+  StartRunBodySchema,
+  type RunSettings,
+  type StartRunBody,
+} from '../schemas/runs.ts';
+
+/** A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed). */
+export function resolveRunSettings(body: StartRunBody): RunSettings {
+  const withDefaults = Value.Default(StartRunBodySchema, structuredClone(body)) as StartRunBody;
+  const settings = {
+    ...withDefaults,
+    maxDownloads: withDefaults.maxDownloads ?? withDefaults.rounds,
+    seed: withDefaults.seed ?? randomInt(2 ** 31 - 1),
+  };
+  return parseRunSettings(settings);
+}
+
+/** Settings as stored in TrainingRun.settings, checked. */
+export function parseRunSettings(value: unknown): RunSettings {
+  if (!Value.Check(RunSettingsSchema, value)) {
+    const first = [...Value.Errors(RunSettingsSchema, value)][0];
+    throw new Error(`invalid run settings: ${first?.path ?? ''} ${first?.message ?? ''}`.trim());
+  }
+  return value;
+}
+
+/** What a node needs to build the run's network and read images like it was trained. */
+export function nodeModelInput(
+  settings: RunSettings,
+  model: { id: string; sha256: string },
+): NodeModelInput {
+  return {
+    model: { id: model.id, sha256: model.sha256 },
+    architecture: settings.architecture,
+    inputSize: settings.inputSize,
+    width: settings.width,
+    preprocessing: { inputSize: settings.inputSize, normalization: 'per-image', equalize: false },
+  };
+}
+
+/**
+ * The POST /train body of round `round` (1-based). The learning-rate schedule spans the whole
+ * run. The local seed differs per round and per attempt, so a round restarted after an
+ * aggregator restart is a new job for the node, not a repeat of the old one.
+ */
+export function trainRequest(
+  runId: string,
+  settings: RunSettings,
+  round: number,
+  attempt: number,
+  model: { id: string; sha256: string },
+): NodeTrainRequest {
+  return {
+    runId,
+    round,
+    ...nodeModelInput(settings, model),
+    settings: {
+      epochs: settings.localEpochs,
+      batchSize: settings.batchSize,
+      learningRate: settings.learningRate,
+      seed: hashString(`${settings.seed}:${round}:${attempt}`) & 0x7fffffff,
+    },
+    schedule: {
+      startEpoch: (round - 1) * settings.localEpochs,
+      totalEpochs: settings.rounds * settings.localEpochs,
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// Database rows as the API shows them (dates as ISO strings, no secrets).
+import type {
+  ClientUpdate,
+  Hospital,
+  ModelVersion,
+  Round,
+  TrainingRun,
+} from '../../../shared/db/index.ts';
+import type { HospitalView } from '../schemas/hospitals.ts';
+import type { ModelMetadata, ModelView } from '../schemas/models.ts';
+import type { RoundView, RunDetail, RunSummary } from '../schemas/runs.ts';
+import { parseRunSettings } from './run-settings.ts';
+
+const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
+
+export function hospitalView(h: Hospital): HospitalView {
+  return {
+    id: h.id,
+    name: h.name,
+    baseUrl: h.baseUrl,
+    status: h.status,
+    lastSeenAt: iso(h.lastSeenAt),
+    sampleCount: h.sampleCount,
+    createdAt: h.createdAt.toISOString(),
+    tokenRotatedAt: h.tokenRotatedAt.toISOString(),
+  };
+}
+
+export function runSummary(run: TrainingRun): RunSummary {
+  return {
+    id: run.id,
+    status: run.status,
+    settings: parseRunSettings(run.settings),
+    currentRound: run.currentRound,
+    failureReason: run.failureReason,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+  };
+}
+
+type RoundWithUpdates = Round & { clientUpdates: (ClientUpdate & { hospital: Hospital })[] };
+
+export function roundView(round: RoundWithUpdates): RoundView {
+  return {
+    index: round.index,
+    round: round.index + 1,
+    status: round.status,
+    selectedHospitalIds: round.selectedHospitalIds,
+    deadlineAt: iso(round.deadlineAt),
+    startedAt: iso(round.startedAt),
+    finishedAt: iso(round.finishedAt),
+    durationMs:
+      round.startedAt && round.finishedAt
+        ? round.finishedAt.getTime() - round.startedAt.getTime()
+        : null,
+    metrics: round.metrics,
+    failureReason: round.failureReason,
+    inputModelId: round.inputModelId,
+    outputModelId: round.outputModelId,
+    updates: round.clientUpdates.map((u) => ({
+      hospitalId: u.hospitalId,
+      hospitalName: u.hospital.name,
+      status: u.status,
+      failureReason: u.failureReason,
+      numSamples: u.numSamples,
+      durationMs: u.durationMs,
+      metrics: u.metrics,
+      jobId: u.jobId,
+      sha256: u.sha256,
+      sizeBytes: u.sizeBytes,
+      updatedAt: u.updatedAt.toISOString(),
+    })),
+  };
+}
+
+export function runDetail(run: TrainingRun, rounds: RoundWithUpdates[]): RunDetail {
+  const last = rounds.at(-1);
+  return {
+    ...runSummary(run),
+    finalModelId:
+      run.status === 'completed' && last?.status === 'completed' ? last.outputModelId : null,
+    rounds: rounds.map(roundView),
+  };
+}
+
+export function modelView(m: ModelVersion): ModelView {
+  const metadata = (m.metadata ?? {}) as ModelMetadata;
+  return {
+    id: m.id,
+    version: m.version,
+    runId: m.runId,
+    roundIndex: m.roundIndex,
+    sha256: m.sha256,
+    sizeBytes: m.sizeBytes,
+    architecture: m.architecture,
+    inputSize: m.inputSize,
+    width: typeof metadata.width === 'number' ? metadata.width : null,
+    stage: m.stage,
+    metadata,
+    metrics: m.metrics,
+    createdAt: m.createdAt.toISOString(),
+  };
+}

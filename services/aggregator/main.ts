@@ -1,0 +1,19 @@
+import { ConfigError } from '../../shared/service/config.ts';
+import { listenWithGracefulShutdown } from '../../shared/service/listen.ts';
+import { buildApp } from './app.ts';
+import { loadAggregatorConfig, type AggregatorConfig } from './config.ts';
+
+let config: AggregatorConfig;
+try {
+  config = loadAggregatorConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+const app = await buildApp(config);
+const address = await listenWithGracefulShutdown(app, { port: config.port, host: config.host });
+app.log.info(
+  { address, publicUrl: config.publicUrl ?? address },
+  `hospital nodes and the inference-api reach this aggregator at AGGREGATOR_URL=${config.publicUrl ?? address}`,
+);

@@ -1,0 +1,22 @@
+import type { PrismaClient } from '../../../shared/db/index.ts';
+import type { Authenticator } from '../lib/auth.ts';
+import type { EvaluationGrants } from '../lib/evaluation.ts';
+import type { ModelStore } from '../lib/model-store.ts';
+import type { RoundSignals } from '../lib/round-signals.ts';
+import type { RunCoordinator } from '../lib/run-coordinator.ts';
+import type { RunEvents } from '../lib/run-events.ts';
+import type { EventStream } from '../lib/sse.ts';
+
+/** Everything the routes use; built once per app by buildApp. */
+export interface AggregatorContext {
+  prisma: PrismaClient;
+  store: ModelStore;
+  auth: Authenticator;
+  coordinator: RunCoordinator;
+  events: RunEvents;
+  signals: RoundSignals;
+  grants: EvaluationGrants;
+  /** Open event streams, ended when the app closes. */
+  streams: Set<EventStream>;
+  keepAliveMs: number;
+}

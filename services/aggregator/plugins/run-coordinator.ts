@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import type { PrismaClient } from '../../../shared/db/index.ts';
+import { EvaluationGrants } from '../lib/evaluation.ts';
+import { HospitalClient, type HospitalClientOptions } from '../lib/hospital-client.ts';
+import type { ModelStore } from '../lib/model-store.ts';
+import { RoundSignals } from '../lib/round-signals.ts';
+import { RunCoordinator } from '../lib/run-coordinator.ts';
+import { RunEvents } from '../lib/run-events.ts';
+
+export interface CoordinatorOptions extends HospitalClientOptions {
+  /** How often nodes are asked about their jobs while a round waits (default 2 s). */
+  jobPollMs?: number;
+}
+
+export interface Coordination {
+  coordinator: RunCoordinator;
+  events: RunEvents;
+  signals: RoundSignals;
+  grants: EvaluationGrants;
+}
+
+/**
+ * The round loop and what it shares with the routes (events, update signals, evaluation
+ * grants). Runs left running are resumed once the app is ready; closing the app stops the
+ * loops without touching their state.
+ */
+export function createCoordination(
+  app: FastifyInstance,
+  prisma: PrismaClient,
+  store: ModelStore,
+  options: CoordinatorOptions,
+): Coordination {
+  const events = new RunEvents();
+  const signals = new RoundSignals();
+  const grants = new EvaluationGrants();
+  const coordinator = new RunCoordinator({
+    prisma,
+    store,
+    events,
+    signals,
+    grants,
+    client: new HospitalClient(options),
+    log: app.log,
+    jobPollMs: options.jobPollMs ?? 2_000,
+  });
+  app.addHook('onReady', async () => {
+    await coordinator.resume();
+  });
+  return { coordinator, events, signals, grants };
+}

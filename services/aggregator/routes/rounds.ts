@@ -1,0 +1,109 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { HttpError } from '../../../shared/service/errors.ts';
+import { audit } from '../lib/audit.ts';
+import { resolveRunSettings } from '../lib/run-settings.ts';
+import { runSummary } from '../lib/views.ts';
+import type { AggregatorContext } from '../plugins/context.ts';
+import {
+  BEARER_SECURITY,
+  ErrorResponse,
+  IdParamsSchema,
+  type IdParams,
+} from '../schemas/common.ts';
+import {
+  RunCreatedSchema,
+  RunDetailSchema,
+  RunListSchema,
+  StartRunBodySchema,
+  type RunDetail,
+  type RunList,
+  type StartRunBody,
+} from '../schemas/runs.ts';
+import { loadRunDetail } from '../lib/run-detail.ts';
+
+export const roundRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async (app, { ctx }) => {
+  app.post<{ Body: StartRunBody; Reply: { id: string } }>(
+    '/rounds',
+    {
+      onRequest: ctx.auth.requireAdmin.bind(ctx.auth),
+      schema: {
+        summary: 'Start a federated training run',
+        description:
+          'Answers at once; the run goes on in the background (GET /rounds/{id}, ' +
+          '/rounds/{id}/events). One run at a time: 409 while another is pending or running.',
+        tags: ['rounds'],
+        security: BEARER_SECURITY,
+        body: StartRunBodySchema,
+        response: {
+          202: RunCreatedSchema,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          409: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const settings = resolveRunSettings(request.body);
+      const active = await ctx.prisma.trainingRun.findFirst({
+        where: { status: { in: ['pending', 'running'] } },
+      });
+      if (active) {
+        throw new HttpError(409, 'run-in-progress', `run ${active.id} is ${active.status}`, {
+          runId: active.id,
+        });
+      }
+      const run = await ctx.prisma.$transaction(async (tx) => {
+        const created = await tx.trainingRun.create({
+          data: { settings, promoteOnFinish: settings.promote },
+        });
+        await audit(tx, {
+          actor: 'admin',
+          action: 'run.created',
+          subjectType: 'run',
+          subjectId: created.id,
+          details: settings,
+        });
+        return created;
+      });
+      ctx.coordinator.start(run.id);
+      return reply.status(202).send({ id: run.id });
+    },
+  );
+
+  app.get<{ Reply: RunList }>(
+    '/rounds',
+    {
+      schema: {
+        summary: 'Training runs, newest first (at most 100)',
+        tags: ['rounds'],
+        response: { 200: RunListSchema },
+      },
+    },
+    async () => {
+      const runs = await ctx.prisma.trainingRun.findMany({
+        orderBy: { createdAt: 'desc' },
+        take: 100,
+      });
+      return { runs: runs.map(runSummary) };
+    },
+  );
+
+  app.get<{ Params: IdParams; Reply: RunDetail }>(
+    '/rounds/:id',
+    {
+      schema: {
+        summary: 'A run: status, settings, and each round with its hospitals and metrics',
+        tags: ['rounds'],
+        params: IdParamsSchema,
+        response: { 200: RunDetailSchema, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const detail = await loadRunDetail(ctx.prisma, request.params.id);
+      if (!detail)
+        throw new HttpError(404, 'run-not-found', `no training run ${request.params.id}`);
+      return detail;
+    },
+  );
+};

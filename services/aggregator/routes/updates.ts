@@ -1,0 +1,133 @@
+import type { Multipart } from '@fastify/multipart';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Value } from '@sinclair/typebox/value';
+import { HttpError } from '../../../shared/service/errors.ts';
+import { audit } from '../lib/audit.ts';
+import { receiveUpdate } from '../lib/update-intake.ts';
+import type { AggregatorContext } from '../plugins/context.ts';
+import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import {
+  UpdateMetaSchema,
+  UpdateParamsSchema,
+  UpdateReceiptSchema,
+  type UpdateMeta,
+  type UpdateParams,
+  type UpdateReceipt,
+} from '../schemas/updates.ts';
+
+export const updateRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async (
+  app,
+  { ctx },
+) => {
+  app.post<{ Params: UpdateParams; Reply: UpdateReceipt }>(
+    '/rounds/:runId/updates',
+    {
+      schema: {
+        summary: "A hospital's update of a round (multipart: `meta` JSON, then `weights`)",
+        description:
+          'Hospital token only. `meta`: { round, hospitalId, jobId, baseModelId, numSamples, ' +
+          'metrics, durationMs }; `weights`: packed weights (application/vnd.fedxray.weights). ' +
+          "202: accepted now; 200: this job's update was already received (the recorded " +
+          'status is answered). 409: stale round, job or model, or the round is closed; 422: ' +
+          'weights that are corrupt, do not fit the model or hold NaN/Infinity. Refusals are ' +
+          "recorded on the hospital's update of the round.",
+        tags: ['rounds'],
+        security: BEARER_SECURITY,
+        consumes: ['multipart/form-data'],
+        params: UpdateParamsSchema,
+        response: {
+          200: UpdateReceiptSchema,
+          202: UpdateReceiptSchema,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+          409: ErrorResponse,
+          413: ErrorResponse,
+          415: ErrorResponse,
+          422: ErrorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const hospital = await ctx.auth.requireHospital(request, reply);
+      const { runId } = request.params;
+      const actor = `hospital:${hospital.id}` as const;
+      let upload: { meta: UpdateMeta; packed: Buffer } | undefined;
+      try {
+        upload = await readUpload(request);
+        const { fresh, updateId, receipt } = await receiveUpdate(
+          ctx,
+          hospital,
+          runId,
+          upload.meta,
+          upload.packed,
+        );
+        await audit(ctx.prisma, {
+          actor,
+          action: fresh ? 'update.accepted' : 'update.repeated',
+          subjectType: 'update',
+          subjectId: updateId,
+          details: {
+            runId,
+            round: upload.meta.round,
+            jobId: upload.meta.jobId,
+            status: receipt.status,
+            sha256: receipt.sha256,
+            sizeBytes: upload.packed.length,
+            numSamples: upload.meta.numSamples,
+          },
+        });
+        return reply.status(fresh ? 202 : 200).send(receipt);
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode ?? 500;
+        await audit(ctx.prisma, {
+          actor,
+          action: status === 422 ? 'update.rejected' : 'update.refused',
+          subjectType: 'run',
+          subjectId: runId,
+          details: {
+            round: upload?.meta.round ?? null,
+            jobId: upload?.meta.jobId ?? null,
+            status,
+            code: error instanceof HttpError ? error.code : 'error',
+            reason: error instanceof Error ? error.message.slice(0, 500) : String(error),
+          },
+        }).catch((failure: unknown) => request.log.error({ err: failure }, 'audit failed'));
+        throw error;
+      }
+    },
+  );
+};
+
+/** Reads the whole form (so a refusal can always be answered), then checks `meta`. */
+async function readUpload(request: FastifyRequest): Promise<{ meta: UpdateMeta; packed: Buffer }> {
+  if (!request.isMultipart()) {
+    throw new HttpError(415, 'not-multipart', 'send multipart/form-data with `meta` and `weights`');
+  }
+  let metaText: string | undefined;
+  let packed: Buffer | undefined;
+  for await (const part of request.parts() as AsyncIterableIterator<Multipart>) {
+    if (part.type === 'file') {
+      const bytes = await part.toBuffer();
+      if (part.fieldname === 'weights') packed = bytes;
+    } else if (part.fieldname === 'meta') {
+      metaText = String(part.value);
+    }
+  }
+  if (metaText === undefined) throw new HttpError(400, 'missing-meta', 'no `meta` field');
+  if (packed === undefined) throw new HttpError(400, 'missing-weights', 'no `weights` file');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(metaText);
+  } catch {
+    throw new HttpError(400, 'invalid-meta', '`meta` is not JSON');
+  }
+  if (!Value.Check(UpdateMetaSchema, meta)) {
+    const problems = [...Value.Errors(UpdateMetaSchema, meta)]
+      .slice(0, 5)
+      .map((e) => `meta${e.path} ${e.message}`);
+    throw new HttpError(400, 'invalid-meta', problems.join('; '));
+  }
+  return { meta, packed };
+}

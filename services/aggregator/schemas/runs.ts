@@ -1,0 +1,126 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ARCHITECTURE_NAMES, type ArchitectureName } from '../../../shared/model/architectures.ts';
+import {
+  AnyJson,
+  NullableInteger,
+  NullableString,
+  NullableTimestamp,
+  Timestamp,
+} from './common.ts';
+
+const ArchitectureSchema = Type.Union(
+  ARCHITECTURE_NAMES.map((name: ArchitectureName) => Type.Literal(name)),
+  { default: 'se-resnet18-gn' },
+);
+
+/** A run's settings with every default filled in: what is stored and what the round loop reads. */
+export const RunSettingsSchema = Type.Object({
+  architecture: ArchitectureSchema,
+  inputSize: Type.Integer({ minimum: 32, maximum: 1024, default: 64 }),
+  width: Type.Integer({ minimum: 1, maximum: 512, default: 64, description: '64 = the paper' }),
+  rounds: Type.Integer({ minimum: 1, maximum: 1000, default: 2, description: 'T' }),
+  clientFraction: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 1,
+    default: 1,
+    description: 'C: m = max(round(C x J), 1) of the J available hospitals train each round',
+  }),
+  localEpochs: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
+  batchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.001 }),
+  minHospitals: Type.Integer({
+    minimum: 1,
+    maximum: 10000,
+    default: 1,
+    description: 'Fewer available hospitals, or accepted updates, fail the run',
+  }),
+  roundTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 604800, default: 600 }),
+  maxDownloads: Type.Integer({
+    minimum: 1,
+    maximum: 100000,
+    description: 'S_max: distinct models of this run a hospital may download (default: rounds)',
+  }),
+  promote: Type.Boolean({
+    default: true,
+    description: 'Put the final model into production when the run completes',
+  }),
+  seed: Type.Integer({
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'Seeds the initial model, the sampling and local training (default: random)',
+  }),
+});
+export type RunSettings = Static<typeof RunSettingsSchema>;
+
+export const StartRunBodySchema = Type.Partial(RunSettingsSchema, { additionalProperties: false });
+export type StartRunBody = Static<typeof StartRunBodySchema>;
+
+export const RunCreatedSchema = Type.Object({ id: Type.String() });
+
+const RunStatusSchema = Type.Union(
+  ['pending', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
+);
+const RoundStatusSchema = Type.Union(
+  ['pending', 'dispatched', 'aggregating', 'completed', 'failed'].map((s) => Type.Literal(s)),
+);
+export const UpdateStatusSchema = Type.Union(
+  ['dispatched', 'training', 'received', 'accepted', 'rejected', 'failed', 'timed_out'].map((s) =>
+    Type.Literal(s),
+  ),
+);
+
+export const ClientUpdateViewSchema = Type.Object({
+  hospitalId: Type.String(),
+  hospitalName: Type.String(),
+  status: UpdateStatusSchema,
+  failureReason: NullableString,
+  numSamples: NullableInteger,
+  durationMs: NullableInteger,
+  metrics: AnyJson,
+  jobId: NullableString,
+  sha256: NullableString,
+  sizeBytes: NullableInteger,
+  updatedAt: Timestamp,
+});
+export type ClientUpdateView = Static<typeof ClientUpdateViewSchema>;
+
+export const RoundViewSchema = Type.Object({
+  index: Type.Integer({ description: '0-based position in the run' }),
+  round: Type.Integer({ description: '1-based round number (what hospitals are told)' }),
+  status: RoundStatusSchema,
+  selectedHospitalIds: Type.Array(Type.String()),
+  deadlineAt: NullableTimestamp,
+  startedAt: NullableTimestamp,
+  finishedAt: NullableTimestamp,
+  durationMs: NullableInteger,
+  metrics: AnyJson,
+  failureReason: NullableString,
+  inputModelId: NullableString,
+  outputModelId: NullableString,
+  updates: Type.Array(ClientUpdateViewSchema),
+});
+export type RoundView = Static<typeof RoundViewSchema>;
+
+const runFields = {
+  id: Type.String(),
+  status: RunStatusSchema,
+  settings: RunSettingsSchema,
+  currentRound: Type.Integer({ description: 'The round in progress, or the last one' }),
+  failureReason: NullableString,
+  createdAt: Timestamp,
+  startedAt: NullableTimestamp,
+  finishedAt: NullableTimestamp,
+};
+
+export const RunSummarySchema = Type.Object(runFields);
+export type RunSummary = Static<typeof RunSummarySchema>;
+
+export const RunListSchema = Type.Object({ runs: Type.Array(RunSummarySchema) });
+export type RunList = Static<typeof RunListSchema>;
+
+export const RunDetailSchema = Type.Object({
+  ...runFields,
+  finalModelId: NullableString,
+  rounds: Type.Array(RoundViewSchema),
+});
+export type RunDetail = Static<typeof RunDetailSchema>;

@@ -1,0 +1,208 @@
+// The whole system on ephemeral ports: the aggregator, three real hospital nodes, each with its
+// own patient-level share of the shipped sample, a 2-round federated run, and the inference-api
+// diagnosing an X-ray with the model the run promoted. Once on PGlite, once on PostgreSQL.
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp as buildAggregator } from '../../services/aggregator/app.ts';
+import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
+import { buildApp as buildInference } from '../../services/inference-api/app.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
+import { createTestDatabase } from '../../shared/db/testing.ts';
+import {
+  LABEL_NAMES,
+  loadDataset,
+  partitionByPatient,
+  SAMPLE_DATA_DIR,
+} from '../../shared/data/index.ts';
+import { useTestBackend } from '../helpers/tiny.ts';
+
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+const HOSPITALS = ['hospital-north', 'hospital-south', 'hospital-east'];
+
+interface RunBody {
+  status: string;
+  failureReason: string | null;
+  finalModelId: string | null;
+  rounds: {
+    status: string;
+    metrics: { train: { numSamples: number }; validation: { n: number; auc: number } | null };
+    updates: { hospitalName: string; status: string; numSamples: number | null }[];
+  }[];
+}
+
+/** A port that was free a moment ago: the nodes must be registered before they listen. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Each hospital's share of the sample, by patient, in NORMAL/ and PNEUMONIA/ folders. */
+async function partitionSample(root: string): Promise<string[]> {
+  const records = await loadDataset(SAMPLE_DATA_DIR);
+  const parts = partitionByPatient(records, { clients: HOSPITALS.length, scheme: 'iid', seed: 7 });
+  return Promise.all(
+    parts.map(async (part, i) => {
+      const dir = path.join(root, HOSPITALS[i]);
+      for (const label of LABEL_NAMES) await mkdir(path.join(dir, label), { recursive: true });
+      for (const record of part) {
+        await copyFile(
+          record.path,
+          path.join(dir, LABEL_NAMES[record.label], path.basename(record.path)),
+        );
+      }
+      return dir;
+    }),
+  );
+}
+
+beforeAll(async () => {
+  await useTestBackend();
+});
+
+describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: DatabaseKind) => {
+  let cleanups: (() => Promise<void>)[] = [];
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    cleanups = [];
+  });
+
+  it('trains over three hospital nodes and serves the promoted model', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'fedxray-e2e-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    let databaseUrl: string | undefined;
+    if (kind === 'postgres') {
+      // A fresh database on the server; the aggregator opens it by its URL.
+      const test = await createTestDatabase('postgres');
+      await test.db.close();
+      cleanups.push(test.cleanup);
+      databaseUrl = test.databaseUrl;
+    }
+
+    const aggregator = await buildAggregator(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        stateDir: path.join(root, 'aggregator'),
+        adminToken: ADMIN_TOKEN,
+        databaseUrl,
+      },
+      { logger: false, jobPollMs: 250 },
+    );
+    cleanups.push(() => aggregator.close());
+    const aggregatorUrl = await aggregator.listen({ port: 0, host: '127.0.0.1' });
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+    const dataDirs = await partitionSample(path.join(root, 'data'));
+    const nodes: FastifyInstance[] = [];
+    for (const [i, name] of HOSPITALS.entries()) {
+      const port = await freePort();
+      const registered = await request(aggregatorUrl)
+        .post('/hospitals')
+        .set(admin)
+        .send({ name, baseUrl: `http://127.0.0.1:${port}` });
+      expect(registered.status).toBe(201);
+      const node = await buildHospital(
+        {
+          hospitalId: name,
+          dataDir: dataDirs[i],
+          aggregatorUrl,
+          hospitalToken: registered.body.token as string,
+          port,
+          host: '127.0.0.1',
+          valFraction: 0.2,
+          seed: 42,
+        },
+        { logger: false, retryDelaysMs: [200, 500] },
+      );
+      cleanups.push(() => node.close());
+      await node.listen({ port, host: '127.0.0.1' });
+      nodes.push(node);
+    }
+
+    const started = await request(aggregatorUrl).post('/rounds').set(admin).send({
+      architecture: 'se-resnet18-gn',
+      inputSize: 32,
+      width: 8,
+      rounds: 2,
+      localEpochs: 1,
+      batchSize: 8,
+      roundTimeoutSeconds: 60,
+    });
+    expect(started.status).toBe(202);
+    const runId = started.body.id as string;
+
+    let run: RunBody;
+    const deadline = Date.now() + 80_000;
+    for (;;) {
+      run = (await request(aggregatorUrl).get(`/rounds/${runId}`)).body as RunBody;
+      if (run.status === 'completed' || run.status === 'failed') break;
+      if (Date.now() > deadline) throw new Error(`run stuck: ${JSON.stringify(run)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(run.status, run.failureReason ?? '').toBe('completed');
+    const trainTotal = await Promise.all(
+      nodes.map(async (node) => (await request(node.server).get('/info')).body.splits.train.total),
+    );
+    for (const round of run.rounds) {
+      expect(round.status).toBe('completed');
+      expect(round.updates.map((u) => u.status)).toEqual(['accepted', 'accepted', 'accepted']);
+      expect(round.metrics.train.numSamples).toBe(trainTotal.reduce((a, b) => a + b, 0));
+      // Every node scored the new model on its own validation patients.
+      expect(round.metrics.validation?.n).toBeGreaterThan(0);
+      expect(round.metrics.validation?.auc).toBeGreaterThanOrEqual(0);
+    }
+
+    const production = await request(aggregatorUrl).get('/models/production');
+    expect(production.status).toBe(200);
+    expect(production.body).toMatchObject({ id: run.finalModelId, roundIndex: 2, width: 8 });
+    const models = (await request(aggregatorUrl).get('/models')).body.models as unknown[];
+    expect(models).toHaveLength(3);
+
+    // The inference-api loads the promoted model and diagnoses with it.
+    const inference = await buildInference(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        aggregatorUrl,
+        aggregatorToken: ADMIN_TOKEN,
+        modelPollSeconds: 0,
+        maxUploadBytes: 10 * 1024 * 1024,
+      },
+      {
+        logger: false,
+        // The weights need a token: add it if the client does not send one itself.
+        fetch: (input, init) => {
+          const headers = new Headers(init?.headers);
+          if (!headers.has('authorization')) headers.set('authorization', admin.authorization);
+          return fetch(input, { ...init, headers });
+        },
+      },
+    );
+    cleanups.push(() => inference.close());
+    await inference.ready();
+    expect(await inference.reload()).toMatchObject({ modelId: run.finalModelId });
+    const pneumonia = path.join(SAMPLE_DATA_DIR, 'PNEUMONIA');
+    const image = path.join(
+      pneumonia,
+      (await readdir(pneumonia)).find((f) => f.endsWith('.jpeg') || f.endsWith('.jpg')) as string,
+    );
+    const diagnosis = await request(inference.server).post('/diagnose').attach('image', image);
+    expect(diagnosis.status, diagnosis.text).toBe(200);
+    expect(diagnosis.body.model).toMatchObject({
+      id: production.body.id,
+      sha256: production.body.sha256,
+      version: production.body.version,
+      round: 2,
+    });
+    expect(['NORMAL', 'PNEUMONIA']).toContain(diagnosis.body.label);
+  });
+});
