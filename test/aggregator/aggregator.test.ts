@@ -206,6 +206,8 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       minHospitals: 1,
       roundTimeoutSeconds: 600,
       maxDownloads: 2,
+      earlyStopPatience: 0,
+      earlyStopMinDelta: 0.001,
       promote: true,
       seed: expect.any(Number),
     });
@@ -368,6 +370,20 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       ],
     });
     expect((await json(`${agg.url}/models/production`)).status).toBe(404);
+  });
+
+  it('ends a run early once the validation loss stops improving (convergence)', async () => {
+    await setUp();
+    // Fake hospitals report the same validation loss every round: no improvement after round 1.
+    await hospitals({ 'hospital-a': {}, 'hospital-b': {} });
+    const runId = await startRun({ ...TINY_RUN, rounds: 5, maxDownloads: 5, earlyStopPatience: 1 });
+    const run = await waitForRun(agg.url, runId);
+    expect(run.status, run.failureReason ?? '').toBe('completed');
+    expect(run.rounds).toHaveLength(2);
+    expect(run.currentRound).toBe(2);
+    expect((await json<{ id: string }>(`${agg.url}/models/production`)).body.id).toBe(
+      run.rounds[1].outputModelId,
+    );
   });
 
   it('goes on without a dead hospital or one that refuses the work', async () => {

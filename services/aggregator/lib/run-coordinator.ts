@@ -5,6 +5,7 @@ import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { audit } from './audit.ts';
 import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
+import { EarlyStopping, validationLossOf } from './early-stopping.ts';
 import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
 import { parseRunSettings } from './run-settings.ts';
 
@@ -80,6 +81,8 @@ export class RunCoordinator {
 
     let input = await this.initialModel(run, settings);
     const rounds = new RoundRunner(this.deps, signal);
+    const convergence = new EarlyStopping(settings.earlyStopPatience, settings.earlyStopMinDelta);
+    let roundsDone = 0;
     for (let index = 0; index < settings.rounds; index++) {
       signal.throwIfAborted();
       const existing = await prisma.round.findUnique({
@@ -88,6 +91,8 @@ export class RunCoordinator {
       });
       if (existing?.status === 'completed' && existing.outputModel) {
         input = existing.outputModel;
+        roundsDone = index + 1;
+        if (convergence.observe(validationLossOf(input.metrics))) break;
         continue;
       }
       if (existing?.status === 'failed') {
@@ -97,8 +102,10 @@ export class RunCoordinator {
       signal.throwIfAborted();
       if (!outcome.ok) return this.failRun(runId, outcome.reason);
       input = outcome.model;
+      roundsDone = index + 1;
+      if (convergence.observe(validationLossOf(input.metrics))) break;
     }
-    await this.completeRun(run, settings, input);
+    await this.completeRun(run, settings, input, roundsDone);
   }
 
   /**
@@ -139,19 +146,27 @@ export class RunCoordinator {
     run: TrainingRun,
     settings: RunSettings,
     final: ModelVersion,
+    roundsDone: number,
   ): Promise<void> {
+    const converged = roundsDone < settings.rounds;
     const promoted = await this.deps.prisma.$transaction(async (tx) => {
       if (run.promoteOnFinish) await promoteModel(tx, final.id, 'system');
       await tx.trainingRun.update({
         where: { id: run.id },
-        data: { status: 'completed', finishedAt: new Date(), currentRound: settings.rounds },
+        data: { status: 'completed', finishedAt: new Date(), currentRound: roundsDone },
       });
       await audit(tx, {
         actor: 'system',
         action: 'run.completed',
         subjectType: 'run',
         subjectId: run.id,
-        details: { finalModelId: final.id, version: final.version, promoted: run.promoteOnFinish },
+        details: {
+          finalModelId: final.id,
+          version: final.version,
+          promoted: run.promoteOnFinish,
+          rounds: roundsDone,
+          converged,
+        },
       });
       return run.promoteOnFinish;
     });
@@ -161,6 +176,8 @@ export class RunCoordinator {
       version: final.version,
       sha256: final.sha256,
       promoted,
+      rounds: roundsDone,
+      converged,
     });
   }
 

@@ -20,8 +20,15 @@ export function resolveRunSettings(body: StartRunBody): RunSettings {
   return parseRunSettings(settings);
 }
 
-/** Settings as stored in TrainingRun.settings, checked. */
-export function parseRunSettings(value: unknown): RunSettings {
+/**
+ * Settings as stored in TrainingRun.settings, checked. Defaults fill fields added after a run
+ * was stored, so a resumed run of an older version still reads.
+ */
+export function parseRunSettings(stored: unknown): RunSettings {
+  const value: unknown =
+    stored !== null && typeof stored === 'object'
+      ? Value.Default(RunSettingsSchema, structuredClone(stored))
+      : stored;
   if (!Value.Check(RunSettingsSchema, value)) {
     const first = [...Value.Errors(RunSettingsSchema, value)][0];
     throw new Error(`invalid run settings: ${first?.path ?? ''} ${first?.message ?? ''}`.trim());

@@ -40,6 +40,14 @@ export const RunSettingsSchema = Type.Object({
     maximum: 100000,
     description: 'S_max: distinct models of this run a hospital may download (default: rounds)',
   }),
+  earlyStopPatience: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 0,
+    description:
+      'Convergence: end the run when the weighted validation loss has not improved by earlyStopMinDelta for this many rounds (0 = run all rounds)',
+  }),
+  earlyStopMinDelta: Type.Number({ minimum: 0, maximum: 10, default: 0.001 }),
   promote: Type.Boolean({
     default: true,
     description: 'Put the final model into production when the run completes',
