@@ -4,6 +4,7 @@ import type { Database } from '../../shared/db/index.ts';
 import { generateToken } from '../../shared/service/auth.ts';
 import { createServiceApp } from '../../shared/service/create-app.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
+import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { AggregatorConfig } from './config.ts';
 import { Authenticator } from './lib/auth.ts';
@@ -94,6 +95,7 @@ export async function buildApp(
       keepAliveMs: deps.keepAliveMs ?? 15_000,
     };
 
+    registerInfoRoute(app, 'aggregator', () => ({ database: db.kind }));
     await app.register(hospitalRoutes, { ctx });
     await app.register(roundRoutes, { ctx });
     await app.register(eventRoutes, { ctx });

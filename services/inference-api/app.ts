@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp } from '../../shared/service/create-app.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
+import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
 import type { InferenceConfig } from './config.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
@@ -58,6 +59,9 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   app.decorate('backend', backend);
   await app.register(modelServicePlugin, { models });
 
+  registerInfoRoute(app, 'inference-api', () => ({
+    model: models.current?.info.id ?? null,
+  }));
   await app.register(diagnoseRoutes, { models, maxUploadBytes: config.maxUploadBytes });
   await app.register(modelRoutes, { models });
   return app as InferenceApp;

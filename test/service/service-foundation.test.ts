@@ -121,3 +121,29 @@ describe('createServiceApp', () => {
     expect(res.body).toEqual({ token: 'tok_1' });
   });
 });
+
+describe('GET /info', () => {
+  it('reports the service, version and tfjs backend, plus service fields', async () => {
+    const { registerInfoRoute } = await import('../../shared/service/info-route.ts');
+    const { initBackend } = await import('../../shared/tf/backend.ts');
+    process.env.FEDXRAY_QUIET = '1';
+    await initBackend();
+    const app = await createServiceApp({
+      name: 'x',
+      version: '1',
+      description: 'x',
+      logger: false,
+    });
+    registerInfoRoute(app, 'test-service', () => ({ database: 'pglite' }));
+    await app.ready();
+    const res = await request(app.server).get('/info');
+    expect(res.body).toMatchObject({
+      service: 'test-service',
+      backend: 'wasm',
+      backendSource: '@tensorflow/tfjs-backend-wasm',
+      database: 'pglite',
+    });
+    expect(res.body.version).toMatch(/^\d+\.\d+\.\d+/);
+    await app.close();
+  });
+});
