@@ -1,10 +1,11 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { createServiceApp } from '../../shared/service/create-app.ts';
+import { createServiceApp, REDACTED_PATHS } from '../../shared/service/create-app.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
-import type { InferenceConfig } from './config.ts';
+import { DEFAULT_RATE_LIMIT_PER_MINUTE, type InferenceConfig } from './config.ts';
+import { DiagnoseAccess } from './lib/access.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
@@ -14,11 +15,24 @@ import { modelRoutes } from './routes/models.ts';
 
 export const SERVICE_NAME = 'fedxray-inference-api';
 
+/**
+ * Secrets redacted from every log line: the shared paths, plus the request headers that
+ * @fastify/multipart logs at trace level (`busboyOptions.headers`), which carry the API key.
+ */
+export const INFERENCE_REDACTED_PATHS = [
+  ...REDACTED_PATHS,
+  'busboyOptions.headers.authorization',
+  'busboyOptions.headers["x-api-key"]',
+  'busboyOptions.headers.cookie',
+];
+
 export interface AppDeps {
-  /** false in tests; default: JSON logs at LOG_LEVEL. */
+  /** false in tests; default: JSON logs at LOG_LEVEL, INFERENCE_REDACTED_PATHS redacted. */
   logger?: FastifyServerOptions['logger'];
   /** How the aggregator is reached (tests may stub it). */
   fetch?: FetchFn;
+  /** Milliseconds clock of the rate limiter (tests); default performance.now. */
+  now?: () => number;
 }
 
 export type InferenceApp = FastifyInstance & {
@@ -35,7 +49,10 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     description:
       'Diagnoses chest X-rays with the federated production model. Research use only: not a ' +
       'medical device, not for clinical decisions.',
-    logger: deps.logger,
+    logger:
+      deps.logger === undefined || deps.logger === true
+        ? { level: process.env.LOG_LEVEL ?? 'info', redact: INFERENCE_REDACTED_PATHS }
+        : deps.logger,
   });
   await app.register(multipart, {
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },
@@ -62,7 +79,24 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   registerInfoRoute(app, 'inference-api', () => ({
     model: models.current?.info.id ?? null,
   }));
-  await app.register(diagnoseRoutes, { models, maxUploadBytes: config.maxUploadBytes });
+  const access = new DiagnoseAccess({
+    apiKeys: config.apiKeys,
+    rateLimitPerMinute: config.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
+    now: deps.now,
+    realm: SERVICE_NAME,
+  });
+  app.log.info(
+    {
+      apiKeys: access.keysRequired ? (config.apiKeys?.length ?? 0) : 'off',
+      rateLimitPerMinute: access.limiter?.perMinute ?? 'off',
+    },
+    'POST /diagnose access',
+  );
+  await app.register(diagnoseRoutes, {
+    models,
+    maxUploadBytes: config.maxUploadBytes,
+    access,
+  });
   await app.register(modelRoutes, { models });
   return app as InferenceApp;
 }

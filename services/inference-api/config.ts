@@ -2,6 +2,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+/** POST /diagnose requests per minute per API key (or per client IP without keys). */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120;
+/** Shortest accepted API key: keys are secrets, so they must not be guessable. */
+export const MIN_API_KEY_LENGTH = 16;
 
 export const InferenceConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
@@ -16,6 +20,19 @@ export const InferenceConfigSchema = Type.Object({
   modelPollSeconds: Type.Number({ minimum: 0, default: 30 }),
   /** Largest accepted upload, in bytes (default 10 MiB). */
   maxUploadBytes: Type.Integer({ minimum: 1, default: DEFAULT_MAX_UPLOAD_BYTES }),
+  /**
+   * API keys accepted by POST /diagnose (`x-api-key` or `Authorization: Bearer`); absent or
+   * empty = no key needed (local mode). API_KEYS is a comma-separated list.
+   */
+  apiKeys: Type.Optional(
+    Type.Array(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: '^[\\x21-\\x7e]+$' })),
+  ),
+  /**
+   * POST /diagnose requests per minute per API key (per client IP without keys); 0 = no limit.
+   * Absent = DEFAULT_RATE_LIMIT_PER_MINUTE (applied by buildApp, so a config built in code
+   * gets it too).
+   */
+  rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
 export type InferenceConfig = Static<typeof InferenceConfigSchema>;
@@ -28,15 +45,54 @@ export const INFERENCE_CONFIG_ENV = {
   modelDir: 'MODEL_DIR',
   modelPollSeconds: 'MODEL_POLL_SECONDS',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
+  apiKeys: 'API_KEYS',
+  rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
 } as const satisfies Record<keyof InferenceConfig, string>;
 
 /** The configuration from environment variables; at least one model source is required. */
 export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
-  const config = loadConfig(InferenceConfigSchema, INFERENCE_CONFIG_ENV, env);
+  // API_KEYS is a list: split it here (loadConfig converts scalars only) and check each key.
+  const { API_KEYS: apiKeysText, ...rest } = env;
+  const apiKeys = parseApiKeys(apiKeysText);
+  let config: InferenceConfig;
+  try {
+    config = loadConfig(InferenceConfigSchema, INFERENCE_CONFIG_ENV, rest);
+  } catch (error) {
+    if (error instanceof ConfigError && apiKeys.problems.length > 0) {
+      throw new ConfigError(`${error.message}\n  ${apiKeys.problems.join('\n  ')}`);
+    }
+    throw error;
+  }
+  if (apiKeys.problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${apiKeys.problems.join('\n  ')}`);
+  }
+  if (apiKeys.keys.length > 0) config.apiKeys = apiKeys.keys;
   if (config.aggregatorUrl === undefined && config.modelDir === undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  set AGGREGATOR_URL (the production model is polled) and/or MODEL_DIR (a local model directory)',
     );
   }
   return config;
+}
+
+/**
+ * API_KEYS: comma-separated; blanks around keys and empty entries are ignored. Problems name
+ * the variable and the key's position, never the key itself (it is a secret).
+ */
+export function parseApiKeys(text: string | undefined): { keys: string[]; problems: string[] } {
+  const keys = (text ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  const problems: string[] = [];
+  keys.forEach((key, i) => {
+    if (key.length < MIN_API_KEY_LENGTH) {
+      problems.push(
+        `API_KEYS: key ${i + 1} is ${key.length} characters; at least ${MIN_API_KEY_LENGTH} are required`,
+      );
+    } else if (!/^[\x21-\x7e]+$/.test(key)) {
+      problems.push(`API_KEYS: key ${i + 1} has a character that is not printable ASCII`);
+    }
+  });
+  return { keys: [...new Set(keys)], problems };
 }

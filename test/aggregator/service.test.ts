@@ -139,4 +139,33 @@ describe('aggregator service', () => {
     const update = await state.test.db.prisma.clientUpdate.findFirstOrThrow();
     expect(update.sizeBytes).toBeGreaterThan(45_000_000);
   });
+
+  it('answers an update body with a large part lacking Content-Disposition (busboy hang regression)', async () => {
+    const state = await freshState('pglite');
+    cleanups.push(state.cleanup);
+    const agg = await startAggregator(state.test.db, state.stateDir);
+    cleanups.push(() => agg.app.close());
+    const fake = await startFakeHospital('hospital-a', () => agg.url);
+    cleanups.push(() => fake.close());
+    const { token } = await registerHospital(agg.url, 'hospital-a', fake.url);
+    const boundary = 'fedxray-regression';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.alloc(100_000, 0x41),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const res = await Promise.race([
+      fetch(`${agg.url}/rounds/no-such-run/updates`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+        },
+        body,
+      }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('hang')), 10_000)),
+    ]);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+  });
 });

@@ -1,4 +1,5 @@
 import type { Multipart } from '@fastify/multipart';
+import { PART_HIGH_WATER_MARK } from '../../../shared/service/multipart.ts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Value } from '@sinclair/typebox/value';
 import { HttpError } from '../../../shared/service/errors.ts';
@@ -107,7 +108,9 @@ async function readUpload(request: FastifyRequest): Promise<{ meta: UpdateMeta; 
   }
   let metaText: string | undefined;
   let packed: Buffer | undefined;
-  for await (const part of request.parts() as AsyncIterableIterator<Multipart>) {
+  for await (const part of request.parts({
+    fileHwm: PART_HIGH_WATER_MARK,
+  }) as AsyncIterableIterator<Multipart>) {
     if (part.type === 'file') {
       const bytes = await part.toBuffer();
       if (part.fieldname === 'weights') packed = bytes;

@@ -8,6 +8,9 @@ export const IMAGE_FIELD = 'image';
 /** What the multipart parser may be given at most; MAX_UPLOAD_BYTES bounds each file. */
 export const MULTIPART_LIMITS = { files: 4, fields: 16, parts: 20 } as const;
 
+export { PART_HIGH_WATER_MARK } from '../../../shared/service/multipart.ts';
+import { PART_HIGH_WATER_MARK } from '../../../shared/service/multipart.ts';
+
 export function notMultipart(): HttpError {
   return new HttpError(
     415,
@@ -25,7 +28,7 @@ export async function readImageUpload(request: FastifyRequest, maxBytes: number)
   let image: Buffer | undefined;
   const otherFields: string[] = [];
   try {
-    for await (const part of request.files()) {
+    for await (const part of request.files({ fileHwm: PART_HIGH_WATER_MARK })) {
       if (part.fieldname === IMAGE_FIELD && image === undefined) {
         image = await part.toBuffer();
       } else {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { API_KEY_SECURITY_SCHEMES, type DiagnoseAccess } from '../lib/access.ts';
 import { diagnose } from '../lib/diagnose.ts';
 import { noModel } from '../lib/errors.ts';
 import type { ModelService } from '../lib/model-service.ts';
@@ -9,11 +10,13 @@ import { DiagnoseBodySchema, DiagnosisSchema, type Diagnosis } from '../schemas/
 export interface DiagnoseRoutesOptions {
   models: ModelService;
   maxUploadBytes: number;
+  /** API keys and the rate limit (checked before the upload is read). */
+  access: DiagnoseAccess;
 }
 
 export async function diagnoseRoutes(
   app: FastifyInstance,
-  { models, maxUploadBytes }: DiagnoseRoutesOptions,
+  { models, maxUploadBytes, access }: DiagnoseRoutesOptions,
 ): Promise<void> {
   // Bodies this route cannot parse (JSON too large, raw image/jpeg...) are "not multipart"
   // here, not fastify's generic codes; the parent handler writes the JSON error.
@@ -29,18 +32,43 @@ export async function diagnoseRoutes(
         description:
           `Multipart upload with the image (JPEG or PNG, at most ${maxUploadBytes} bytes) in ` +
           'the file field `image`. Answers the probability of pneumonia from the production model ' +
-          "and the label at the model's decision threshold.",
+          "and the label at the model's decision threshold." +
+          (access.keysRequired
+            ? ' Needs an API key (`x-api-key` or `Authorization: Bearer`).'
+            : ' No API key is needed (API_KEYS is not set).') +
+          (access.limiter
+            ? ` At most ${access.limiter.perMinute} requests a minute per ` +
+              (access.keysRequired ? 'API key' : 'client IP') +
+              ' (429 with `retry-after` beyond).'
+            : ''),
         tags: ['inference'],
         consumes: ['multipart/form-data'],
         body: DiagnoseBodySchema,
+        ...(access.keysRequired ? { security: [{ apiKey: [] }, { apiKeyBearer: [] }] } : {}),
         response: {
           200: DiagnosisSchema,
           400: ERROR_RESPONSE_SCHEMA,
+          ...(access.keysRequired ? { 401: ERROR_RESPONSE_SCHEMA } : {}),
           413: ERROR_RESPONSE_SCHEMA,
           415: ERROR_RESPONSE_SCHEMA,
+          ...(access.limiter ? { 429: ERROR_RESPONSE_SCHEMA } : {}),
           503: ERROR_RESPONSE_SCHEMA,
         },
       },
+      config: {
+        // The key's security schemes join the OpenAPI document with this route.
+        swaggerTransform: ({ schema, url, ...document }) => {
+          if ('openapiObject' in document) {
+            const components = (document.openapiObject.components ??= {});
+            components.securitySchemes = {
+              ...components.securitySchemes,
+              ...API_KEY_SECURITY_SCHEMES,
+            };
+          }
+          return { schema, url };
+        },
+      },
+      onRequest: access.onRequest,
       // The body schema documents the form for OpenAPI; the multipart stream is not a parsed
       // body, so the handler checks it (field, size, format) instead of the validator.
       validatorCompiler: () => () => true,
