@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import { readModelMetadata } from '../../shared/model/model-dir.ts';
+import { useTestBackend } from '../helpers/tiny.ts';
+
+/** The model committed to the repository, served out of the box by `npm start`. */
+const SHIPPED = new URL('../../models/fl-se-resnet18-gn', import.meta.url).pathname;
+
+describe.runIf(existsSync(join(SHIPPED, 'model.json')))('the shipped model', () => {
+  let app: InferenceApp;
+
+  beforeAll(async () => {
+    await useTestBackend();
+    app = await buildApp(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        modelDir: SHIPPED,
+        modelPollSeconds: 0,
+        maxUploadBytes: 10 << 20,
+      },
+      { logger: false },
+    );
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('is the paper architecture in float16, at most 25 MB, with a model card', async () => {
+    const meta = await readModelMetadata(SHIPPED);
+    expect(meta.architecture).toBe('se-resnet18-gn');
+    expect(meta.width).toBe(64);
+    expect(meta.training).toMatchObject({ kind: 'federated' });
+    expect((await stat(join(SHIPPED, 'weights.bin'))).size).toBeLessThanOrEqual(25 * 2 ** 20);
+    expect(existsSync(join(SHIPPED, 'MODEL_CARD.md'))).toBe(true);
+  });
+
+  it('loads in the inference API and diagnoses a real X-ray', async () => {
+    expect((await request(app.server).get('/ready')).status).toBe(200);
+    const image = (await loadDataset(SAMPLE_DATA_DIR)).find((r) => r.label === 1)!.path;
+    const res = await request(app.server).post('/diagnose').attach('image', image);
+    expect(res.status).toBe(200);
+    expect(['NORMAL', 'PNEUMONIA']).toContain(res.body.label);
+    expect(res.body.model.architecture).toBe('se-resnet18-gn');
+    expect(res.body.probabilities.NORMAL + res.body.probabilities.PNEUMONIA).toBeCloseTo(1, 5);
+  });
+});
