@@ -32,20 +32,4 @@ export const NodeJobSchema = Type.Object({
 });
 export type NodeJob = Static<typeof NodeJobSchema>;
 
-export const EvaluationSchema = Type.Object({
-  n: Type.Integer({ minimum: 0 }),
-  loss: Type.Number(),
-  accuracy: Type.Number(),
-  precision: Type.Number(),
-  recall: Type.Number(),
-  specificity: Type.Number(),
-  f1: Type.Number(),
-  auc: Type.Number(),
-  confusion: Type.Object({
-    tp: Type.Integer(),
-    fp: Type.Integer(),
-    tn: Type.Integer(),
-    fn: Type.Integer(),
-  }),
-});
-export type Evaluation = Static<typeof EvaluationSchema>;
+export { EvaluationSchema, type Evaluation } from '../../../shared/protocol/evaluation.ts';
