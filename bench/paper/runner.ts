@@ -1,3 +1,4 @@
+import { toHistoryPoint } from '../../shared/report/history.ts';
 /**
  * Runs one experiment of the paper suite in this process with the engine's APIs and writes
  * `<results>/<id>.json`: centralised runs through runCentralised, federated runs through
@@ -187,13 +188,8 @@ export interface RunContext {
 
 function historyFromEpochs(reports: EpochReport[]): ResultHistoryPoint[] {
   return reports.map((r) => ({
-    step: r.epoch,
+    ...toHistoryPoint(r.epoch, r),
     epochs: r.epoch,
-    trainLoss: r.trainLoss,
-    trainAccuracy: r.trainAccuracy,
-    valLoss: r.val?.loss,
-    valAccuracy: r.val?.accuracy,
-    valAuc: r.val?.auc,
     seconds: r.seconds,
   }));
 }
@@ -285,13 +281,8 @@ export async function runExperiment(
         );
         stepLabel = 'round';
         history = result.rounds.map((r) => ({
-          step: r.round,
+          ...toHistoryPoint(r.round, r),
           epochs: r.round * spec.settings.epochs,
-          trainLoss: r.trainLoss,
-          trainAccuracy: r.trainAccuracy,
-          valLoss: r.val?.loss,
-          valAccuracy: r.val?.accuracy,
-          valAuc: r.val?.auc,
           seconds: r.seconds,
         }));
         partitions = result.partitions;

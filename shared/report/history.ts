@@ -8,7 +8,10 @@ export interface StepSummary {
   val?: ValidationScore;
 }
 
-export function toHistoryPoint(step: number, s: StepSummary): HistoryPoint {
+export function toHistoryPoint(
+  step: number,
+  s: StepSummary,
+): HistoryPoint & { trainLoss: number; trainAccuracy: number } {
   return {
     step,
     trainLoss: s.trainLoss,
