@@ -208,6 +208,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       maxDownloads: 2,
       earlyStopPatience: 0,
       earlyStopMinDelta: 0.001,
+      maxUpdateNormRatio: 10,
       promote: true,
       seed: expect.any(Number),
     });
@@ -477,6 +478,59 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     });
     expect(run.rounds[0].metrics).toMatchObject({ train: { hospitals: 2 } });
     expect(await db.prisma.auditEvent.count({ where: { action: 'update.rejected' } })).toBe(1);
+  });
+
+  it('rejects a poisoned and an unchanged update by their norms, and goes on', async () => {
+    await setUp();
+    await hospitals({
+      'hospital-a': {},
+      'hospital-b': {},
+      'hospital-c': {},
+      // Well-formed, finite, right shapes: only its size gives it away (1,000x the others).
+      'hospital-poisoned': {
+        makeUpdate: (global) => global.map((w) => ({ ...w, data: w.data.map((v) => v + 1) })),
+      },
+      // A free rider sending the global model back.
+      'hospital-idle': { makeUpdate: (global) => global },
+    });
+    const runId = await startRun({ ...TINY_RUN, rounds: 1 });
+    const run = await waitForRun(agg.url, runId);
+    expect(run.status, run.failureReason ?? '').toBe('completed');
+    const byName = new Map(run.rounds[0].updates.map((u) => [u.hospitalName, u]));
+    expect(byName.get('hospital-poisoned')).toMatchObject({ status: 'rejected' });
+    expect(byName.get('hospital-poisoned')?.failureReason).toMatch(
+      /^rejected as an outlier: update norm \S+ is 1000x the round's median \S+ \(allowed 0\.1x to 10x\)$/,
+    );
+    expect(byName.get('hospital-idle')?.failureReason).toMatch(/is 0x the round's median/);
+    for (const name of ['hospital-a', 'hospital-b', 'hospital-c']) {
+      expect(byName.get(name)?.status).toBe('accepted');
+    }
+    expect(run.rounds[0].metrics).toMatchObject({ train: { hospitals: 3 } });
+    // The model is the mean of the three honest updates: global + 0.001.
+    const input = await modelWeights(run.rounds[0].inputModelId as string);
+    const output = await modelWeights(run.rounds[0].outputModelId as string);
+    for (const [i, w] of output.entries()) {
+      for (let k = 0; k < w.data.length; k += 97) {
+        expect(w.data[k]).toBeCloseTo(input[i].data[k] + 0.001, 5);
+      }
+    }
+    const audited = await db.prisma.auditEvent.findMany({ where: { action: 'update.rejected' } });
+    expect(audited).toHaveLength(2);
+  });
+
+  it('takes every update when the norm check is off (maxUpdateNormRatio 0)', async () => {
+    await setUp();
+    await hospitals({
+      'hospital-a': {},
+      'hospital-b': {},
+      'hospital-poisoned': {
+        makeUpdate: (global) => global.map((w) => ({ ...w, data: w.data.map((v) => v + 1) })),
+      },
+    });
+    const runId = await startRun({ ...TINY_RUN, rounds: 1, maxUpdateNormRatio: 0 });
+    const run = await waitForRun(agg.url, runId);
+    expect(run.status, run.failureReason ?? '').toBe('completed');
+    expect(run.rounds[0].updates.every((u) => u.status === 'accepted')).toBe(true);
   });
 
   it('answers a repeated update with its recorded status', async () => {

@@ -7,7 +7,8 @@ import {
   type PrismaClient,
   type Round,
 } from '../../../shared/db/index.ts';
-import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
+import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
+import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
 import type { NodeJob } from '../schemas/hospital-node.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { averageUpdates, trainSummary, validationSummary } from './aggregation.ts';
@@ -35,6 +36,13 @@ export interface CoordinatorDeps {
 
 /** Updates still expected to change; the rest are final for the round. */
 export const OPEN_STATUSES: ClientUpdateStatus[] = ['dispatched', 'training', 'received'];
+
+interface UpdateNormRecord {
+  hospitalId: string;
+  hospital: string;
+  norm: number;
+  rejected?: boolean;
+}
 
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
 
@@ -281,12 +289,24 @@ export class RoundRunner {
       include: { hospital: true },
       orderBy: { hospital: { name: 'asc' } },
     });
-    const accepted = updates.filter((u) => u.status === 'accepted');
+    await prisma.round.update({ where: { id: round.id }, data: { status: 'aggregating' } });
+    const reference = await store.readWeights(input.storagePath, input.sha256);
+    const screened = await this.screenUpdateNorms(
+      run,
+      round,
+      settings,
+      reference,
+      updates.filter((u) => u.status === 'accepted'),
+    );
+    const accepted = screened.accepted;
     if (accepted.length < settings.minHospitals) {
       const statuses = updates
-        .map(
-          (u) => `${u.hospital.name}: ${u.status}${u.failureReason ? ` (${u.failureReason})` : ''}`,
-        )
+        .map((u) => {
+          const rejection = screened.rejected.get(u.hospitalId);
+          const status = rejection ? 'rejected' : u.status;
+          const reason = rejection ?? u.failureReason;
+          return `${u.hospital.name}: ${status}${reason ? ` (${reason})` : ''}`;
+        })
         .join('; ');
       return this.fail(
         run,
@@ -297,8 +317,6 @@ export class RoundRunner {
       );
     }
 
-    await prisma.round.update({ where: { id: round.id }, data: { status: 'aggregating' } });
-    const reference = await store.readWeights(input.storagePath, input.sha256);
     const contributions = accepted.map((u) => ({
       hospitalId: u.hospitalId,
       storagePath: store.updatePath(run.id, round.index, u.hospitalId),
@@ -331,6 +349,7 @@ export class RoundRunner {
       train,
       validation,
       evaluationFailures,
+      updateNorms: screened.norms,
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
         hospital: e.hospitalName,
@@ -377,6 +396,72 @@ export class RoundRunner {
       metrics: roundMetrics,
     });
     return { ok: true, model };
+  }
+
+  /**
+   * The poisoning guard: each accepted update's distance from the round's input model, and
+   * the rejection (recorded on its ClientUpdate, audited) of those far from the median.
+   */
+  private async screenUpdateNorms<
+    U extends { hospitalId: string; sha256: string | null; hospital: Hospital },
+  >(
+    run: RunRef,
+    round: Round,
+    settings: RunSettings,
+    reference: readonly NamedWeights[],
+    accepted: readonly U[],
+  ): Promise<{ accepted: U[]; rejected: Map<string, string>; norms: UpdateNormRecord[] }> {
+    const { store } = this.deps;
+    const norms: UpdateNormRecord[] = [];
+    for (const update of accepted) {
+      const weights = await store.readWeights(
+        store.updatePath(run.id, round.index, update.hospitalId),
+        update.sha256 ?? '',
+      );
+      norms.push({
+        hospitalId: update.hospitalId,
+        hospital: update.hospital.name,
+        norm: updateNorm(reference, weights),
+      });
+    }
+    const outliers = findNormOutliers(
+      norms.map((n) => ({ id: n.hospitalId, norm: n.norm })),
+      settings.maxUpdateNormRatio,
+    );
+    const rejected = new Map<string, string>();
+    for (const outlier of outliers) {
+      const update = accepted.find((u) => u.hospitalId === outlier.id);
+      if (!update) continue;
+      const reason = `rejected as an outlier: ${outlier.reason}`;
+      rejected.set(outlier.id, reason);
+      await this.transition(run, round, update.hospital, ['accepted'], 'rejected', {
+        failureReason: reason,
+      });
+      await audit(this.deps.prisma, {
+        actor: 'system',
+        action: 'update.rejected',
+        subjectType: 'round',
+        subjectId: round.id,
+        details: {
+          runId: run.id,
+          round: round.index + 1,
+          hospitalId: outlier.id,
+          norm: outlier.norm,
+          median: outlier.median,
+          ratio: Number.isFinite(outlier.ratio) ? outlier.ratio : null,
+          reason,
+        },
+      });
+      this.deps.log.warn(
+        { runId: run.id, round: round.index + 1, hospitalId: outlier.id, reason },
+        'update rejected by the norm check',
+      );
+    }
+    return {
+      accepted: accepted.filter((u) => !rejected.has(u.hospitalId)),
+      rejected,
+      norms: norms.map((n) => ({ ...n, rejected: rejected.has(n.hospitalId) })),
+    };
   }
 
   private async fail(

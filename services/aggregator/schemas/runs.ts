@@ -48,6 +48,14 @@ export const RunSettingsSchema = Type.Object({
       'Convergence: end the run when the weighted validation loss has not improved by earlyStopMinDelta for this many rounds (0 = run all rounds)',
   }),
   earlyStopMinDelta: Type.Number({ minimum: 0, maximum: 10, default: 0.001 }),
+  maxUpdateNormRatio: Type.Union(
+    [Type.Literal(0), Type.Number({ exclusiveMinimum: 1, maximum: 1e6 })],
+    {
+      default: 10,
+      description:
+        "Poisoning guard: with 3 or more accepted updates in a round, an update whose norm ||w_j - w|| is more than this many times the round's median norm, or less than the median divided by it, is rejected with the reason recorded (0 = off)",
+    },
+  ),
   promote: Type.Boolean({
     default: true,
     description: 'Put the final model into production when the run completes',
