@@ -7,6 +7,8 @@
  * Environment: DATA_DIR, STATE_DIR (default .state), ADMIN_TOKEN (default: generated once and
  * kept in STATE_DIR/local.json), DATABASE_URL, HOSPITALS (default 3), PARTITION (iid|dirichlet),
  * AGGREGATOR_PORT (3000), HOSPITAL_BASE_PORT (3101), INFERENCE_PORT (3200), MODEL_DIR.
+ * Everything is plain HTTP on 127.0.0.1: TLS_CERT_FILE/TLS_KEY_FILE are not passed on (for
+ * HTTPS, start each service on its own; docs/tls.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -50,7 +52,8 @@ async function writeState(state: LocalState): Promise<void> {
 function startService(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
     cwd: root,
-    env: { ...env, ...extraEnv },
+    // An empty variable counts as unset: the children serve plain HTTP whatever the shell says.
+    env: { ...env, TLS_CERT_FILE: '', TLS_KEY_FILE: '', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = (line: string): string => `[${name}] ${line}\n`;

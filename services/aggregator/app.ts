@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Database } from '../../shared/db/index.ts';
 import { generateToken } from '../../shared/service/auth.ts';
 import { createServiceApp } from '../../shared/service/create-app.ts';
+import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
@@ -40,6 +41,9 @@ export async function buildApp(
   config: AggregatorConfig,
   deps: AggregatorDeps = {},
 ): Promise<FastifyInstance> {
+  // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
+  // else starts.
+  const https = await loadTlsCredentials(config);
   // External plugins: request ids, redacted logs, OpenAPI + Swagger UI, JSON errors, /health.
   const app = await createServiceApp({
     name: 'fedxray-aggregator',
@@ -49,6 +53,7 @@ export async function buildApp(
       'serves the production model.',
     logger: deps.logger,
     bearerAuth: true,
+    https,
   });
   app.setSchemaErrorFormatter(formatValidationErrors);
   await app.register(multipart, {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
+import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const AggregatorConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -12,6 +13,8 @@ export const AggregatorConfigSchema = Type.Object({
   adminToken: Type.Optional(Type.String({ minLength: 16 })),
   /** The URL hospitals and the inference-api use to reach this aggregator (told at start). */
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
+  /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
+  ...TlsConfigFields,
 });
 
 export type AggregatorConfig = Static<typeof AggregatorConfigSchema>;
@@ -23,8 +26,9 @@ export const AGGREGATOR_ENV = {
   stateDir: 'STATE_DIR',
   adminToken: 'ADMIN_TOKEN',
   publicUrl: 'PUBLIC_URL',
+  ...TLS_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;
 
 export function loadAggregatorConfig(env: NodeJS.ProcessEnv = process.env): AggregatorConfig {
-  return loadConfig(AggregatorConfigSchema, AGGREGATOR_ENV, env);
+  return loadConfig(AggregatorConfigSchema, AGGREGATOR_ENV, env, { check: tlsPairProblems });
 }

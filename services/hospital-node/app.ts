@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp } from '../../shared/service/create-app.ts';
+import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { HospitalConfig } from './config.ts';
@@ -21,6 +22,9 @@ export async function buildApp(
   config: HospitalConfig,
   deps: BuildAppDeps = {},
 ): Promise<FastifyInstance> {
+  // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
+  // else starts.
+  const https = await loadTlsCredentials(config);
   // External plugins: request ids, redacted logs, OpenAPI + Swagger UI, JSON errors, /health.
   const app = await createServiceApp({
     name: 'fedxray-hospital-node',
@@ -30,6 +34,7 @@ export async function buildApp(
       'weights, sample counts and metrics.',
     logger: deps.logger,
     bearerAuth: true,
+    https,
   });
 
   // The app's own plugins: the tfjs backend, the local data, the engine and the job manager.

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
+import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const HospitalConfigSchema = Type.Object({
   hospitalId: Type.String({ minLength: 1, maxLength: 200 }),
@@ -13,6 +14,8 @@ export const HospitalConfigSchema = Type.Object({
   stateDir: Type.Optional(Type.String({ minLength: 1 })),
   valFraction: Type.Number({ minimum: 0, maximum: 0.9, default: 0.1 }),
   seed: Type.Integer({ default: 42 }),
+  /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
+  ...TlsConfigFields,
 });
 
 export type HospitalConfig = Static<typeof HospitalConfigSchema>;
@@ -27,8 +30,9 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   stateDir: 'STATE_DIR',
   valFraction: 'VAL_FRACTION',
   seed: 'SEED',
+  ...TLS_ENV,
 };
 
 export function loadHospitalConfig(env: NodeJS.ProcessEnv = process.env): HospitalConfig {
-  return loadConfig(HospitalConfigSchema, HOSPITAL_ENV, env);
+  return loadConfig(HospitalConfigSchema, HOSPITAL_ENV, env, { check: tlsPairProblems });
 }

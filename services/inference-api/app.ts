@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp, REDACTED_PATHS } from '../../shared/service/create-app.ts';
+import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
@@ -43,6 +44,9 @@ export type InferenceApp = FastifyInstance & {
 };
 
 export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Promise<InferenceApp> {
+  // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
+  // else starts.
+  const https = await loadTlsCredentials(config);
   const app = await createServiceApp({
     name: SERVICE_NAME,
     version: SOFTWARE_VERSION,
@@ -53,6 +57,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
       deps.logger === undefined || deps.logger === true
         ? { level: process.env.LOG_LEVEL ?? 'info', redact: INFERENCE_REDACTED_PATHS }
         : deps.logger,
+    https,
   });
   await app.register(multipart, {
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
+import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 /** POST /diagnose requests per minute per API key (or per client IP without keys). */
@@ -33,6 +34,8 @@ export const InferenceConfigSchema = Type.Object({
    * gets it too).
    */
   rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
+  ...TlsConfigFields,
 });
 
 export type InferenceConfig = Static<typeof InferenceConfigSchema>;
@@ -47,6 +50,7 @@ export const INFERENCE_CONFIG_ENV = {
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
   apiKeys: 'API_KEYS',
   rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
+  ...TLS_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;
 
 /** The configuration from environment variables; at least one model source is required. */
@@ -56,7 +60,9 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
   const apiKeys = parseApiKeys(apiKeysText);
   let config: InferenceConfig;
   try {
-    config = loadConfig(InferenceConfigSchema, INFERENCE_CONFIG_ENV, rest);
+    config = loadConfig(InferenceConfigSchema, INFERENCE_CONFIG_ENV, rest, {
+      check: tlsPairProblems,
+    });
   } catch (error) {
     if (error instanceof ConfigError && apiKeys.problems.length > 0) {
       throw new ConfigError(`${error.message}\n  ${apiKeys.problems.join('\n  ')}`);

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { HttpError, type ErrorBody } from './errors.ts';
+import type { TlsCredentials } from './tls.ts';
 
 export interface ServiceAppOptions {
   name: string;
@@ -13,6 +14,8 @@ export interface ServiceAppOptions {
   bodyLimit?: number;
   /** OpenAPI security schemes the service's routes refer to. */
   bearerAuth?: boolean;
+  /** Serve HTTPS with this certificate and key (loadTlsCredentials); absent = plain HTTP. */
+  https?: TlsCredentials;
 }
 
 /** Redacted everywhere: no secret ever reaches a log line. */
@@ -32,13 +35,21 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     options.logger === undefined || options.logger === true
       ? { level: process.env.LOG_LEVEL ?? 'info', redact: REDACTED_PATHS }
       : options.logger;
-  const app = Fastify({
+  const serverOptions = {
     logger,
     bodyLimit: options.bodyLimit ?? 1 << 20,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
-  });
+  } satisfies FastifyServerOptions;
+  // With `https` fastify types the instance over https.Server; the routes, hooks and
+  // app.server calls the services use (listen, close, closeIdleConnections) are the same.
+  const app = options.https
+    ? (Fastify({
+        ...serverOptions,
+        https: { cert: options.https.cert, key: options.https.key },
+      }) as FastifyInstance)
+    : Fastify(serverOptions);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

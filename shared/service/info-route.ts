@@ -9,12 +9,21 @@ export const ServiceInfoSchema = Type.Object(
     version: Type.String({ description: 'fedxray software version' }),
     backend: Type.String({ description: 'TensorFlow.js backend in use (tensorflow, wasm or cpu)' }),
     backendSource: Type.String({ description: 'npm package that provides the backend' }),
+    tls: Type.Boolean({ description: 'true when the service answers HTTPS (docs/tls.md)' }),
   },
   { additionalProperties: true },
 );
 export type ServiceInfo = Static<typeof ServiceInfoSchema>;
 
-/** GET /info: what is running (service, version, tfjs backend) plus service-specific fields. */
+/** Whether the app was built with a certificate (createServiceApp's `https`). */
+export function servesTls(app: FastifyInstance): boolean {
+  return Boolean(app.initialConfig.https);
+}
+
+/**
+ * GET /info: what is running (service, version, tfjs backend, HTTPS or not) plus
+ * service-specific fields.
+ */
 export function registerInfoRoute(
   app: FastifyInstance,
   service: string,
@@ -36,6 +45,7 @@ export function registerInfoRoute(
         version: SOFTWARE_VERSION,
         backend: backend?.name ?? 'none',
         backendSource: backend?.source ?? 'none',
+        tls: servesTls(app),
         ...(await extra()),
       };
     },

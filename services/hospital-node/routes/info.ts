@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { getBackendInfo } from '../../../shared/tf/backend.ts';
 import { tf } from '../../../shared/tf/tf.ts';
+import { servesTls } from '../../../shared/service/info-route.ts';
 import { SOFTWARE_VERSION } from '../../../shared/service/version.ts';
 import type { HospitalContext } from '../plugins/hospital.ts';
 import { InfoResponseSchema, type InfoResponse } from '../schemas/info.ts';
@@ -21,6 +22,7 @@ export const infoRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (a
       splits: { train: ctx.data.counts.train, validation: ctx.data.counts.validation },
       backend: getBackendInfo()?.name ?? tf.getBackend(),
       version: SOFTWARE_VERSION,
+      tls: servesTls(app),
     }),
   );
 };

@@ -7,5 +7,6 @@ export const InfoResponseSchema = Type.Object({
   splits: Type.Object({ train: ClassCountsSchema, validation: ClassCountsSchema }),
   backend: Type.String({ description: 'The TensorFlow.js backend: tensorflow, wasm or cpu' }),
   version: Type.String(),
+  tls: Type.Boolean({ description: 'true when the node answers HTTPS (docs/tls.md)' }),
 });
 export type InfoResponse = Static<typeof InfoResponseSchema>;
