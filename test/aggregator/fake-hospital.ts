@@ -76,6 +76,7 @@ export async function startFakeHospital(
   name: string,
   aggregatorUrl: () => string,
   behaviour: FakeBehaviour = {},
+  port = 0,
 ): Promise<FakeHospital> {
   const app: FastifyInstance = Fastify({ logger: false });
   const gates = new Map<number, Promise<void>>();
@@ -232,6 +233,6 @@ export async function startFakeHospital(
     },
   );
 
-  fake.url = await app.listen({ port: 0, host: '127.0.0.1' });
+  fake.url = await app.listen({ port, host: '127.0.0.1' });
   return fake;
 }

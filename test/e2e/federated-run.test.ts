@@ -1,8 +1,7 @@
 // The whole system on ephemeral ports: the aggregator, three real hospital nodes, each with its
 // own patient-level share of the shipped sample, a 2-round federated run, and the inference-api
 // diagnosing an X-ray with the model the run promoted. Once on PGlite, once on PostgreSQL.
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,12 +12,9 @@ import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
 import { buildApp as buildInference } from '../../services/inference-api/app.ts';
 import type { DatabaseKind } from '../../shared/db/index.ts';
 import { createTestDatabase } from '../../shared/db/testing.ts';
-import {
-  LABEL_NAMES,
-  loadDataset,
-  partitionByPatient,
-  SAMPLE_DATA_DIR,
-} from '../../shared/data/index.ts';
+import { SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import { freePort } from '../helpers/ports.ts';
+import { partitionSample } from '../helpers/sample-partition.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
@@ -33,34 +29,6 @@ interface RunBody {
     metrics: { train: { numSamples: number }; validation: { n: number; auc: number } | null };
     updates: { hospitalName: string; status: string; numSamples: number | null }[];
   }[];
-}
-
-/** A port that was free a moment ago: the nodes must be registered before they listen. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Each hospital's share of the sample, by patient, in NORMAL/ and PNEUMONIA/ folders. */
-async function partitionSample(root: string): Promise<string[]> {
-  const records = await loadDataset(SAMPLE_DATA_DIR);
-  const parts = partitionByPatient(records, { clients: HOSPITALS.length, scheme: 'iid', seed: 7 });
-  return Promise.all(
-    parts.map(async (part, i) => {
-      const dir = path.join(root, HOSPITALS[i]);
-      for (const label of LABEL_NAMES) await mkdir(path.join(dir, label), { recursive: true });
-      for (const record of part) {
-        await copyFile(
-          record.path,
-          path.join(dir, LABEL_NAMES[record.label], path.basename(record.path)),
-        );
-      }
-      return dir;
-    }),
-  );
 }
 
 beforeAll(async () => {
@@ -101,7 +69,7 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
     const aggregatorUrl = await aggregator.listen({ port: 0, host: '127.0.0.1' });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-    const dataDirs = await partitionSample(path.join(root, 'data'));
+    const dataDirs = await partitionSample(path.join(root, 'data'), HOSPITALS);
     const nodes: FastifyInstance[] = [];
     for (const [i, name] of HOSPITALS.entries()) {
       const port = await freePort();

@@ -32,6 +32,8 @@ export interface CoordinatorDeps {
   log: FastifyBaseLogger;
   /** How often the nodes are asked about their jobs while a round waits. */
   jobPollMs: number;
+  /** Failed status checks in a row after which a node's part of the round fails. */
+  maxMissedPolls: number;
 }
 
 /** Updates still expected to change; the rest are final for the round. */
@@ -56,6 +58,9 @@ interface RunRef {
  * with the completed round in one transaction.
  */
 export class RoundRunner {
+  /** Failed job-status checks in a row, by round and hospital. */
+  private readonly missedPolls = new Map<string, number>();
+
   constructor(
     private readonly deps: CoordinatorDeps,
     private readonly signal: AbortSignal,
@@ -262,9 +267,21 @@ export class RoundRunner {
             await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
               failureReason: `the node no longer knows its job ${update.jobId} (restarted?)`,
             });
+            return;
           }
-          return; // unreachable for now: the deadline decides
+          // A node down for a moment is waited for; one that stays silent is given up on
+          // rather than holding the round until its deadline.
+          const key = `${round.id}:${hospital.id}`;
+          const misses = (this.missedPolls.get(key) ?? 0) + 1;
+          this.missedPolls.set(key, misses);
+          if (misses >= this.deps.maxMissedPolls) {
+            await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
+              failureReason: `the node stopped answering: ${misses} status checks in a row failed (last: ${(error as Error).message})`,
+            });
+          }
+          return;
         }
+        this.missedPolls.delete(`${round.id}:${hospital.id}`);
         if (job.status === 'failed') {
           await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
             failureReason: `the hospital's training job failed: ${job.error ?? 'no reason given'}`,

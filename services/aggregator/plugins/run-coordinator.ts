@@ -10,6 +10,8 @@ import { RunEvents } from '../lib/run-events.ts';
 export interface CoordinatorOptions extends HospitalClientOptions {
   /** How often nodes are asked about their jobs while a round waits (default 2 s). */
   jobPollMs?: number;
+  /** Failed job-status checks in a row after which a node is given up on (default 3). */
+  maxMissedPolls?: number;
 }
 
 export interface Coordination {
@@ -42,6 +44,7 @@ export function createCoordination(
     client: new HospitalClient(options),
     log: app.log,
     jobPollMs: options.jobPollMs ?? 2_000,
+    maxMissedPolls: options.maxMissedPolls ?? 3,
   });
   app.addHook('onReady', async () => {
     await coordinator.resume();
