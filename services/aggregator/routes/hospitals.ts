@@ -1,19 +1,43 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Prisma } from '../../../shared/db/index.ts';
+import { Prisma, type Hospital } from '../../../shared/db/index.ts';
 import { generateToken, hashToken } from '../../../shared/service/auth.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { audit } from '../lib/audit.ts';
 import { hospitalView } from '../lib/views.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
-import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import {
+  BEARER_SECURITY,
+  ErrorResponse,
+  IdParamsSchema,
+  type IdParams,
+} from '../schemas/common.ts';
 import {
   CreateHospitalBodySchema,
   HospitalCreatedSchema,
   HospitalListSchema,
+  HospitalTokenRotatedSchema,
+  HospitalViewSchema,
+  UpdateHospitalBodySchema,
   type CreateHospitalBody,
   type HospitalCreated,
   type HospitalList,
+  type HospitalTokenRotated,
+  type HospitalView,
+  type UpdateHospitalBody,
 } from '../schemas/hospitals.ts';
+
+const notFound = (id: string): HttpError =>
+  new HttpError(404, 'hospital-not-found', `no hospital ${id}`);
+
+/** The hospital's row, or 404. */
+async function findHospital(
+  db: Pick<Prisma.TransactionClient, 'hospital'>,
+  id: string,
+): Promise<Hospital> {
+  const hospital = await db.hospital.findUnique({ where: { id } });
+  if (!hospital) throw notFound(id);
+  return hospital;
+}
 
 export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async (
   app,
@@ -44,7 +68,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
     },
     async (request, reply) => {
       const name = request.body.name.trim();
-      const baseUrl = request.body.baseUrl.replace(/\/+$/, '');
+      const baseUrl = normaliseBaseUrl(request.body.baseUrl);
       const token = generateToken();
       try {
         const hospital = await ctx.prisma.$transaction(async (tx) => {
@@ -86,4 +110,145 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
       return { hospitals: hospitals.map(hospitalView) };
     },
   );
+
+  app.get<{ Params: IdParams; Reply: HospitalView }>(
+    '/hospitals/:id',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'A registered hospital (no token data)',
+        tags: ['hospitals'],
+        security: BEARER_SECURITY,
+        params: IdParamsSchema,
+        response: {
+          200: HospitalViewSchema,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => hospitalView(await findHospital(ctx.prisma, request.params.id)),
+  );
+
+  app.patch<{ Params: IdParams; Body: UpdateHospitalBody; Reply: HospitalView }>(
+    '/hospitals/:id',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: "Disable or enable a hospital, or change its node's base URL",
+        description:
+          'At least one of status, baseUrl. A disabled hospital keeps its history and token ' +
+          'hash, but its token answers 403 hospital-disabled on every route (updates, weight ' +
+          'downloads) and it is not selected for new rounds; a round it is already part of goes ' +
+          'on without it. status active enables it again with the same token. A new baseUrl is ' +
+          'used from the next round on. Each change is audited (hospital.disabled, ' +
+          'hospital.enabled, hospital.base-url-changed); setting a field to its current value ' +
+          'changes nothing and is not audited.',
+        tags: ['hospitals'],
+        security: BEARER_SECURITY,
+        params: IdParamsSchema,
+        body: UpdateHospitalBodySchema,
+        response: {
+          200: HospitalViewSchema,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { status } = request.body;
+      const baseUrl =
+        request.body.baseUrl === undefined ? undefined : normaliseBaseUrl(request.body.baseUrl);
+      const hospital = await ctx.prisma.$transaction(async (tx) => {
+        const before = await findHospital(tx, id);
+        const data: Prisma.HospitalUpdateInput = {};
+        if (status !== undefined && status !== before.status) data.status = status;
+        if (baseUrl !== undefined && baseUrl !== before.baseUrl) data.baseUrl = baseUrl;
+        if (Object.keys(data).length === 0) return before;
+        const after = await tx.hospital.update({ where: { id }, data });
+        if (data.status !== undefined) {
+          await audit(tx, {
+            actor: 'admin',
+            action: after.status === 'disabled' ? 'hospital.disabled' : 'hospital.enabled',
+            subjectType: 'hospital',
+            subjectId: id,
+            details: { name: after.name, from: before.status, to: after.status },
+          });
+        }
+        if (data.baseUrl !== undefined) {
+          await audit(tx, {
+            actor: 'admin',
+            action: 'hospital.base-url-changed',
+            subjectType: 'hospital',
+            subjectId: id,
+            details: { name: after.name, from: before.baseUrl, to: after.baseUrl },
+          });
+        }
+        return after;
+      });
+      return hospitalView(hospital);
+    },
+  );
+
+  app.post<{ Params: IdParams; Reply: HospitalTokenRotated }>(
+    '/hospitals/:id/token',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: "Rotate a hospital's token; answers the new token, once",
+        description:
+          'Issues a new token and keeps only its SHA-256: the old token stops working at once ' +
+          '(401 on every aggregator route). The aggregator signs its requests to the node ' +
+          '(x-fedxray-signature) with the new hash from now on, so the node must be given the ' +
+          'new token as HOSPITAL_TOKEN and restarted: until then it cannot upload or download ' +
+          '(401), and it refuses the signed POST /train and POST /evaluate (the dispatch fails ' +
+          'with "signature does not match"). Rotate between runs, or expect that hospital to ' +
+          'drop out of the round in progress. Works on a disabled hospital too (its new token ' +
+          'answers 403 until it is enabled). Audited as hospital.token-rotated, without the token.',
+        tags: ['hospitals'],
+        security: BEARER_SECURITY,
+        params: IdParamsSchema,
+        response: {
+          200: HospitalTokenRotatedSchema,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const token = generateToken();
+      const hospital = await ctx.prisma.$transaction(async (tx) => {
+        await findHospital(tx, id);
+        const updated = await tx.hospital.update({
+          where: { id },
+          data: { tokenHash: hashToken(token), tokenRotatedAt: new Date() },
+        });
+        await audit(tx, {
+          actor: 'admin',
+          action: 'hospital.token-rotated',
+          subjectType: 'hospital',
+          subjectId: id,
+          details: { name: updated.name, tokenRotatedAt: updated.tokenRotatedAt.toISOString() },
+        });
+        return updated;
+      });
+      return {
+        id: hospital.id,
+        name: hospital.name,
+        token,
+        tokenRotatedAt: hospital.tokenRotatedAt.toISOString(),
+      };
+    },
+  );
 };
+
+/** Trailing slashes removed: the client appends routes to it. */
+function normaliseBaseUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '');
+}

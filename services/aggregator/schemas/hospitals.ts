@@ -1,6 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NullableInteger, NullableTimestamp, Timestamp } from './common.ts';
 
+const BaseUrl = Type.String({
+  pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
+  maxLength: 500,
+  description: "Base URL of the hospital node's API (no query or fragment)",
+});
+
+export const HospitalStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('disabled')], {
+  description:
+    'disabled: its token answers 403 hospital-disabled and it is not selected for rounds',
+});
+export type HospitalStatus = Static<typeof HospitalStatusSchema>;
+
 export const CreateHospitalBodySchema = Type.Object(
   {
     name: Type.String({
@@ -9,11 +21,7 @@ export const CreateHospitalBodySchema = Type.Object(
       pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
       description: 'Unique; letters, digits, space, dot, underscore, hyphen',
     }),
-    baseUrl: Type.String({
-      pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
-      maxLength: 500,
-      description: "Base URL of the hospital node's API (no query or fragment)",
-    }),
+    baseUrl: BaseUrl,
   },
   { additionalProperties: false },
 );
@@ -34,7 +42,7 @@ export const HospitalViewSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   baseUrl: Type.String(),
-  status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
+  status: HospitalStatusSchema,
   lastSeenAt: NullableTimestamp,
   sampleCount: NullableInteger,
   createdAt: Timestamp,
@@ -44,3 +52,25 @@ export type HospitalView = Static<typeof HospitalViewSchema>;
 
 export const HospitalListSchema = Type.Object({ hospitals: Type.Array(HospitalViewSchema) });
 export type HospitalList = Static<typeof HospitalListSchema>;
+
+/** PATCH /hospitals/:id: what to change, at least one field. */
+export const UpdateHospitalBodySchema = Type.Object(
+  {
+    status: Type.Optional(HospitalStatusSchema),
+    baseUrl: Type.Optional(BaseUrl),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateHospitalBody = Static<typeof UpdateHospitalBodySchema>;
+
+/** POST /hospitals/:id/token: the new token, shown once. */
+export const HospitalTokenRotatedSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  token: Type.String({
+    description:
+      "The hospital's new token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
+  }),
+  tokenRotatedAt: Timestamp,
+});
+export type HospitalTokenRotated = Static<typeof HospitalTokenRotatedSchema>;
