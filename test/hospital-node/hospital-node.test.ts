@@ -295,6 +295,26 @@ describe('POST /train: a round of local training', () => {
     }
   });
 
+  it('replaces a running job when the aggregator restarts the same round', async () => {
+    const release = fake.holdDownloads();
+    try {
+      const attempt1 = { epochs: 1, batchSize: 8, augment: false, seed: 1 };
+      const attempt2 = { ...attempt1, seed: 2 };
+      const first = await startJob(app, trainBody({ runId: 'run-4', settings: attempt1 }));
+      await waitForJob(app, first, (job) => job.status === 'downloading');
+      const second = await startJob(app, trainBody({ runId: 'run-4', settings: attempt2 }));
+      expect(second).not.toBe(first);
+      release();
+      const replaced = await waitForJob(app, first);
+      expect(replaced.status).toBe('failed');
+      expect(replaced.error).toMatch(/^superseded: the aggregator started round 1 again/);
+      expect((await waitForJob(app, second)).status).toBe('done');
+      expect(fake.updates.filter((u) => u.runId === 'run-4')).toHaveLength(1);
+    } finally {
+      release();
+    }
+  });
+
   it('fails the job when the weights are not the ones announced', async () => {
     const uploads = fake.updates.length;
     const wrong = 'ab'.repeat(32);

@@ -47,11 +47,20 @@ export class JobManager {
     if (this.closed) return { kind: 'closing' };
     const key = `${plan.runId}\u0000${plan.round}`;
     const fingerprint = createHash('sha256').update(JSON.stringify(plan)).digest('hex');
+    let previous: Promise<void> = Promise.resolve();
     if (this.active) {
       const { view, key: activeKey, fingerprint: activeFingerprint } = this.active.entry;
-      return activeKey === key && activeFingerprint === fingerprint
-        ? { kind: 'existing', jobId: view.jobId }
-        : { kind: 'busy', jobId: view.jobId };
+      if (activeKey !== key) return { kind: 'busy', jobId: view.jobId };
+      if (activeFingerprint === fingerprint) return { kind: 'existing', jobId: view.jobId };
+      // The same run and round asked again with other settings: the aggregator restarted the
+      // round (after a crash of its own) and the running attempt is void. Stop it, then start.
+      this.active.controller.abort(
+        new PublicError(
+          'superseded',
+          `superseded: the aggregator started round ${plan.round} again`,
+        ),
+      );
+      previous = this.active.done;
     }
     for (const entry of this.entries.values()) {
       if (entry.key === key && entry.fingerprint === fingerprint && entry.view.status === 'done') {
@@ -75,7 +84,8 @@ export class JobManager {
     const entry: StoredJob = { view, key, fingerprint };
     this.entries.set(view.jobId, entry);
     const controller = new AbortController();
-    this.active = { entry, controller, done: this.execute(entry, plan, controller.signal) };
+    const done = previous.then(() => this.execute(entry, plan, controller.signal));
+    this.active = { entry, controller, done };
     this.persist();
     return { kind: 'started', jobId: view.jobId };
   }
@@ -108,7 +118,7 @@ export class JobManager {
       this.options.logError?.(`training job ${job.jobId} failed`, error);
     } finally {
       job.finishedAt = new Date().toISOString();
-      this.active = undefined;
+      if (this.active?.entry === entry) this.active = undefined;
       this.prune();
       this.persist();
     }

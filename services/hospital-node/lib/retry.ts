@@ -14,5 +14,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Pauses between tries: 3 tries in all, 1 s then 3 s apart. */
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 3000];
+/**
+ * Pauses between tries: 6 tries over about 30 s, long enough to ride out an aggregator restart
+ * or a database restart (503) without losing a round's training.
+ */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 2000, 4000, 8000, 15000];

@@ -22,9 +22,11 @@ export const trainRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (
       schema: {
         summary: 'Start one round of local training (download, train, push the update)',
         description:
-          'Answers at once with the job id. One job at a time: another request while a job ' +
-          'runs is refused (409) unless it repeats the running job exactly, which answers ' +
-          'its id; so does repeating a finished job of the same run and round.',
+          'Answers at once with the job id. One job at a time: a request for another run or ' +
+          'round while a job runs is refused (409); one that repeats the running job exactly ' +
+          'answers its id, and so does repeating a finished job of the same run and round. ' +
+          'The same run and round with other settings (the aggregator restarted the round) ' +
+          'cancels the running job (failed, "superseded") and starts the new one.',
         tags: ['hospital'],
         security: BEARER_SECURITY,
         body: TrainRequestSchema,
