@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 import type { TlsCredentials } from './tls.ts';
 
@@ -80,6 +81,13 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     };
     if (fastifyError.validation) {
       return reply.status(400).send(body('invalid-request', fastifyError.message));
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '5')
+        .send(body('database-unavailable', 'The database is unavailable; try again shortly'));
     }
     const status = fastifyError.statusCode ?? 500;
     if (status >= 500) {

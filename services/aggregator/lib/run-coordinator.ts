@@ -1,6 +1,8 @@
+import { isDatabaseUnavailable } from '../../../shared/db/errors.ts';
 import type { ModelVersion, TrainingRun } from '../../../shared/db/index.ts';
 import { buildModel } from '../../../shared/model/architectures.ts';
 import { getModelWeights } from '../../../shared/model/model-weights.ts';
+import { sleep } from '../../../shared/util/sleep.ts';
 import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { audit } from './audit.ts';
@@ -8,6 +10,9 @@ import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
 import { EarlyStopping, validationLossOf } from './early-stopping.ts';
 import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
 import { parseRunSettings } from './run-settings.ts';
+
+/** The longest pause between two tries while the database is unavailable. */
+const MAX_DATABASE_WAIT_MS = 15_000;
 
 /**
  * Drives training runs in the background, one loop per run. All state is in the database, so
@@ -54,16 +59,34 @@ export class RunCoordinator {
   }
 
   private async drive(runId: string): Promise<void> {
-    try {
-      await this.runLoop(runId);
-    } catch (error) {
-      if (this.closing.signal.aborted) return;
-      this.deps.log.error({ err: error, runId }, 'training run failed unexpectedly');
-      await this.failRun(runId, `internal error: ${(error as Error).message}`).catch(
-        (failure: unknown) =>
-          this.deps.log.error({ err: failure, runId }, 'could not fail the run'),
-      );
+    for (let outages = 0; ; outages++) {
+      try {
+        await this.runLoop(runId);
+        return;
+      } catch (error) {
+        if (this.closing.signal.aborted) return;
+        if (!isDatabaseUnavailable(error)) return this.failUnexpectedly(runId, error);
+        // The run's state is in the database: once it is back, the loop resumes the way a
+        // restarted aggregator does (completed rounds kept, the open round run again).
+        const retryInMs = Math.min(1000 * 2 ** outages, MAX_DATABASE_WAIT_MS);
+        this.deps.log.warn(
+          { err: error, runId, retryInMs },
+          'database unavailable: the run resumes when it is back',
+        );
+        try {
+          await sleep(retryInMs, this.closing.signal);
+        } catch {
+          return;
+        }
+      }
     }
+  }
+
+  private async failUnexpectedly(runId: string, error: unknown): Promise<void> {
+    this.deps.log.error({ err: error, runId }, 'training run failed unexpectedly');
+    await this.failRun(runId, `internal error: ${(error as Error).message}`).catch(
+      (failure: unknown) => this.deps.log.error({ err: failure, runId }, 'could not fail the run'),
+    );
   }
 
   private async runLoop(runId: string): Promise<void> {
