@@ -25,6 +25,8 @@ export interface RunBody {
   rounds: {
     index: number;
     status: string;
+    startedAt: string | null;
+    finishedAt: string | null;
     failureReason: string | null;
     inputModelId: string | null;
     outputModelId: string | null;

@@ -54,7 +54,7 @@ export class ServiceProcess {
   }
 
   /** Starts the process and waits until GET /health answers 200. */
-  async start(timeoutMs = 60_000): Promise<void> {
+  async start(timeoutMs = 120_000): Promise<void> {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, this.entry)], {
       cwd: ROOT,
       env: {
