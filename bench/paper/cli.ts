@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ImageCache } from '../../shared/data/index.ts';
@@ -33,6 +34,7 @@ import {
   type ExperimentPlan,
 } from './experiments.ts';
 import { isProfileName, PROFILE_NAMES, resolveProfile, type ProfileOverrides } from './profiles.ts';
+import { writeResultsOverview } from './overview.ts';
 import { formatDuration, writeReport } from './report.ts';
 import { readResult, staleReason } from './results.ts';
 import { loadSuiteData, runExperiment, type SuiteData } from './runner.ts';
@@ -213,7 +215,7 @@ export async function runPaperSuite(argv: string[], io: SuiteIo = {}): Promise<n
   const { profile } = o.plan;
 
   if (o.reportOnly) {
-    const { files } = await writeReport(o.resultsDir, { plan: o.plan });
+    const { files } = await report(o);
     log(`report: ${files.length} files in ${o.resultsDir}`);
     return 0;
   }
@@ -270,7 +272,7 @@ export async function runPaperSuite(argv: string[], io: SuiteIo = {}): Promise<n
   } else if (o.id === undefined) log('nothing to run: every selected experiment has a result');
 
   if (o.id === undefined) {
-    const { files } = await writeReport(o.resultsDir, { plan: o.plan });
+    const { files } = await report(o);
     log(`report: ${files.length} files in ${o.resultsDir}`);
     if (stale > 0) log(`${stale} experiment(s) kept stale results (see above)`);
   }
@@ -315,11 +317,25 @@ async function runHere(
     }
     // Long suites: keep the reports current between experiments (cheap next to training).
     if (o.id === undefined && performance.now() - lastReport > 60_000) {
-      await writeReport(o.resultsDir, { plan: o.plan });
+      await report(o);
       lastReport = performance.now();
     }
   }
   return failures;
+}
+
+/**
+ * The profile's reports, and docs/results.md when the results are in their committed place
+ * (docs/results/<profile>: not a --results folder of one's own, not a dry run).
+ */
+async function report(o: Options): Promise<{ files: string[] }> {
+  const output = await writeReport(o.resultsDir, { plan: o.plan });
+  const root = resolve(REPO, 'docs/results');
+  if (resolve(o.resultsDir) === resolve(root, o.plan.profile.name) && !o.plan.profile.dryRun) {
+    await writeResultsOverview(root, resolve(REPO, 'docs/results.md'));
+    output.files.push('../results.md');
+  }
+  return output;
 }
 
 /** --jobs N: each experiment in its own process, N cores busy (a federation takes --workers). */

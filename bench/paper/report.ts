@@ -105,14 +105,14 @@ function table(header: string[], rows: string[][], align?: ('l' | 'r')[]): strin
   ].join('\n');
 }
 
-function machineLabel(r: ExperimentResult): string {
+export function machineLabel(r: ExperimentResult): string {
   const m = r.machine;
   const gpu = m.gpu ? `, ${m.gpu}` : '';
   return `${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB${gpu}; ${r.backend.name}`;
 }
 
 /** The rows of a group: the plan's experiments (run or not), else the results that name it. */
-interface Row {
+export interface Row {
   id: string;
   spec?: ExperimentSpec;
   result?: ExperimentResult;
@@ -120,7 +120,11 @@ interface Row {
   stale?: boolean;
 }
 
-function groupRows(group: GroupName, results: ExperimentResult[], plan?: ExperimentPlan): Row[] {
+export function groupRows(
+  group: GroupName,
+  results: ExperimentResult[],
+  plan?: ExperimentPlan,
+): Row[] {
   const byId = new Map(results.map((r) => [r.id, r]));
   if (plan) {
     return plan.experiments
@@ -179,7 +183,7 @@ function provenance(rows: Row[]): string {
   ].join('\n');
 }
 
-function header(
+export function header(
   resultsDir: string,
   group: GroupName,
   rows: Row[],
@@ -225,7 +229,7 @@ function header(
   return lines.join('\n');
 }
 
-function table2Section(rows: Row[]): string {
+export function table2Section(rows: Row[]): string {
   const batches = [
     ...new Set(rows.map((r) => r.spec?.settings.batchSize).filter((b) => b !== undefined)),
   ].sort((a, b) => a - b);
@@ -276,7 +280,7 @@ function paperKey(spec: ExperimentSpec | undefined): string | undefined {
   return spec ? `${spec.kind}/${spec.architecture}` : undefined;
 }
 
-function table3Section(rows: Row[]): string {
+export function table3Section(rows: Row[]): string {
   const body = rows.map((row) => {
     const r = row.result;
     const paper = PAPER_TABLE3[paperKey(row.spec) ?? ''] ?? {};
@@ -320,7 +324,7 @@ function table3Section(rows: Row[]): string {
   ].join('\n');
 }
 
-function federateSection(rows: Row[]): string {
+export function federateSection(rows: Row[]): string {
   const body: string[][] = [];
   const pooled = rows.find((r) => r.spec?.kind === 'centralised');
   const schemes = [

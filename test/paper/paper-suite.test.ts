@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPaperSuite } from '../../bench/paper/cli.ts';
+import { writeResultsOverview } from '../../bench/paper/overview.ts';
 import { buildPlan, selectExperiments } from '../../bench/paper/experiments.ts';
 import { resolveProfile } from '../../bench/paper/profiles.ts';
 import { loadResults, resultPath, type ExperimentResult } from '../../bench/paper/results.ts';
@@ -155,6 +156,18 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
       const bytes = await readFile(join(results, png));
       expect(bytes.subarray(0, 8).equals(PNG_SIGNATURE), png).toBe(true);
     }
+  });
+
+  it('writes the overview (docs/results.md) from the committed result files only', async () => {
+    const out = join(work, 'results.md');
+    await writeResultsOverview(join(REPO, 'docs/results'), out);
+    const text = await readFile(out, 'utf8');
+    expect(text).toMatch(/\| `cpu` \| \d+ of 19 \|/);
+    expect(text).toMatch(/\| `paper` \| \d+ of 20 \|/);
+    expect(text).toMatch(/## How our setup differs from the paper's/);
+    // The committed federated IID result, beside the paper's 0.952.
+    expect(text).toMatch(/\| FL-SE-ResNet-GN \| federated \| 0\.952 \| 0\.927 \[0\.902, 0\.947\]/);
+    expect(text).toMatch(/\]\([^)]*results\/cpu\/table3\.md\)/);
   });
 
   it('skips everything on a second run through the CLI (resumable)', async () => {
