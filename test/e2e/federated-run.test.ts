@@ -11,9 +11,11 @@ import { buildApp as buildAggregator } from '../../services/aggregator/app.ts';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
 import { buildApp as buildInference } from '../../services/inference-api/app.ts';
 import type { DatabaseKind } from '../../shared/db/index.ts';
+import { openDatabase } from '../../shared/db/index.ts';
 import { createTestDatabase } from '../../shared/db/testing.ts';
-import { SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 import { freePort } from '../helpers/ports.ts';
+import { findRawData, findRawDataInText } from '../helpers/privacy-scan.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 
@@ -129,6 +131,12 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       expect(round.metrics.validation?.auc).toBeGreaterThanOrEqual(0);
     }
 
+    // The aggregator stores no raw data: no file of its state (models, updates, the PGlite
+    // database) is an image or holds an image file name or patient id of any hospital, and
+    // neither does any row of its database.
+    const sample = await loadDataset(SAMPLE_DATA_DIR);
+    expect(await findRawData(path.join(root, 'aggregator'), sample)).toEqual([]);
+
     const production = await request(aggregatorUrl).get('/models/production');
     expect(production.status).toBe(200);
     expect(production.body).toMatchObject({ id: run.finalModelId, roundIndex: 2, width: 8 });
@@ -172,5 +180,31 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       round: 2,
     });
     expect(['NORMAL', 'PNEUMONIA']).toContain(diagnosis.body.label);
+
+    // ... and no row of its database holds any either (read once the aggregator has closed it).
+    await aggregator.close();
+    const db = await openDatabase({
+      databaseUrl,
+      stateDir: path.join(root, 'aggregator'),
+      migrate: false,
+    });
+    try {
+      const { prisma } = db;
+      const rows = JSON.stringify(
+        await Promise.all([
+          prisma.hospital.findMany(),
+          prisma.trainingRun.findMany(),
+          prisma.round.findMany(),
+          prisma.clientUpdate.findMany(),
+          prisma.modelVersion.findMany(),
+          prisma.weightDownload.findMany(),
+          prisma.auditEvent.findMany(),
+        ]),
+      );
+      expect(rows.length).toBeGreaterThan(1000);
+      expect(findRawDataInText(rows, sample)).toEqual([]);
+    } finally {
+      await db.close();
+    }
   });
 });
