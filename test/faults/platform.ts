@@ -1,8 +1,10 @@
 // The platform as real processes: one aggregator and hospital nodes, each node with its own
 // patient-level share of the shipped sample, plus optional malicious nodes.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { freePort, ServiceProcess, waitFor } from './processes.ts';
 
@@ -48,6 +50,37 @@ export interface PlatformOptions {
   /** Nodes that send poisoned updates (test/faults/malicious-node.ts), by name. */
   malicious?: Record<string, 'scale' | 'nan'>;
   databaseUrl?: string;
+  /**
+   * Every service on HTTPS with one self-signed certificate (openssl), trusted by the services
+   * through NODE_EXTRA_CA_CERTS (malicious nodes stay on HTTP: do not combine). The test process
+   * itself must trust it too: see tls-run.test.ts.
+   */
+  tls?: boolean;
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost; its paths and the services' env. */
+async function makeCertificate(dir: string): Promise<Record<string, string>> {
+  await mkdir(dir, { recursive: true });
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { TLS_CERT_FILE: cert, TLS_KEY_FILE: key, NODE_EXTRA_CA_CERTS: cert };
 }
 
 export class Platform {
@@ -56,10 +89,13 @@ export class Platform {
   private constructor(
     readonly root: string,
     readonly aggregator: ServiceProcess,
+    private readonly scheme: 'http' | 'https',
   ) {}
 
   static async start(options: PlatformOptions): Promise<Platform> {
     const root = await mkdtemp(path.join(tmpdir(), 'fedxray-faults-'));
+    const tlsEnv = options.tls ? await makeCertificate(path.join(root, 'tls')) : {};
+    const scheme = options.tls ? 'https' : 'http';
     const aggregator = new ServiceProcess(
       'aggregator',
       'services/aggregator/main.ts',
@@ -68,22 +104,31 @@ export class Platform {
         STATE_DIR: path.join(root, 'aggregator'),
         ADMIN_TOKEN,
         ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+        ...tlsEnv,
       },
+      scheme,
     );
-    const platform = new Platform(root, aggregator);
+    const platform = new Platform(root, aggregator, scheme);
     try {
       await aggregator.start();
       const dataDirs = await partitionSample(path.join(root, 'data'), options.hospitals);
       const starts: Promise<void>[] = [];
       for (const [i, name] of options.hospitals.entries()) {
         const { port, token } = await platform.register(name);
-        const node = new ServiceProcess(name, 'services/hospital-node/main.ts', port, {
-          HOSPITAL_ID: name,
-          DATA_DIR: dataDirs[i],
-          AGGREGATOR_URL: aggregator.url,
-          HOSPITAL_TOKEN: token,
-          VAL_FRACTION: '0.2',
-        });
+        const node = new ServiceProcess(
+          name,
+          'services/hospital-node/main.ts',
+          port,
+          {
+            HOSPITAL_ID: name,
+            DATA_DIR: dataDirs[i],
+            AGGREGATOR_URL: aggregator.url,
+            HOSPITAL_TOKEN: token,
+            VAL_FRACTION: '0.2',
+            ...tlsEnv,
+          },
+          scheme,
+        );
         platform.nodes.set(name, node);
         starts.push(node.start());
       }
@@ -110,7 +155,7 @@ export class Platform {
     const port = await freePort();
     const res = await this.call('POST', '/hospitals', {
       name,
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl: `${this.scheme}://127.0.0.1:${port}`,
     });
     if (res.status !== 201) throw new Error(`registering ${name}: ${JSON.stringify(res.body)}`);
     return { port, token: (res.body as { token: string }).token };

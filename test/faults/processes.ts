@@ -43,10 +43,11 @@ export class ServiceProcess {
     private readonly entry: string,
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly scheme: 'http' | 'https' = 'http',
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   get pid(): number | undefined {
