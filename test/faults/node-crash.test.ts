@@ -25,14 +25,16 @@ describe('a hospital node killed mid-training (real processes)', () => {
     const started = Date.now();
     const runId = await platform.startRun({
       rounds: 2,
-      localEpochs: 6,
+      localEpochs: 10,
       minHospitals,
       roundTimeoutSeconds: 300,
     });
-    // The aggregator has seen the victim's job running: kill it then.
-    await platform.waitForRun(runId, 90_000, (run) =>
-      ['training'].includes(updateOf(run, 0, VICTIM)?.status ?? ''),
-    );
+    // The victim has taken its job (the aggregator recorded the job id) and has not sent its
+    // update yet: kill it then, while it downloads or trains.
+    await platform.waitForRun(runId, 90_000, (run) => {
+      const update = updateOf(run, 0, VICTIM);
+      return !!update?.jobId && ['dispatched', 'training'].includes(update.status);
+    });
     const victim = platform.nodes.get(VICTIM);
     await victim?.crash();
 

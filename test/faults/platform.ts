@@ -33,7 +33,12 @@ export interface RunBody {
     inputModelId: string | null;
     outputModelId: string | null;
     metrics: Record<string, unknown> | null;
-    updates: { hospitalName: string; status: string; failureReason: string | null }[];
+    updates: {
+      hospitalName: string;
+      status: string;
+      failureReason: string | null;
+      jobId: string | null;
+    }[];
   }[];
 }
 
