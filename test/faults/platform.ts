@@ -1,10 +1,9 @@
 // The platform as real processes: one aggregator and hospital nodes, each node with its own
 // patient-level share of the shipped sample, plus optional malicious nodes.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { makeSelfSignedCertificate } from '../helpers/certificate.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { freePort, ServiceProcess, waitFor } from './processes.ts';
 
@@ -63,29 +62,11 @@ export interface PlatformOptions {
   tls?: boolean;
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost; its paths and the services' env. */
-async function makeCertificate(dir: string): Promise<Record<string, string>> {
+/** The services' TLS variables for one self-signed certificate, trusted by them all. */
+async function tlsEnvironment(dir: string): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true });
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { TLS_CERT_FILE: cert, TLS_KEY_FILE: key, NODE_EXTRA_CA_CERTS: cert };
+  const { certFile, keyFile } = makeSelfSignedCertificate(dir);
+  return { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, NODE_EXTRA_CA_CERTS: certFile };
 }
 
 export class Platform {
@@ -99,7 +80,7 @@ export class Platform {
 
   static async start(options: PlatformOptions): Promise<Platform> {
     const root = await mkdtemp(path.join(tmpdir(), 'fedxray-faults-'));
-    const tlsEnv = options.tls ? await makeCertificate(path.join(root, 'tls')) : {};
+    const tlsEnv = options.tls ? await tlsEnvironment(path.join(root, 'tls')) : {};
     const scheme = options.tls ? 'https' : 'http';
     const aggregator = new ServiceProcess(
       'aggregator',

@@ -1,21 +1,12 @@
 // A federated run with every service on HTTPS (TLS_CERT_FILE/TLS_KEY_FILE), the peers trusting
 // the private certificate through NODE_EXTRA_CA_CERTS (docs/tls.md), as real processes.
-import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hasOpenssl } from '../helpers/certificate.ts';
 import { Platform } from './platform.ts';
 
 const HOSPITALS = ['hospital-north', 'hospital-south', 'hospital-east'];
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe.skipIf(!hasOpenssl())('a federated run over HTTPS (real processes)', () => {
+describe.skipIf(!hasOpenssl)('a federated run over HTTPS (real processes)', () => {
   let platform: Platform | undefined;
 
   beforeAll(() => {

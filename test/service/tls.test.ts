@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -12,9 +12,9 @@ import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts
 import { readInferenceConfig, type InferenceConfig } from '../../services/inference-api/config.ts';
 import { ConfigError } from '../../shared/service/config.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
+import { hasOpenssl, makeSelfSignedCertificate } from '../helpers/certificate.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 if (!hasOpenssl) console.warn('tls.test.ts: openssl is not on PATH; the HTTPS tests are skipped');
 
 let dir: string;
@@ -27,29 +27,7 @@ beforeAll(async () => {
   certFile = join(dir, 'cert.pem');
   keyFile = join(dir, 'key.pem');
   if (!hasOpenssl) return;
-  // The recipe of docs/tls.md.
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  ({ certFile, keyFile } = makeSelfSignedCertificate(dir));
 });
 
 afterAll(async () => {
