@@ -1,35 +1,9 @@
-import { weightedAverage } from '../../../shared/federated/fedavg.ts';
-import type { ClientResult } from '../../../shared/federated/strategy.ts';
-import type { NamedWeights } from '../../../shared/weights/index.ts';
 import type { Evaluation } from '../schemas/hospital-node.ts';
-import type { ModelStore } from './model-store.ts';
 
 export interface AcceptedUpdate {
   hospitalId: string;
-  storagePath: string;
-  sha256: string;
   numSamples: number;
   metrics: unknown;
-}
-
-/**
- * FedAvg of the accepted updates: every weight averaged with shares n_j / n, in float64.
- * Each stored update is verified against the sha256 recorded when it was accepted.
- */
-export async function averageUpdates(
-  store: ModelStore,
-  reference: readonly NamedWeights[],
-  updates: readonly AcceptedUpdate[],
-): Promise<NamedWeights[]> {
-  const results: ClientResult[] = [];
-  for (const update of updates) {
-    results.push({
-      clientId: update.hospitalId,
-      numSamples: update.numSamples,
-      weights: await store.readWeights(update.storagePath, update.sha256),
-    });
-  }
-  return weightedAverage(reference, results);
 }
 
 export interface TrainSummary {

@@ -7,11 +7,12 @@ import {
   type PrismaClient,
   type Round,
 } from '../../../shared/db/index.ts';
+import { weightedAverage } from '../../../shared/federated/fedavg.ts';
 import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
 import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
 import type { NodeJob } from '../schemas/hospital-node.ts';
 import type { RunSettings } from '../schemas/runs.ts';
-import { averageUpdates, trainSummary, validationSummary } from './aggregation.ts';
+import { trainSummary, validationSummary } from './aggregation.ts';
 import { audit } from './audit.ts';
 import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
 import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
@@ -336,12 +337,18 @@ export class RoundRunner {
 
     const contributions = accepted.map((u) => ({
       hospitalId: u.hospitalId,
-      storagePath: store.updatePath(run.id, round.index, u.hospitalId),
-      sha256: u.sha256 ?? '',
       numSamples: u.numSamples ?? 0,
       metrics: u.metrics,
     }));
-    const averaged = await averageUpdates(store, reference, contributions);
+    // FedAvg over the weights the norm check has already read and verified.
+    const averaged = weightedAverage(
+      reference,
+      contributions.map((c) => ({
+        clientId: c.hospitalId,
+        numSamples: c.numSamples,
+        weights: screened.weights.get(c.hospitalId) ?? [],
+      })),
+    );
     const { manifest, blob } = encodeWeights(averaged);
     const stored = await store.putModel(packWeights(manifest, blob));
     this.signal.throwIfAborted();
@@ -427,14 +434,22 @@ export class RoundRunner {
     settings: RunSettings,
     reference: readonly NamedWeights[],
     accepted: readonly U[],
-  ): Promise<{ accepted: U[]; rejected: Map<string, string>; norms: UpdateNormRecord[] }> {
+  ): Promise<{
+    accepted: U[];
+    rejected: Map<string, string>;
+    norms: UpdateNormRecord[];
+    /** Each update's weights, read once (sha256-verified) for the check and the average. */
+    weights: Map<string, NamedWeights[]>;
+  }> {
     const { store } = this.deps;
     const norms: UpdateNormRecord[] = [];
+    const loaded = new Map<string, NamedWeights[]>();
     for (const update of accepted) {
       const weights = await store.readWeights(
         store.updatePath(run.id, round.index, update.hospitalId),
         update.sha256 ?? '',
       );
+      loaded.set(update.hospitalId, weights);
       norms.push({
         hospitalId: update.hospitalId,
         hospital: update.hospital.name,
@@ -478,6 +493,7 @@ export class RoundRunner {
       accepted: accepted.filter((u) => !rejected.has(u.hospitalId)),
       rejected,
       norms: norms.map((n) => ({ ...n, rejected: rejected.has(n.hospitalId) })),
+      weights: loaded,
     };
   }
 
