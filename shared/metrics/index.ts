@@ -11,3 +11,11 @@ export {
   type ThresholdRule,
 } from './threshold.ts';
 export { formatReportTable } from './format.ts';
+export {
+  DEFAULT_HISTOGRAM_BINS,
+  histogramTotals,
+  mergeScoreHistograms,
+  scoreHistogram,
+  thresholdFromHistogram,
+  type ScoreHistogram,
+} from './score-histogram.ts';
