@@ -10,7 +10,9 @@
  *   over J hospitals with equal (IID) patient-level shares;
  * - federate: the federated model vs each hospital alone on its share vs pooled centralised
  *   training, with IID and non-IID (Dirichlet alpha) partitions;
- * - curves: validation accuracy and loss per epoch or round of every Table 3 model (Fig. 5, 6).
+ * - curves: validation accuracy and loss per epoch or round of every Table 3 model (Fig. 5, 6);
+ * - threshold: the operating point: the IID federation with each hospital holding out a
+ *   calibration split, the threshold chosen on their pooled score histograms (the recall study).
  */
 import type { ArchitectureName } from '../../shared/model/architectures.ts';
 import type { Preprocessing } from '../../shared/training/preprocessing.ts';
@@ -21,7 +23,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export const GROUP_NAMES = ['table2', 'table3', 'federate', 'curves'] as const;
+export const GROUP_NAMES = ['table2', 'table3', 'federate', 'curves', 'threshold'] as const;
 export type GroupName = (typeof GROUP_NAMES)[number];
 
 export type ExperimentKind = 'centralised' | 'federated' | 'local-only';
@@ -64,6 +66,12 @@ export interface ExperimentSpec {
     /** Seed of the partition (and of FedAvg's sampling and the clients' training seeds). */
     seed: number;
   };
+  /**
+   * Federated runs of the threshold group: each hospital holds out `fraction` of its share by
+   * patient; the threshold is chosen by `rule` on the pooled `bins`-bin score histograms of the
+   * held-out splits (`thresholdRule` then only names the rule of the uncalibrated comparison).
+   */
+  calibration?: { fraction: number; rule: string; bins: number };
   /** Local-only runs: one hospital's share of the same partition as the federation's. */
   hospital?: { index: number; clients: number; partition: PartitionSpec; seed: number };
 }
@@ -202,6 +210,20 @@ export function buildPlan(profile: Profile): ExperimentPlan {
     for (let h = 0; h < profile.clients; h++)
       add(localOnly(partition, h), 'federate', 10 + p * profile.clients + h);
   });
+  // The operating point: the IID federation again, calibrated on the hospitals' held-out splits.
+  const iid = federated(partitions[0]);
+  const c = profile.calibration;
+  add(
+    {
+      ...iid,
+      id: `${iid.id}-calibrated`,
+      title: `${iid.title}, ${Math.round(c.fraction * 100)}% of each share held out, threshold ${c.rule} on it`,
+      calibration: { ...c },
+    },
+    'threshold',
+    1,
+  );
+  add(iid, 'threshold', 0);
   // Table 2: both normalisations at every batch size.
   profile.table2Batches.forEach((batch, b) => {
     for (const architecture of ['se-resnet18-gn', 'se-resnet18-bn'] as const)

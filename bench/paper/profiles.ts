@@ -45,8 +45,14 @@ export interface Profile {
    * are set per experiment.
    */
   recipe: Omit<TrainSettings, 'epochs' | 'batchSize'>;
-  /** Decision threshold rule (fedxray syntax); chosen on the validation split. */
+  /** Decision threshold rule (fedxray syntax) of every experiment but the calibrated one. */
   thresholdRule: string;
+  /**
+   * The operating-point study: a federation whose hospitals each hold out `fraction` of their
+   * share by patient (never trained on); the threshold is chosen by `rule` on the pooled
+   * `bins`-bin score histograms of those held-out splits, never on the validation split.
+   */
+  calibration: { fraction: number; rule: string; bins: number };
   /** Validation split carved from the training data, by patient, stratified. */
   valFraction: number;
   /** Seed of the validation split and of the hospital partitions (partitionByPatient). */
@@ -83,6 +89,9 @@ const COMMON = {
   dirichletAlpha: 0.5,
   recipe: RECIPE,
   thresholdRule: 'fixed:0.5',
+  // min-recall 0.97: a screening tool should miss few pneumonias (the paper's recall is 0.974);
+  // fixed before any calibrated run, not tuned on the validation split.
+  calibration: { fraction: 0.1, rule: 'min-recall:0.97', bins: 200 },
   valFraction: 0.1,
   splitSeed: 42,
   modelSeed: 42,

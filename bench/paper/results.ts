@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join, sep } from 'node:path';
 import type { EvaluationReport } from '../../shared/metrics/index.ts';
 import type { BackendInfo } from '../../shared/tf/backend.ts';
+import type { CalibrationInfo } from './calibration.ts';
 import type { ExperimentSpec, GroupName } from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 
@@ -62,6 +63,8 @@ export interface PartitionInfo {
   images: number;
   pneumonia: number;
   patients: number;
+  /** Calibrated federations: images of the share held out for calibration (not trained on). */
+  calibrationImages?: number;
 }
 
 export interface ExperimentResult {
@@ -79,6 +82,10 @@ export interface ExperimentResult {
   metrics: EvaluationReport;
   valLoss: number;
   threshold: { threshold: number; rule: string; description: string };
+  /** Calibrated federations: how the threshold was chosen on the hospitals' held-out splits. */
+  calibration?: CalibrationInfo;
+  /** Calibrated federations: the same model on the validation split at the fixed 0.5. */
+  metricsAtDefault?: EvaluationReport;
   stepLabel: 'epoch' | 'round';
   history: ResultHistoryPoint[];
   /** Federated: every hospital's share; local-only: the one trained on. */

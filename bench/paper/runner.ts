@@ -22,13 +22,20 @@ import {
 } from '../../shared/data/index.ts';
 import { runSimulation } from '../../shared/federated/simulation.ts';
 import { WorkerPoolTrainer } from '../../shared/federated/worker-trainer.ts';
-import { chooseThreshold, computeMetrics, parseThresholdRule } from '../../shared/metrics/index.ts';
+import {
+  chooseThreshold,
+  computeMetrics,
+  parseThresholdRule,
+  type EvaluationReport,
+  type ThresholdChoice,
+} from '../../shared/metrics/index.ts';
 import { buildModel } from '../../shared/model/architectures.ts';
 import { saveModelDir } from '../../shared/model/model-dir.ts';
 import { runCentralised, type EpochReport } from '../../shared/pipeline/centralised.ts';
 import type { BackendInfo } from '../../shared/tf/backend.ts';
 import type { TrainProgress } from '../../shared/training/local-train.ts';
 import { predictRecords } from '../../shared/training/predict.ts';
+import { calibrateOnHospitals, type CalibrationInfo } from './calibration.ts';
 import type { ExperimentSpec, GroupName, PartitionSpec } from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 import {
@@ -233,6 +240,7 @@ export async function runExperiment(
   let trainedImages: number;
   let trainSeconds: number;
   let workers = 1;
+  let calibrationSplits: { clientId: string; records: readonly XrayRecord[] }[] = [];
   try {
     if (spec.kind === 'federated') {
       const fed = spec.federation;
@@ -268,6 +276,7 @@ export async function runExperiment(
             local: spec.settings,
             preprocessing: spec.preprocessing,
             seed: fed.seed,
+            calibrationFraction: spec.calibration?.fraction,
           },
           {
             cache: ctx.cache,
@@ -286,6 +295,7 @@ export async function runExperiment(
           seconds: r.seconds,
         }));
         partitions = result.partitions;
+        calibrationSplits = result.calibration;
         rounds = result.rounds.map((r) => ({ round: r.round, clients: r.clients }));
         trainedImages = result.rounds.reduce(
           (sum, r) => sum + r.clients.reduce((s, c) => s + c.numSamples, 0) * spec.settings.epochs,
@@ -334,16 +344,35 @@ export async function runExperiment(
     const predictions = await predictRecords(model, data.val, spec.preprocessing, {
       cache: ctx.cache,
     });
-    const threshold = chooseThreshold(
-      predictions.labels,
-      predictions.probabilities,
-      parseThresholdRule(spec.thresholdRule),
-    );
-    const metrics = computeMetrics(predictions.labels, predictions.probabilities, {
-      threshold: threshold.threshold,
-      bootstrapSamples: spec.bootstrapSamples,
-      seed: spec.split.seed,
-    });
+    let threshold: ThresholdChoice;
+    let calibration: CalibrationInfo | undefined;
+    if (spec.calibration) {
+      calibration = await calibrateOnHospitals(
+        model,
+        calibrationSplits,
+        spec.calibration,
+        spec.preprocessing,
+        ctx.cache,
+      );
+      threshold = calibration.threshold;
+      log(
+        `${prefix} threshold ${fmt(threshold.threshold)} from ${calibration.images} held-out images of ${calibration.hospitals.length} hospitals: ${threshold.description}`,
+      );
+    } else {
+      threshold = chooseThreshold(
+        predictions.labels,
+        predictions.probabilities,
+        parseThresholdRule(spec.thresholdRule),
+      );
+    }
+    const score = (at: number): EvaluationReport =>
+      computeMetrics(predictions.labels, predictions.probabilities, {
+        threshold: at,
+        bootstrapSamples: spec.bootstrapSamples,
+        seed: spec.split.seed,
+      });
+    const metrics = score(threshold.threshold);
+    const metricsAtDefault = calibration ? score(0.5) : undefined;
     const parameters = model.countParams();
     if (ctx.modelsDir) {
       await saveModelDir(`${ctx.modelsDir}/${spec.id}`, model, {
@@ -376,6 +405,7 @@ export async function runExperiment(
       metrics,
       valLoss: predictions.loss,
       threshold,
+      ...(calibration ? { calibration, metricsAtDefault } : {}),
       stepLabel,
       history,
       ...(partitions ? { partitions } : {}),

@@ -1,4 +1,9 @@
-import { partitionByPatient, type ImageCache, type XrayRecord } from '../data/index.ts';
+import {
+  partitionByPatient,
+  splitByPatient,
+  type ImageCache,
+  type XrayRecord,
+} from '../data/index.ts';
 import { getModelWeights, setModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { mapWithConcurrency } from '../util/concurrency.ts';
 import type { tf } from '../tf/tf.ts';
@@ -26,6 +31,12 @@ export interface SimulationConfig {
   local: TrainSettings;
   preprocessing: Preprocessing;
   seed: number;
+  /**
+   * Fraction of each hospital's share held out by patient (like a node's VAL_FRACTION) and
+   * never trained on: its calibration split, on which the operating threshold is chosen.
+   * 0 or absent: every image of the share is trained on.
+   */
+  calibrationFraction?: number;
 }
 
 export interface ClientRoundReport {
@@ -58,9 +69,21 @@ export interface SimulationHooks {
   onRoundEnd?: (report: RoundReport) => void;
 }
 
+export interface ClientShareInfo {
+  clientId: string;
+  /** Images trained on (the share less its calibration split). */
+  images: number;
+  pneumonia: number;
+  patients: number;
+  /** Images of the calibration split, when calibrationFraction > 0. */
+  calibrationImages?: number;
+}
+
 export interface SimulationResult {
   rounds: RoundReport[];
-  partitions: { clientId: string; images: number; pneumonia: number; patients: number }[];
+  partitions: ClientShareInfo[];
+  /** Each hospital's held-out calibration split (empty when calibrationFraction is 0). */
+  calibration: { clientId: string; records: XrayRecord[] }[];
   downloads: Record<string, number>;
   weights: WeightArray[];
 }
@@ -92,7 +115,15 @@ export async function runSimulation(
     alpha: config.partition.alpha,
     seed: config.seed,
   });
-  const clients = shards.map((records, i) => ({ id: clientId(i), records }));
+  const clients = shards.map((share, i) => {
+    const fraction = config.calibrationFraction ?? 0;
+    if (fraction <= 0) return { id: clientId(i), records: share, calibration: [] };
+    const split = splitByPatient(share, {
+      valFraction: fraction,
+      seed: clientSeed(config.seed, 0, i),
+    });
+    return { id: clientId(i), records: split.train, calibration: split.val };
+  });
   const strategy = hooks.strategy ?? new FedAvg({ fraction: config.fraction });
   const ledger = new DownloadLedger(config.maxDownloads);
   const rng = createRng(config.seed);
@@ -181,7 +212,11 @@ export async function runSimulation(
       images: c.records.length,
       pneumonia: c.records.filter((r) => r.label === 1).length,
       patients: new Set(c.records.map((r) => r.patientId)).size,
+      ...(c.calibration.length > 0 ? { calibrationImages: c.calibration.length } : {}),
     })),
+    calibration: clients
+      .filter((c) => c.calibration.length > 0)
+      .map((c) => ({ clientId: c.id, records: c.calibration })),
     downloads: ledger.snapshot(),
     weights: global,
   };

@@ -57,7 +57,23 @@ describe('paper suite profiles and plan', () => {
     // is Table 2's SE-ResNet-GN run at batch 16.
     expect(group('federate')).toContain('centralised/se-resnet18-gn/b16');
     expect(group('federate').filter((id) => id.startsWith('local-only/'))).toHaveLength(6);
-    expect(plan.experiments).toHaveLength(19);
+    // The operating point: the IID federation, and again with calibration splits.
+    expect(group('threshold').sort()).toEqual([
+      'federated/se-resnet18-gn/iid',
+      'federated/se-resnet18-gn/iid-calibrated',
+    ]);
+    const calibrated = plan.experiments.find(
+      (e) => e.spec.id === 'federated/se-resnet18-gn/iid-calibrated',
+    );
+    expect(calibrated?.spec.calibration).toEqual({
+      fraction: 0.1,
+      rule: 'min-recall:0.97',
+      bins: 200,
+    });
+    expect(calibrated?.spec.federation).toEqual(
+      plan.experiments.find((e) => e.spec.id === 'federated/se-resnet18-gn/iid')?.spec.federation,
+    );
+    expect(plan.experiments).toHaveLength(20);
     const cpuFed = plan.experiments.find((e) => e.spec.id === 'federated/se-resnet18-gn/iid');
     expect(cpuFed?.spec.preprocessing.inputSize).toBe(64);
 
@@ -132,8 +148,34 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     }
   });
 
+  it("chooses the calibrated threshold on the hospitals' held-out splits only", () => {
+    const plain = first.find((r) => r.id === 'federated/se-resnet18-gn/iid');
+    const calibrated = first.find((r) => r.id === 'federated/se-resnet18-gn/iid-calibrated');
+    const c = calibrated?.calibration;
+    expect(c?.rule).toBe('min-recall:0.97');
+    expect(calibrated?.threshold).toEqual(c?.threshold);
+    expect(calibrated?.metrics.threshold).toBe(c?.threshold.threshold);
+    expect(calibrated?.metricsAtDefault?.threshold).toBe(0.5);
+    // Held out: the shares trained on are smaller than the uncalibrated federation's by
+    // exactly the calibration images, which are the images the threshold was chosen on.
+    const held = calibrated?.partitions?.map((p) => p.calibrationImages ?? 0) ?? [];
+    expect(held.reduce((s, n) => s + n, 0)).toBe(c?.images);
+    calibrated?.partitions?.forEach((p, i) =>
+      expect(p.images + (p.calibrationImages ?? 0)).toBe(plain?.partitions?.[i].images),
+    );
+    if (c && c.pneumonia > 0) expect(c.recall).toBeGreaterThanOrEqual(0.97);
+    expect(plain?.calibration).toBeUndefined();
+  });
+
   it('writes the Markdown tables and PNG curves', async () => {
-    for (const file of ['README.md', 'table2.md', 'table3.md', 'federate.md', 'curves.md']) {
+    for (const file of [
+      'README.md',
+      'table2.md',
+      'table3.md',
+      'federate.md',
+      'curves.md',
+      'threshold.md',
+    ]) {
       const text = await readFile(join(results, file), 'utf8');
       expect(text).toMatch(/^# /);
       expect(text).not.toMatch(/not run yet/);
@@ -142,6 +184,12 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     expect(table3).toMatch(/\| FL-SE-ResNet-GN \| federated \| 0\.952 \| \d\.\d{3} \[/);
     expect(table3).toMatch(/\| VGG-16 \| centralised \| 0\.847 \|/);
     expect(table3).toMatch(/Wall time and machine/);
+    const threshold = await readFile(join(results, 'threshold.md'), 'utf8');
+    expect(threshold).toMatch(
+      /\| Paper: FL-SE-ResNet-GN on .* \| - \| 0\.952 \| 0\.933 \| 0\.974 \|/,
+    );
+    expect(threshold).toMatch(/at the calibrated threshold/);
+    expect(threshold).toMatch(/No validation image took part in the choice/);
     const federate = await readFile(join(results, 'federate.md'), 'utf8');
     expect(federate).toMatch(/Federated, Dirichlet alpha 0\.5/);
     expect(federate).toMatch(/Pooled centralised/);
@@ -162,8 +210,8 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     const out = join(work, 'results.md');
     await writeResultsOverview(join(REPO, 'docs/results'), out);
     const text = await readFile(out, 'utf8');
-    expect(text).toMatch(/\| `cpu` \| \d+ of 19 \|/);
-    expect(text).toMatch(/\| `paper` \| \d+ of 20 \|/);
+    expect(text).toMatch(/\| `cpu` \| \d+ of 20 \|/);
+    expect(text).toMatch(/\| `paper` \| \d+ of 21 \|/);
     expect(text).toMatch(/## How our setup differs from the paper's/);
     // The committed federated IID result, beside the paper's 0.952.
     expect(text).toMatch(/\| FL-SE-ResNet-GN \| federated \| 0\.952 \| 0\.927 \[0\.902, 0\.947\]/);

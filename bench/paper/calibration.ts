@@ -1,0 +1,64 @@
+/**
+ * The operating point of a calibrated federation: every hospital scores its held-out
+ * calibration split and shares only a per-class score histogram; the threshold is chosen by the
+ * rule on the pooled histogram. The validation split plays no part.
+ */
+import type { ImageCache, XrayRecord } from '../../shared/data/index.ts';
+import {
+  histogramTotals,
+  mergeScoreHistograms,
+  parseThresholdRule,
+  scoreHistogram,
+  thresholdFromHistogram,
+  type ScoreHistogram,
+  type ThresholdChoice,
+} from '../../shared/metrics/index.ts';
+import type { tf } from '../../shared/tf/tf.ts';
+import { predictRecords } from '../../shared/training/predict.ts';
+import type { Preprocessing } from '../../shared/training/preprocessing.ts';
+
+export interface CalibrationInfo {
+  rule: string;
+  bins: number;
+  hospitals: { clientId: string; images: number; pneumonia: number }[];
+  images: number;
+  pneumonia: number;
+  /** Recall and specificity of the chosen threshold on the pooled calibration splits. */
+  recall: number;
+  specificity: number;
+  threshold: ThresholdChoice;
+}
+
+export async function calibrateOnHospitals(
+  model: tf.LayersModel,
+  splits: readonly { clientId: string; records: readonly XrayRecord[] }[],
+  settings: { rule: string; bins: number },
+  preprocessing: Preprocessing,
+  cache?: ImageCache,
+): Promise<CalibrationInfo> {
+  if (splits.length === 0) throw new Error('no hospital holds a calibration split');
+  const histograms: ScoreHistogram[] = [];
+  for (const split of splits) {
+    const p = await predictRecords(model, split.records, preprocessing, { cache });
+    histograms.push(scoreHistogram(p.labels, p.probabilities, settings.bins));
+  }
+  const pooled = mergeScoreHistograms(histograms);
+  const threshold = thresholdFromHistogram(pooled, parseThresholdRule(settings.rule));
+  const { positives, negatives } = histogramTotals(pooled);
+  // Images of bin k score at least k / bins, so bins from the threshold's edge up are positive.
+  const from = Math.round(threshold.threshold * pooled.bins);
+  const above = (counts: number[]): number => counts.slice(from).reduce((s, c) => s + c, 0);
+  return {
+    rule: settings.rule,
+    bins: settings.bins,
+    hospitals: splits.map((s, i) => {
+      const t = histogramTotals(histograms[i]);
+      return { clientId: s.clientId, images: t.positives + t.negatives, pneumonia: t.positives };
+    }),
+    images: positives + negatives,
+    pneumonia: positives,
+    recall: positives > 0 ? above(pooled.positive) / positives : NaN,
+    specificity: negatives > 0 ? 1 - above(pooled.negative) / negatives : NaN,
+    threshold,
+  };
+}
