@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join, sep } from 'node:path';
 import type { EvaluationReport } from '../../shared/metrics/index.ts';
 import type { BackendInfo } from '../../shared/tf/backend.ts';
-import type { CalibrationInfo } from './calibration.ts';
+import type { CalibrationInfo } from '../../shared/federated/calibration.ts';
 import type { ExperimentSpec, GroupName } from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 

@@ -35,7 +35,7 @@ import { runCentralised, type EpochReport } from '../../shared/pipeline/centrali
 import type { BackendInfo } from '../../shared/tf/backend.ts';
 import type { TrainProgress } from '../../shared/training/local-train.ts';
 import { predictRecords } from '../../shared/training/predict.ts';
-import { calibrateOnHospitals, type CalibrationInfo } from './calibration.ts';
+import { calibrateOnHospitals, type CalibrationInfo } from '../../shared/federated/calibration.ts';
 import type { ExperimentSpec, GroupName, PartitionSpec } from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 import {

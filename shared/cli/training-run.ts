@@ -8,7 +8,7 @@ import { initBackend, type BackendInfo } from '../tf/backend.ts';
 import { describeSplit, prepareData, writeManifest, type PreparedData } from './data-setup.ts';
 import { info, printJson, formatSeconds } from './output.ts';
 import type { CommonTraining } from './training-options.ts';
-import { formatReportTable } from '../metrics/index.ts';
+import { formatReportTable, type ThresholdChoice } from '../metrics/index.ts';
 
 export interface TrainingRunContext {
   common: CommonTraining;
@@ -22,6 +22,8 @@ export interface TrainingRunOutcome {
   history: HistoryPoint[];
   stepLabel: 'epoch' | 'round';
   training: Record<string, unknown>;
+  /** Set when the run chose its threshold itself (on calibration splits, not validation). */
+  threshold?: ThresholdChoice;
 }
 
 /** The frame shared by `train` and `simulate`: set-up, the run itself, then model + report. */
@@ -56,6 +58,7 @@ export async function runTrainingCommand(
       preprocessing: common.preprocessing,
       val: data.val,
       thresholdRule: common.thresholdRule,
+      threshold: outcome.threshold,
       training: {
         ...outcome.training,
         backend: backend.name,

@@ -24,6 +24,8 @@ export interface FinalizeInput {
   preprocessing: Preprocessing;
   val: readonly XrayRecord[];
   thresholdRule: ThresholdRule;
+  /** A threshold chosen elsewhere (on calibration splits): used as is, not chosen on `val`. */
+  threshold?: ThresholdChoice;
   training: Record<string, unknown>;
   history: HistoryPoint[];
   stepLabel: 'epoch' | 'round';
@@ -38,11 +40,12 @@ export interface FinalizeOutput {
 }
 
 /**
- * Chooses the decision threshold on the validation split, scores the model there with
- * confidence intervals and writes the model directory, report.json and the plots.
+ * Chooses the decision threshold on the validation split (unless one is given), scores the
+ * model there with confidence intervals and writes the model directory, report.json and the
+ * plots.
  */
 export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutput> {
-  let threshold: ThresholdChoice = {
+  let threshold: ThresholdChoice = input.threshold ?? {
     threshold: input.thresholdRule.kind === 'fixed' ? input.thresholdRule.value : 0.5,
     rule: formatThresholdRule(input.thresholdRule),
     description: 'no validation data: default threshold',
@@ -52,7 +55,9 @@ export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutpu
     const predictions = await predictRecords(input.model, input.val, input.preprocessing, {
       cache: input.cache,
     });
-    threshold = chooseThreshold(predictions.labels, predictions.probabilities, input.thresholdRule);
+    threshold =
+      input.threshold ??
+      chooseThreshold(predictions.labels, predictions.probabilities, input.thresholdRule);
     validation = computeMetrics(predictions.labels, predictions.probabilities, {
       threshold: threshold.threshold,
       seed: input.seed,

@@ -172,6 +172,55 @@ describe('fedxray CLI', () => {
     expect(results[1].error).toBeTruthy();
   });
 
+  it("simulate --calibration-fraction chooses the threshold on the hospitals' held-out splits", async () => {
+    const out = join(work, 'calibrated');
+    const sim = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--clients',
+      '2',
+      '--rounds',
+      '1',
+      '--size',
+      '32',
+      '--width',
+      '8',
+      '--batch',
+      '8',
+      '--val-fraction',
+      '0.25',
+      '--calibration-fraction',
+      '0.2',
+      '--threshold-rule',
+      'min-recall:0.9',
+      '--json',
+    );
+    expect(sim.stderr).toBe('');
+    expect(sim.code).toBe(0);
+    const model = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
+      threshold: { threshold: number; rule: string; description: string };
+    };
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
+      training: {
+        calibrationFraction: number;
+        calibration: { images: number; recall: number; threshold: { threshold: number } };
+        partitions: { calibrationImages?: number }[];
+      };
+    };
+    const c = report.training.calibration;
+    expect(report.training.calibrationFraction).toBe(0.2);
+    expect(model.threshold.rule).toBe('min-recall:0.9');
+    expect(model.threshold.description).toMatch(/score histogram/);
+    expect(model.threshold.threshold).toBe(c.threshold.threshold);
+    expect(c.images).toBe(
+      report.training.partitions.reduce((s, p) => s + (p.calibrationImages ?? 0), 0),
+    );
+    expect(c.recall).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('bench --json reports speed, memory and a flat tensor count', async () => {
     const { stdout, code } = await fedxray(
       'bench',

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
+import { calibrateOnHospitals } from '../../federated/calibration.ts';
 import { runSimulation } from '../../federated/simulation.ts';
+import { DEFAULT_HISTOGRAM_BINS } from '../../metrics/index.ts';
 import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
 import { toHistoryPoint } from '../../report/history.ts';
 import { createProgress } from '../progress.ts';
@@ -14,7 +16,11 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   --clients J, --rounds T, --local-epochs E, --batch B, --lr eta, --fraction C,
   --max-downloads S_max (default: rounds, i.e. no limit), --alpha A (Dirichlet, implies
   --partition dirichlet), --workers N (hospitals trained in parallel worker threads; default
-  min(cores, clients); results are the same for any N). Other options as for \`fedxray train\`.`;
+  min(cores, clients); results are the same for any N).
+  --calibration-fraction F (default 0): each hospital holds out F of its share by patient and
+  never trains on it; --threshold-rule is then applied to the pooled score histograms of those
+  held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97).
+  Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, {
@@ -27,6 +33,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     partition: { type: 'string' },
     alpha: { type: 'string' },
     workers: { type: 'string' },
+    'calibration-fraction': { type: 'string' },
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -34,6 +41,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const fraction = numberOpt(args, 'fraction', 1, { min: 0.01, max: 1 });
   const maxDownloads = numberOpt(args, 'max-downloads', rounds, { integer: true, min: 1 });
   const alpha = numberOpt(args, 'alpha', 0.5, { min: 0.001 });
+  const calibrationFraction = numberOpt(args, 'calibration-fraction', 0, { min: 0, max: 0.5 });
   const partition = choiceOpt(
     args,
     'partition',
@@ -74,6 +82,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         local: common.settings,
         preprocessing: common.preprocessing,
         seed: common.seed,
+        calibrationFraction,
       };
       let progress = createProgress({ label: 'round', total: 1, enabled: false });
       const seen = new Map<string, number>();
@@ -111,7 +120,22 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       }
       for (const p of result.partitions)
         info(
-          `${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients`,
+          `${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients` +
+            (p.calibrationImages ? `, ${p.calibrationImages} held out for calibration` : ''),
+        );
+      const calibration =
+        calibrationFraction > 0
+          ? await calibrateOnHospitals(
+              model,
+              result.calibration,
+              { rule: common.thresholdRuleText, bins: DEFAULT_HISTOGRAM_BINS },
+              common.preprocessing,
+              cache,
+            )
+          : undefined;
+      if (calibration)
+        info(
+          `threshold ${calibration.threshold.threshold.toFixed(3)} chosen on ${calibration.images} held-out images of ${calibration.hospitals.length} hospitals: ${calibration.threshold.description}`,
         );
       return {
         stepLabel: 'round',
@@ -130,7 +154,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           partitions: result.partitions,
           downloads: result.downloads,
           roundsDetail: result.rounds,
+          ...(calibration ? { calibrationFraction, calibration } : {}),
         },
+        threshold: calibration?.threshold,
       };
     },
   );

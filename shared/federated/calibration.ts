@@ -1,9 +1,10 @@
 /**
- * The operating point of a calibrated federation: every hospital scores its held-out
- * calibration split and shares only a per-class score histogram; the threshold is chosen by the
- * rule on the pooled histogram. The validation split plays no part.
+ * The operating point of a simulated federation: every hospital scores its held-out
+ * calibration split (SimulationConfig.calibrationFraction) and shares only a per-class score
+ * histogram, as a node's POST /evaluate does; the threshold is chosen by the rule on the pooled
+ * histogram. The validation split plays no part.
  */
-import type { ImageCache, XrayRecord } from '../../shared/data/index.ts';
+import type { ImageCache, XrayRecord } from '../data/index.ts';
 import {
   histogramTotals,
   mergeScoreHistograms,
@@ -12,10 +13,10 @@ import {
   thresholdFromHistogram,
   type ScoreHistogram,
   type ThresholdChoice,
-} from '../../shared/metrics/index.ts';
-import type { tf } from '../../shared/tf/tf.ts';
-import { predictRecords } from '../../shared/training/predict.ts';
-import type { Preprocessing } from '../../shared/training/preprocessing.ts';
+} from '../metrics/index.ts';
+import type { tf } from '../tf/tf.ts';
+import { predictRecords } from '../training/predict.ts';
+import type { Preprocessing } from '../training/preprocessing.ts';
 
 export interface CalibrationInfo {
   rule: string;
