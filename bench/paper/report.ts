@@ -473,6 +473,8 @@ export function thresholdSection(rows: Row[]): string {
     '',
     ...notes.flatMap((n) => [n, '']),
     'The calibrated federation trains on 90% of each share (the rest is its hospital\u2019s calibration split), the uncalibrated one on all of it; both are scored on the same validation split. A hospital shares only class counts per score bin, as a node\u2019s POST /evaluate does.',
+    '',
+    'The calibration splits come from the same distribution as the validation split, so this shows the operating point the hospitals\u2019 own data support, which is what a deployment at those hospitals needs. It does not show how the threshold transfers to a shifted population: where NORMAL images of another population score higher (as reported for the official Kermany test split, docs/engine.md), a lower threshold costs specificity there.',
   ].join('\n');
 }
 
