@@ -209,6 +209,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       earlyStopPatience: 0,
       earlyStopMinDelta: 0.001,
       maxUpdateNormRatio: 10,
+      thresholdRule: 'fixed:0.5',
       promote: true,
       seed: expect.any(Number),
     });

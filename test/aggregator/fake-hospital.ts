@@ -24,6 +24,8 @@ export interface FakeBehaviour {
   uploadTwice?: boolean;
   /** Answer GET /health after this long. */
   healthDelayMs?: number;
+  /** Fields answered by POST /evaluate over the defaults (e.g. a score histogram). */
+  evaluation?: Record<string, unknown>;
 }
 
 export interface TrainCall {
@@ -229,6 +231,7 @@ export async function startFakeHospital(
         f1: 0.8,
         auc: 0.9,
         confusion: { tp: 4, fp: 1, tn: 4, fn: 1 },
+        ...fake.behaviour.evaluation,
       };
     },
   );

@@ -28,7 +28,10 @@ interface RunBody {
   finalModelId: string | null;
   rounds: {
     status: string;
-    metrics: { train: { numSamples: number }; validation: { n: number; auc: number } | null };
+    metrics: {
+      train: { numSamples: number };
+      validation: { n: number; auc: number; atThreshold: { recall: number } | null } | null;
+    };
     updates: { hospitalName: string; status: string; numSamples: number | null }[];
   }[];
 }
@@ -106,6 +109,7 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       localEpochs: 1,
       batchSize: 8,
       roundTimeoutSeconds: 60,
+      thresholdRule: 'min-recall:0.9',
     });
     expect(started.status).toBe(202);
     const runId = started.body.id as string;
@@ -140,6 +144,18 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
     const production = await request(aggregatorUrl).get('/models/production');
     expect(production.status).toBe(200);
     expect(production.body).toMatchObject({ id: run.finalModelId, roundIndex: 2, width: 8 });
+    // Its threshold was chosen on the three nodes' pooled validation histograms.
+    const validationTotal = await Promise.all(
+      nodes.map(
+        async (node) => (await request(node.server).get('/info')).body.splits.validation.total,
+      ),
+    );
+    const { threshold } = production.body.metadata;
+    expect(threshold).toMatchObject({
+      rule: 'min-recall:0.9',
+      basis: { hospitals: 3, images: validationTotal.reduce((a, b) => a + b, 0), excluded: [] },
+    });
+    expect(run.rounds[1].metrics.validation?.atThreshold?.recall).toBeGreaterThanOrEqual(0.9);
     const models = (await request(aggregatorUrl).get('/models')).body.models as unknown[];
     expect(models).toHaveLength(3);
 
@@ -179,7 +195,10 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       version: production.body.version,
       round: 2,
     });
-    expect(['NORMAL', 'PNEUMONIA']).toContain(diagnosis.body.label);
+    expect(diagnosis.body.threshold).toBe(threshold.threshold);
+    expect(diagnosis.body.label).toBe(
+      diagnosis.body.probability >= threshold.threshold ? 'PNEUMONIA' : 'NORMAL',
+    );
 
     // ... and no row of its database holds any either (read once the aggregator has closed it).
     await aggregator.close();

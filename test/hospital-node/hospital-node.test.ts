@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/hospital-node/app.ts';
 import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
+import { histogramTotals, type ScoreHistogram } from '../../shared/metrics/index.ts';
 import { hashToken } from '../../shared/service/auth.ts';
 import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 import { tf } from '../../shared/tf/tf.ts';
@@ -384,6 +385,19 @@ describe('POST /evaluate', () => {
     expect(res.body.loss).toBeGreaterThan(0);
     const { tp, fp, tn, fn } = res.body.confusion;
     expect(tp + fp + tn + fn).toBe(res.body.n);
+
+    // Class counts per score bin of the validation split, for the aggregator's threshold.
+    const histogram = res.body.histogram as ScoreHistogram;
+    expect(histogram.bins).toBe(100);
+    expect(histogram.positive).toHaveLength(100);
+    expect(histogram.negative).toHaveLength(100);
+    expect(histogramTotals(histogram)).toEqual({
+      positives: info.body.splits.validation.PNEUMONIA,
+      negatives: info.body.splits.validation.NORMAL,
+    });
+    // Consistent with the confusion counts at 0.5, a bin edge.
+    const above = (counts: number[]) => counts.slice(50).reduce((a, b) => a + b, 0);
+    expect([above(histogram.positive), above(histogram.negative)]).toEqual([tp, fp]);
   });
 
   it('refuses weights that do not match the sha256 or the network', async () => {

@@ -210,6 +210,41 @@ describe('inference-api with the aggregator', () => {
     expect(res.body.label).toBe(res.body.probability >= 0.3 ? 'PNEUMONIA' : 'NORMAL');
   });
 
+  it('labels at the threshold the aggregator chose for the version, with its basis', async () => {
+    const { probability } = (await diagnose()).body as { probability: number };
+    const cases = [
+      ['model-f', Math.min(probability + 1e-4, 1), 'NORMAL'],
+      ['model-g', Math.max(probability - 1e-4, 0), 'PNEUMONIA'],
+    ] as const;
+    for (const [id, threshold, label] of cases) {
+      const metadata = modelB.record.metadata as Record<string, unknown>;
+      aggregator.production = {
+        id,
+        record: {
+          ...modelB.record,
+          id,
+          metadata: {
+            ...metadata,
+            threshold: {
+              threshold,
+              rule: 'min-recall:0.9',
+              description: 'highest threshold with recall >= 0.9 ...',
+              basis: { hospitals: 2, images: 23, positives: 13, negatives: 10, bins: 100 },
+            },
+          },
+        },
+        packed: modelB.packed,
+      };
+      expect(await app.reload()).toEqual({ status: 'loaded', modelId: id });
+      expect((await request(app.server).get('/models/current')).body).toMatchObject({
+        threshold,
+        thresholdRule: 'min-recall:0.9',
+      });
+      const res = await diagnose();
+      expect(res.body).toMatchObject({ threshold, label, probability, model: { id } });
+    }
+  });
+
   it('keeps its model when the aggregator is unreachable', async () => {
     const down = await buildApp(config({ aggregatorUrl: 'http://127.0.0.1:9' }), {
       logger: false,

@@ -1,4 +1,5 @@
 import type { Evaluation } from '../schemas/hospital-node.ts';
+import type { PooledMetrics } from './calibration.ts';
 
 export interface AcceptedUpdate {
   hospitalId: string;
@@ -42,16 +43,22 @@ export interface ValidationSummary {
   f1: number;
   auc: number;
   confusion: Evaluation['confusion'];
+  /** The pooled metrics at the model's chosen threshold, when the histograms give them exactly. */
+  atThreshold: PooledMetrics | null;
 }
 
 const WEIGHTED = ['loss', 'accuracy', 'precision', 'recall', 'specificity', 'f1', 'auc'] as const;
 
 /**
- * The hospitals' validation metrics weighted by their validation sizes n (accuracy weighted
- * so is the pooled accuracy; AUC cannot be pooled from summaries, so it is the weighted mean
- * too); confusion counts summed. Null when no hospital answered.
+ * The hospitals' validation metrics (at the threshold they evaluated at, 0.5) weighted by their
+ * validation sizes n (accuracy weighted so is the pooled accuracy; AUC cannot be pooled from
+ * summaries, so it is the weighted mean too); confusion counts summed. Null when no hospital
+ * answered.
  */
-export function validationSummary(evaluations: readonly Evaluation[]): ValidationSummary | null {
+export function validationSummary(
+  evaluations: readonly Evaluation[],
+  atThreshold: PooledMetrics | null = null,
+): ValidationSummary | null {
   const n = evaluations.reduce((sum, e) => sum + e.n, 0);
   if (n === 0) return null;
   const summary: ValidationSummary = {
@@ -65,6 +72,7 @@ export function validationSummary(evaluations: readonly Evaluation[]): Validatio
     f1: 0,
     auc: 0,
     confusion: { tp: 0, fp: 0, tn: 0, fn: 0 },
+    atThreshold,
   };
   for (const e of evaluations) {
     for (const key of WEIGHTED) summary[key] += (e[key] * e.n) / n;

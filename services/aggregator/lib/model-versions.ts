@@ -3,27 +3,24 @@ import { HttpError } from '../../../shared/service/errors.ts';
 import type { ModelMetadata } from '../schemas/models.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { audit, type Actor } from './audit.ts';
+import { initialThreshold, type ModelThreshold } from './calibration.ts';
 
 type Tx = Prisma.TransactionClient;
 
 /** Serialises version numbering between transactions. */
 const VERSION_LOCK = 'fedxray:model-version';
 
-export const FIXED_THRESHOLD = {
-  threshold: 0.5,
-  rule: 'fixed:0.5',
-  description:
-    'PNEUMONIA when P(PNEUMONIA) >= 0.5: class-weighted training aims at balanced errors ' +
-    '(docs/engine.md, "Metrics and the threshold")',
-} as const;
-
 /** What the inference-api needs besides the weights (docs/inference-api.md). */
-export function modelMetadata(settings: RunSettings): ModelMetadata & Prisma.InputJsonObject {
-  return {
+export function modelMetadata(
+  settings: RunSettings,
+  threshold: ModelThreshold,
+): Prisma.InputJsonObject {
+  const metadata: ModelMetadata = {
     preprocessing: { inputSize: settings.inputSize, normalization: 'per-image', equalize: false },
-    threshold: { ...FIXED_THRESHOLD },
+    threshold,
     width: settings.width,
   };
+  return JSON.parse(JSON.stringify(metadata)) as Prisma.InputJsonObject;
 }
 
 export interface NewModel {
@@ -33,6 +30,8 @@ export interface NewModel {
   sizeBytes: number;
   storagePath: string;
   settings: RunSettings;
+  /** The version's decision threshold; by default the run's rule without data. */
+  threshold?: ModelThreshold;
   metrics?: Prisma.InputJsonObject;
 }
 
@@ -55,7 +54,10 @@ export async function findOrCreateModelVersion(tx: Tx, model: NewModel): Promise
       sizeBytes: model.sizeBytes,
       architecture: model.settings.architecture,
       inputSize: model.settings.inputSize,
-      metadata: modelMetadata(model.settings),
+      metadata: modelMetadata(
+        model.settings,
+        model.threshold ?? initialThreshold(model.settings.thresholdRule),
+      ),
       metrics: model.metrics,
       storagePath: model.storagePath,
     },

@@ -10,10 +10,11 @@ import {
 import { weightedAverage } from '../../../shared/federated/fedavg.ts';
 import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
 import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
-import type { NodeJob } from '../schemas/hospital-node.ts';
+import type { Evaluation, NodeJob } from '../schemas/hospital-node.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { trainSummary, validationSummary } from './aggregation.ts';
 import { audit } from './audit.ts';
+import { calibrateThreshold, pooledMetrics } from './calibration.ts';
 import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
 import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
 import type { ModelStore } from './model-store.ts';
@@ -362,8 +363,12 @@ export class RoundRunner {
       this.signal,
     );
     const train = trainSummary(contributions);
+    const calibration = calibrateThreshold(settings.thresholdRule, evaluations);
+    const { threshold } = calibration;
     const validation = validationSummary(
       evaluations.flatMap((e) => (e.evaluation ? [e.evaluation] : [])),
+      calibration.pooled &&
+        pooledMetrics(calibration.pooled, threshold.threshold, calibration.hospitals),
     );
     const evaluationFailures = evaluations.flatMap((e) =>
       e.error ? [{ hospitalId: e.hospitalId, hospital: e.hospitalName, error: e.error }] : [],
@@ -373,6 +378,7 @@ export class RoundRunner {
       train,
       validation,
       evaluationFailures,
+      threshold,
       updateNorms: screened.norms,
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
@@ -381,7 +387,8 @@ export class RoundRunner {
         share:
           (contributions.find((c) => c.hospitalId === e.hospitalId)?.numSamples ?? 0) /
           train.numSamples,
-        validation: e.evaluation ?? null,
+        // Each hospital's histogram stays out of what GET /rounds/{id} shows; only the pool is used.
+        validation: e.evaluation ? withoutHistogram(e.evaluation) : null,
       })),
     });
     this.signal.throwIfAborted();
@@ -392,6 +399,7 @@ export class RoundRunner {
         roundIndex: number,
         ...stored,
         settings,
+        threshold,
         metrics: modelMetrics,
       });
       await tx.round.update({
@@ -552,6 +560,11 @@ export class RoundRunner {
       failureReason,
     });
   }
+}
+
+function withoutHistogram(evaluation: Evaluation): Omit<Evaluation, 'histogram'> {
+  const { histogram: _histogram, ...metrics } = evaluation;
+  return metrics;
 }
 
 function toJson(value: object): Prisma.InputJsonObject {

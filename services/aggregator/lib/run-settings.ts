@@ -1,5 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
+import {
+  formatThresholdRule,
+  parseThresholdRule,
+  type ThresholdRule,
+} from '../../../shared/metrics/threshold.ts';
+import { HttpError } from '../../../shared/service/errors.ts';
 import { hashString } from '../../../shared/util/random.ts';
 import type { NodeModelInput, NodeTrainRequest } from '../schemas/hospital-node.ts';
 import {
@@ -9,15 +15,34 @@ import {
   type StartRunBody,
 } from '../schemas/runs.ts';
 
-/** A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed). */
+/**
+ * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed) and
+ * the threshold rule in its canonical form. A rule that does not parse answers 400.
+ */
 export function resolveRunSettings(body: StartRunBody): RunSettings {
   const withDefaults = Value.Default(StartRunBodySchema, structuredClone(body)) as StartRunBody;
   const settings = {
     ...withDefaults,
     maxDownloads: withDefaults.maxDownloads ?? withDefaults.rounds,
     seed: withDefaults.seed ?? randomInt(2 ** 31 - 1),
+    thresholdRule: canonicalThresholdRule(withDefaults.thresholdRule ?? 'fixed:0.5'),
   };
   return parseRunSettings(settings);
+}
+
+function canonicalThresholdRule(text: string): string {
+  const bad = (reason: string): HttpError =>
+    new HttpError(400, 'invalid-request', `body/thresholdRule: ${reason}`);
+  let rule: ThresholdRule;
+  try {
+    rule = parseThresholdRule(text);
+  } catch (error) {
+    throw bad((error as Error).message);
+  }
+  if (rule.kind === 'fixed' && !(rule.value >= 0 && rule.value <= 1)) {
+    throw bad(`a fixed threshold must be in [0, 1], got ${rule.value}`);
+  }
+  return formatThresholdRule(rule);
 }
 
 /**

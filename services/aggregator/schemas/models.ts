@@ -7,10 +7,26 @@ export const PreprocessingSchema = Type.Object({
   equalize: Type.Boolean(),
 });
 
+export const CalibrationBasisSchema = Type.Object(
+  {
+    hospitals: Type.Integer({ description: 'Hospitals whose score histograms were pooled' }),
+    images: Type.Integer(),
+    positives: Type.Integer({ description: 'PNEUMONIA images' }),
+    negatives: Type.Integer({ description: 'NORMAL images' }),
+    bins: Type.Integer(),
+    excluded: Type.Array(
+      Type.Object({ hospitalId: Type.String(), hospital: Type.String(), reason: Type.String() }),
+      { description: "The round's hospitals left out of the pool, and why" },
+    ),
+  },
+  { description: "The hospitals' validation splits the threshold was chosen on" },
+);
+
 export const ThresholdSchema = Type.Object({
-  threshold: Type.Number(),
-  rule: Type.String(),
+  threshold: Type.Number({ description: 'PNEUMONIA when P(PNEUMONIA) >= threshold' }),
+  rule: Type.String({ description: "The run's thresholdRule, e.g. fixed:0.5, min-recall:0.95" }),
   description: Type.Optional(Type.String()),
+  basis: Type.Optional(CalibrationBasisSchema),
 });
 
 export const ModelMetadataSchema = Type.Object(

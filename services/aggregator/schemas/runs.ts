@@ -56,6 +56,13 @@ export const RunSettingsSchema = Type.Object({
         "Poisoning guard: with 3 or more accepted updates in a round, an update whose norm ||w_j - w|| is more than this many times the round's median norm, or less than the median divided by it, is rejected with the reason recorded (0 = off)",
     },
   ),
+  thresholdRule: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    default: 'fixed:0.5',
+    description:
+      "How each round's model gets its decision threshold: fixed:<t>, youden, min-recall:<r in (0,1]> or youden-shrunk:<w>, applied to the pooled score histograms of the hospitals' validation splits (fixed rules use no data)",
+  }),
   promote: Type.Boolean({
     default: true,
     description: 'Put the final model into production when the run completes',

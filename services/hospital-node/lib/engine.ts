@@ -1,6 +1,11 @@
 import { ImageCache } from '../../../shared/data/index.ts';
-import { computeMetrics } from '../../../shared/metrics/index.ts';
+import {
+  computeMetrics,
+  scoreHistogram,
+  type ScoreHistogram,
+} from '../../../shared/metrics/index.ts';
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
+import { HISTOGRAM_BINS } from '../../../shared/protocol/evaluation.ts';
 import type { tf } from '../../../shared/tf/tf.ts';
 import {
   trainLocal,
@@ -58,7 +63,7 @@ export class LocalEngine {
     weights: readonly NamedWeights[],
     preprocessing: Preprocessing,
     threshold: number,
-  ): Promise<Evaluation> {
+  ): Promise<Evaluation & { histogram: ScoreHistogram }> {
     if (this.data.validation.length === 0) {
       throw new PublicError(
         'no-validation-data',
@@ -87,6 +92,8 @@ export class LocalEngine {
         f1: report.f1.value,
         auc: report.auc.value,
         confusion: report.confusion,
+        // Counts per score bin, so the aggregator can choose the threshold on all hospitals.
+        histogram: scoreHistogram(predictions.labels, predictions.probabilities, HISTOGRAM_BINS),
       };
     });
   }

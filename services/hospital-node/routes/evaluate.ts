@@ -26,7 +26,9 @@ export const evaluateRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = asyn
       onRequest: ctx.requireToken,
       schema: {
         summary: "Score a model on this node's patient-level validation split",
-        description: 'Only the metrics leave the node. PNEUMONIA is the positive class.',
+        description:
+          'Only the metrics leave the node, with a histogram of class counts per score bin ' +
+          '(no image, id or per-image score). PNEUMONIA is the positive class.',
         tags: ['hospital'],
         security: BEARER_SECURITY,
         body: EvaluateRequestSchema,
