@@ -436,15 +436,25 @@ export function thresholdSection(rows: Row[]): string {
   const notes: string[] = [];
   for (const row of rows) {
     const r = row.result;
-    if (!row.spec?.calibration) {
-      body.push([`${rowTitle(row)}`, r ? num(r.threshold.threshold) : '-', ...cells(r?.metrics)]);
+    const fed = row.spec?.federation;
+    const label = fed
+      ? `Ours: FL-SE-ResNet-GN, ${fed.clients} hospitals, ${plural(fed.rounds, 'round')}`
+      : rowTitle(row);
+    const calibrationSpec = row.spec?.calibration;
+    if (!calibrationSpec) {
+      body.push([
+        `${label}, trained on all of each share, at ${r ? r.threshold.rule : 'its rule'}`,
+        r ? num(r.threshold.threshold) : '-',
+        ...cells(r?.metrics),
+      ]);
       continue;
     }
     const c = r?.calibration;
+    const held = `${Math.round(calibrationSpec.fraction * 100)}% of each share held out`;
     body.push(
-      [`${rowTitle(row)}: at the fixed 0.5`, '0.500', ...cells(r?.metricsAtDefault)],
+      [`${label}, ${held}, at the fixed 0.5`, '0.500', ...cells(r?.metricsAtDefault)],
       [
-        `${rowTitle(row)}: at the calibrated threshold`,
+        `${label}, ${held}, at the calibrated threshold (${calibrationSpec.rule})`,
         r ? num(r.threshold.threshold) : '-',
         ...cells(r?.metrics),
       ],

@@ -188,7 +188,7 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     expect(threshold).toMatch(
       /\| Paper: FL-SE-ResNet-GN on .* \| - \| 0\.952 \| 0\.933 \| 0\.974 \|/,
     );
-    expect(threshold).toMatch(/at the calibrated threshold/);
+    expect(threshold).toMatch(/at the calibrated threshold \(min-recall:0\.97\)/);
     expect(threshold).toMatch(/No validation image took part in the choice/);
     const federate = await readFile(join(results, 'federate.md'), 'utf8');
     expect(federate).toMatch(/Federated, Dirichlet alpha 0\.5/);
