@@ -54,6 +54,7 @@ export async function buildApp(
     logger: deps.logger,
     bearerAuth: true,
     https,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   app.setSchemaErrorFormatter(formatValidationErrors);
   await app.register(multipart, {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
+import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const AggregatorConfigSchema = Type.Object({
@@ -15,6 +16,8 @@ export const AggregatorConfigSchema = Type.Object({
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Slow-client guard: ms to send a whole request (weight updates of up to ~45 MB); 0 = none. */
+  ...requestTimeoutField(600_000),
 });
 
 export type AggregatorConfig = Static<typeof AggregatorConfigSchema>;
@@ -27,6 +30,7 @@ export const AGGREGATOR_ENV = {
   adminToken: 'ADMIN_TOKEN',
   publicUrl: 'PUBLIC_URL',
   ...TLS_ENV,
+  requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;
 
 export function loadAggregatorConfig(env: NodeJS.ProcessEnv = process.env): AggregatorConfig {

@@ -35,6 +35,7 @@ export async function buildApp(
     logger: deps.logger,
     bearerAuth: true,
     https,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
 
   // The app's own plugins: the tfjs backend, the local data, the engine and the job manager.

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
+import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const HospitalConfigSchema = Type.Object({
@@ -16,6 +17,8 @@ export const HospitalConfigSchema = Type.Object({
   seed: Type.Integer({ default: 42 }),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Slow-client guard: ms to send a whole request (small JSON requests from the aggregator); 0 = none. */
+  ...requestTimeoutField(60_000),
 });
 
 export type HospitalConfig = Static<typeof HospitalConfigSchema>;
@@ -31,6 +34,7 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   valFraction: 'VAL_FRACTION',
   seed: 'SEED',
   ...TLS_ENV,
+  requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 };
 
 export function loadHospitalConfig(env: NodeJS.ProcessEnv = process.env): HospitalConfig {

@@ -58,6 +58,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
         ? { level: process.env.LOG_LEVEL ?? 'info', redact: INFERENCE_REDACTED_PATHS }
         : deps.logger,
     https,
+    requestTimeoutMs: config.requestTimeoutMs,
   });
   await app.register(multipart, {
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
+import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
@@ -36,6 +37,8 @@ export const InferenceConfigSchema = Type.Object({
   rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Slow-client guard: ms to send a whole request (one X-ray upload); 0 = none. */
+  ...requestTimeoutField(30_000),
 });
 
 export type InferenceConfig = Static<typeof InferenceConfigSchema>;
@@ -51,6 +54,7 @@ export const INFERENCE_CONFIG_ENV = {
   apiKeys: 'API_KEYS',
   rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
   ...TLS_ENV,
+  requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;
 
 /** The configuration from environment variables; at least one model source is required. */

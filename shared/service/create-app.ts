@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
+import { requestTimeoutServerOptions } from './request-timeout.ts';
 import type { TlsCredentials } from './tls.ts';
 
 export interface ServiceAppOptions {
@@ -17,6 +18,8 @@ export interface ServiceAppOptions {
   bearerAuth?: boolean;
   /** Serve HTTPS with this certificate and key (loadTlsCredentials); absent = plain HTTP. */
   https?: TlsCredentials;
+  /** Whole-request deadline in ms (shared/service/request-timeout.ts); 0 or absent = none. */
+  requestTimeoutMs?: number;
 }
 
 /** Redacted everywhere: no secret ever reaches a log line. */
@@ -36,8 +39,10 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     options.logger === undefined || options.logger === true
       ? { level: process.env.LOG_LEVEL ?? 'info', redact: REDACTED_PATHS }
       : options.logger;
+  const timeout = requestTimeoutServerOptions(options.requestTimeoutMs ?? 0);
   const serverOptions = {
     logger,
+    requestTimeout: timeout.requestTimeout,
     bodyLimit: options.bodyLimit ?? 1 << 20,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -48,9 +53,10 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
   const app = options.https
     ? (Fastify({
         ...serverOptions,
-        https: { cert: options.https.cert, key: options.https.key },
+        https: { cert: options.https.cert, key: options.https.key, ...timeout },
       }) as FastifyInstance)
-    : Fastify(serverOptions);
+    : // Given to http.createServer, where Node enforces it; fastify's own option alone is not.
+      Fastify({ ...serverOptions, http: timeout });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

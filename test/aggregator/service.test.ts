@@ -35,6 +35,7 @@ describe('aggregator configuration', () => {
       port: 3000,
       host: '127.0.0.1',
       stateDir: '.state/aggregator',
+      requestTimeoutMs: 600_000,
     });
   });
 
@@ -47,6 +48,7 @@ describe('aggregator configuration', () => {
         STATE_DIR: '/var/lib/fedxray',
         ADMIN_TOKEN: 'a-long-enough-admin-token',
         PUBLIC_URL: 'https://aggregator.example',
+        REQUEST_TIMEOUT_MS: '120000',
       }),
     ).toEqual({
       port: 8080,
@@ -55,6 +57,7 @@ describe('aggregator configuration', () => {
       stateDir: '/var/lib/fedxray',
       adminToken: 'a-long-enough-admin-token',
       publicUrl: 'https://aggregator.example',
+      requestTimeoutMs: 120_000,
     });
     const bad = { PORT: 'x', DATABASE_URL: 'mysql://db', ADMIN_TOKEN: 'short', PUBLIC_URL: 'host' };
     expect(() => loadAggregatorConfig(bad)).toThrow(ConfigError);

@@ -10,6 +10,7 @@ describe('readInferenceConfig', () => {
       aggregatorUrl: 'http://localhost:3000',
       modelPollSeconds: 30,
       maxUploadBytes: 10 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
     });
   });
 
@@ -21,6 +22,7 @@ describe('readInferenceConfig', () => {
         MODEL_DIR: '/models/m',
         MODEL_POLL_SECONDS: '0',
         MAX_UPLOAD_BYTES: '1000',
+        REQUEST_TIMEOUT_MS: '5000',
       }),
     ).toEqual({
       port: 8080,
@@ -28,6 +30,7 @@ describe('readInferenceConfig', () => {
       modelDir: '/models/m',
       modelPollSeconds: 0,
       maxUploadBytes: 1000,
+      requestTimeoutMs: 5000,
     });
   });
 
