@@ -7,6 +7,7 @@ import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
 import { DEFAULT_RATE_LIMIT_PER_MINUTE, type InferenceConfig } from './config.ts';
 import { DiagnoseAccess } from './lib/access.ts';
+import { ApiKeyFile } from './lib/api-key-file.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
@@ -47,6 +48,17 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
   // else starts.
   const https = await loadTlsCredentials(config);
+  // Read before anything starts: a missing or bad API_KEYS_FILE is a ConfigError. Its later
+  // reloads log through the app (declared below; the callbacks run only once it exists).
+  const liveKeys =
+    config.apiKeysFile === undefined
+      ? undefined
+      : new ApiKeyFile({
+          path: config.apiKeysFile,
+          onProblem: (message) => app.log.error(message),
+          onReload: (keys) => app.log.info({ apiKeys: keys }, 'API_KEYS_FILE re-read'),
+          now: deps.now,
+        });
   const app = await createServiceApp({
     name: SERVICE_NAME,
     version: SOFTWARE_VERSION,
@@ -87,13 +99,18 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   }));
   const access = new DiagnoseAccess({
     apiKeys: config.apiKeys,
+    liveKeys,
     rateLimitPerMinute: config.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
     now: deps.now,
     realm: SERVICE_NAME,
   });
   app.log.info(
     {
-      apiKeys: access.keysRequired ? (config.apiKeys?.length ?? 0) : 'off',
+      apiKeys: liveKeys
+        ? `${liveKeys.current().length} from API_KEYS_FILE`
+        : access.keysRequired
+          ? (config.apiKeys?.length ?? 0)
+          : 'off',
       rateLimitPerMinute: access.limiter?.perMinute ?? 'off',
     },
     'POST /diagnose access',

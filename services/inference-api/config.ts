@@ -2,12 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
+import { checkApiKeys, MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 /** POST /diagnose requests per minute per API key (or per client IP without keys). */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120;
-/** Shortest accepted API key: keys are secrets, so they must not be guessable. */
-export const MIN_API_KEY_LENGTH = 16;
+export { MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
 
 export const InferenceConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
@@ -29,6 +29,11 @@ export const InferenceConfigSchema = Type.Object({
   apiKeys: Type.Optional(
     Type.Array(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: '^[\\x21-\\x7e]+$' })),
   ),
+  /**
+   * A file of API keys, one per line (# comments), re-read when it changes: keys are added and
+   * revoked without a restart (lib/api-key-file.ts). Not together with API_KEYS.
+   */
+  apiKeysFile: Type.Optional(Type.String({ minLength: 1 })),
   /**
    * POST /diagnose requests per minute per API key (per client IP without keys); 0 = no limit.
    * Absent = DEFAULT_RATE_LIMIT_PER_MINUTE (applied by buildApp, so a config built in code
@@ -52,6 +57,7 @@ export const INFERENCE_CONFIG_ENV = {
   modelPollSeconds: 'MODEL_POLL_SECONDS',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
   apiKeys: 'API_KEYS',
+  apiKeysFile: 'API_KEYS_FILE',
   rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
@@ -77,6 +83,11 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
     throw new ConfigError(`Invalid configuration:\n  ${apiKeys.problems.join('\n  ')}`);
   }
   if (apiKeys.keys.length > 0) config.apiKeys = apiKeys.keys;
+  if (config.apiKeys && config.apiKeysFile !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  set API_KEYS or API_KEYS_FILE, not both (API_KEYS_FILE is re-read when it changes)',
+    );
+  }
   if (config.aggregatorUrl === undefined && config.modelDir === undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  set AGGREGATOR_URL (the production model is polled) and/or MODEL_DIR (a local model directory)',
@@ -94,15 +105,6 @@ export function parseApiKeys(text: string | undefined): { keys: string[]; proble
     .split(',')
     .map((key) => key.trim())
     .filter((key) => key !== '');
-  const problems: string[] = [];
-  keys.forEach((key, i) => {
-    if (key.length < MIN_API_KEY_LENGTH) {
-      problems.push(
-        `API_KEYS: key ${i + 1} is ${key.length} characters; at least ${MIN_API_KEY_LENGTH} are required`,
-      );
-    } else if (!/^[\x21-\x7e]+$/.test(key)) {
-      problems.push(`API_KEYS: key ${i + 1} has a character that is not printable ASCII`);
-    }
-  });
+  const problems = checkApiKeys(keys, (i) => `API_KEYS: key ${i + 1}`);
   return { keys: [...new Set(keys)], problems };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -302,5 +302,71 @@ describe('POST /diagnose without API_KEYS (local mode)', () => {
       expect(r.statusCode).toBe(200);
       expect(r.headers['x-ratelimit-limit']).toBeUndefined();
     }
+  });
+});
+
+describe('API_KEYS_FILE (keys rotated without a restart)', () => {
+  const KEY_C = 'key-c-00112233445566778899';
+
+  it('re-reads the file when it changes: a new key works, a removed one is refused', async () => {
+    const clock = fakeClock();
+    const file = join(dir, 'keys-rotate.txt');
+    await writeFile(file, `# diagnose clients\n${KEY_A}\n\n${KEY_B}\n`);
+    const logLines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    });
+    const app = await start(
+      { apiKeysFile: file, rateLimitPerMinute: 0 },
+      { logger: { level: 'info', stream }, now: clock.now },
+    );
+    expect((await post(app, { 'x-api-key': KEY_A })).statusCode).toBe(200);
+    expect((await post(app, { 'x-api-key': KEY_C })).statusCode).toBe(401);
+
+    // Rotate: B stays, A is revoked, C is added.
+    await writeFile(file, `${KEY_B}\n${KEY_C}\n`);
+    await utimes(file, new Date(), new Date(Date.now() + 5000));
+    clock.advance(1000);
+    expect((await post(app, { 'x-api-key': KEY_A })).statusCode).toBe(401);
+    expect((await post(app, { authorization: `Bearer ${KEY_C}` })).statusCode).toBe(200);
+    expect((await post(app, { 'x-api-key': KEY_B })).statusCode).toBe(200);
+
+    // A broken file (a short key) and then a removed file keep the keys in force.
+    await writeFile(file, `${KEY_A}\nshort\n`);
+    await utimes(file, new Date(), new Date(Date.now() + 10_000));
+    clock.advance(1000);
+    expect((await post(app, { 'x-api-key': KEY_C })).statusCode).toBe(200);
+    expect((await post(app, { 'x-api-key': KEY_A })).statusCode).toBe(401);
+    await rm(file);
+    clock.advance(1000);
+    expect((await post(app, { 'x-api-key': KEY_B })).statusCode).toBe(200);
+
+    const logs = logLines.join('');
+    expect(logs).toMatch(/API_KEYS_FILE re-read/);
+    expect(logs).toMatch(/the key on line 2 is 5 characters.*previous 2 key\(s\) stay in force/);
+    expect(logs).toMatch(/API_KEYS_FILE: cannot read .*ENOENT/);
+    for (const secret of [KEY_A, KEY_B, KEY_C, 'short']) expect(logs).not.toContain(secret);
+  });
+
+  it('refuses to start on a missing, empty or bad file, and with API_KEYS too', async () => {
+    const missing = join(dir, 'no-such-keys.txt');
+    await expect(start({ apiKeysFile: missing })).rejects.toThrow(
+      /API_KEYS_FILE: cannot read .*ENOENT/,
+    );
+    const empty = join(dir, 'keys-empty.txt');
+    await writeFile(empty, '# nothing yet\n\n');
+    await expect(start({ apiKeysFile: empty })).rejects.toThrow(/holds no key/);
+    const bad = join(dir, 'keys-bad.txt');
+    await writeFile(bad, `${KEY_A}\nkey with spaces in it!!\n`);
+    await expect(start({ apiKeysFile: bad })).rejects.toThrow(
+      /the key on line 2 has a character that is not printable ASCII/,
+    );
+    expect(() =>
+      readInferenceConfig({ MODEL_DIR: dir, API_KEYS: KEY_A, API_KEYS_FILE: empty }),
+    ).toThrow(/API_KEYS or API_KEYS_FILE, not both/);
+    expect(readInferenceConfig({ MODEL_DIR: dir, API_KEYS_FILE: empty }).apiKeysFile).toBe(empty);
   });
 });

@@ -22,9 +22,16 @@ export const API_KEY_SECURITY_SCHEMES = {
   },
 } as const;
 
+/** A key list that may change while the service runs (API_KEYS_FILE: lib/api-key-file.ts). */
+export interface LiveKeys {
+  current(): readonly string[];
+}
+
 export interface DiagnoseAccessOptions {
   /** Accepted keys; empty or absent = no key needed (local mode). */
   apiKeys?: readonly string[];
+  /** Accepted keys read live, instead of apiKeys: keys are then always required. */
+  liveKeys?: LiveKeys;
   /** Requests a minute per key (per client IP without keys); 0 = no limit. */
   rateLimitPerMinute: number;
   /** Milliseconds clock for the rate limiter (tests). */
@@ -36,17 +43,22 @@ export interface DiagnoseAccessOptions {
 /**
  * Who may call POST /diagnose and how often: checks the API key (constant time, against
  * every key) and takes a token from the caller's bucket. Keys are never stored in buckets,
- * logs or messages: a caller is `key:<index>` or `ip:<address>`.
+ * logs or messages: a caller is `key:<first 12 hex digits of the key's sha256>` (the same
+ * bucket after a key file reload) or `ip:<address>`.
  */
 export class DiagnoseAccess {
   readonly keysRequired: boolean;
   readonly limiter: RateLimiter | undefined;
-  private readonly keyHashes: Buffer[];
+  private readonly liveKeys: LiveKeys | undefined;
+  private keys: readonly string[];
+  private keyHashes: Buffer[];
   private readonly realm: string;
 
   constructor(options: DiagnoseAccessOptions) {
-    this.keyHashes = [...new Set(options.apiKeys ?? [])].map(sha256);
-    this.keysRequired = this.keyHashes.length > 0;
+    this.liveKeys = options.liveKeys;
+    this.keys = this.liveKeys?.current() ?? options.apiKeys ?? [];
+    this.keyHashes = hashKeys(this.keys);
+    this.keysRequired = this.liveKeys !== undefined || this.keyHashes.length > 0;
     this.limiter =
       options.rateLimitPerMinute > 0
         ? new RateLimiter({ perMinute: options.rateLimitPerMinute, now: options.now })
@@ -65,19 +77,24 @@ export class DiagnoseAccess {
         `an API key is required: send it as '${API_KEY_HEADER}: <key>' or 'Authorization: Bearer <key>'`,
       );
     }
-    const index = this.match(presented);
-    if (index < 0) throw new HttpError(401, 'invalid-api-key', 'the API key is not valid');
-    return `key:${index}`;
+    const hash = this.match(presented);
+    if (!hash) throw new HttpError(401, 'invalid-api-key', 'the API key is not valid');
+    return `key:${hash.toString('hex').slice(0, 12)}`;
   }
 
-  /** Index of the matching key or -1; compares with every key, in constant time each. */
-  private match(presented: string): number {
+  /** The matching key's hash or undefined; compares with every key, in constant time each. */
+  private match(presented: string): Buffer | undefined {
+    const keys = this.liveKeys?.current() ?? this.keys;
+    if (keys !== this.keys) {
+      this.keys = keys;
+      this.keyHashes = hashKeys(keys);
+    }
     const hash = sha256(presented);
-    let index = -1;
-    this.keyHashes.forEach((keyHash, i) => {
-      if (timingSafeEqual(keyHash, hash) && index < 0) index = i;
-    });
-    return index;
+    let found: Buffer | undefined;
+    for (const keyHash of this.keyHashes) {
+      if (timingSafeEqual(keyHash, hash) && !found) found = keyHash;
+    }
+    return found;
   }
 
   /** The onRequest hook of POST /diagnose: runs before any of the upload is read. */
@@ -111,6 +128,10 @@ function presentedKey(request: FastifyRequest): string | undefined {
   const value = (Array.isArray(header) ? header[0] : header)?.trim();
   if (value) return value;
   return bearerToken(request);
+}
+
+function hashKeys(keys: readonly string[]): Buffer[] {
+  return [...new Set(keys)].map(sha256);
 }
 
 function sha256(text: string): Buffer {
