@@ -325,8 +325,29 @@ export function table3Section(rows: Row[]): string {
   ].join('\n');
 }
 
+/**
+ * Shares where a class is (nearly) absent: with class weights n / (2 n_c) each of its few
+ * images weighs a lot, which is what makes a skewed federation hard; said next to the table.
+ */
+function classSkewNotes(
+  label: string,
+  shares: readonly { clientId: string; images: number; pneumonia: number }[],
+): string[] {
+  return shares.flatMap((s) => {
+    const counts = { PNEUMONIA: s.pneumonia, NORMAL: s.images - s.pneumonia };
+    return Object.entries(counts)
+      .filter(([, n]) => n < 0.01 * s.images)
+      .map(([name, n]) =>
+        n === 0
+          ? `In the ${label} partition ${s.clientId} has no ${name} image at all (${plural(s.images, 'image')}).`
+          : `In the ${label} partition ${s.clientId} has ${plural(n, `${name} image`)} among ${s.images}: with class weights n / (2 n_c) each weighs ${num(s.images / (2 * n), 1)} in its local loss.`,
+      );
+  });
+}
+
 export function federateSection(rows: Row[]): string {
   const body: string[][] = [];
+  const skewNotes: string[] = [];
   const pooled = rows.find((r) => r.spec?.kind === 'centralised');
   const schemes = [
     ...new Set(
@@ -345,6 +366,7 @@ export function federateSection(rows: Row[]): string {
       (r) => r.spec?.hospital && canonicalJson(r.spec.hospital.partition) === scheme,
     );
     const shares = fed?.result?.partitions;
+    if (shares) skewNotes.push(...classSkewNotes(label, shares));
     const shareText = (clientId: string): string => {
       const p =
         shares?.find((s) => s.clientId === clientId) ??
@@ -404,6 +426,7 @@ export function federateSection(rows: Row[]): string {
     ),
     '',
     'Every run has the same epoch budget: a hospital alone trains T x E epochs on its share, the pooled model T x E epochs on all shares, the federation T rounds of E local epochs. Precision is in the full table below.',
+    ...(skewNotes.length > 0 ? ['', skewNotes.join(' ')] : []),
   ].join('\n');
 }
 
