@@ -26,6 +26,8 @@ export interface FakeBehaviour {
   healthDelayMs?: number;
   /** Fields answered by POST /evaluate over the defaults (e.g. a score histogram). */
   evaluation?: Record<string, unknown>;
+  /** Serve POST /train/:jobId/cancel (a cancelled job uploads nothing); default: no such route. */
+  cancellable?: boolean;
 }
 
 export interface TrainCall {
@@ -64,6 +66,8 @@ export interface FakeHospital {
   trains: TrainCall[];
   evaluations: Record<string, unknown>[];
   uploads: UploadResult[];
+  /** Job ids of the POST /train/:jobId/cancel requests it was sent (cancellable only). */
+  cancels: string[];
   jobs: Map<string, { status: string; error: string | null }>;
   /** Uploads of `round` wait until the returned function is called. */
   hold(round: number): () => void;
@@ -91,6 +95,7 @@ export async function startFakeHospital(
     trains: [],
     evaluations: [],
     uploads: [],
+    cancels: [],
     jobs: new Map(),
     hold(round) {
       let release = (): void => {};
@@ -174,6 +179,7 @@ export async function startFakeHospital(
       if (fake.behaviour.uploadDelayMs) {
         await new Promise((resolve) => setTimeout(resolve, fake.behaviour.uploadDelayMs));
       }
+      if (job.status === 'failed') return; // cancelled
       await upload(body, jobId, packed);
       if (fake.behaviour.uploadTwice) await upload(body, jobId, packed);
       job.status = 'done';
@@ -197,6 +203,27 @@ export async function startFakeHospital(
     void job.finally(() => running.delete(job));
     return reply.status(202).send({ jobId });
   });
+
+  if (behaviour.cancellable) {
+    app.post<{ Params: { jobId: string } }>(
+      '/train/:jobId/cancel',
+      { onRequest: signed },
+      async (request, reply) => {
+        const job = fake.jobs.get(request.params.jobId);
+        fake.cancels.push(request.params.jobId);
+        if (!job)
+          return reply.status(404).send({ error: { code: 'job-not-found', message: 'no' } });
+        if (job.status === 'done' || job.status === 'failed') {
+          return reply.status(409).send({ error: { code: 'job-not-running', message: 'no' } });
+        }
+        Object.assign(job, {
+          status: 'failed',
+          error: 'cancelled: the aggregator cancelled the run',
+        });
+        return { jobId: request.params.jobId, ...job };
+      },
+    );
+  }
 
   app.get('/health', async () => {
     if (fake.behaviour.healthDelayMs) {

@@ -115,7 +115,7 @@ export async function waitForRun(
   url: string,
   runId: string,
   until: (run: RunDetailBody) => boolean = (run) =>
-    run.status === 'completed' || run.status === 'failed',
+    ['completed', 'failed', 'cancelled'].includes(run.status),
   timeoutMs = 60_000,
 ): Promise<RunDetailBody> {
   const deadline = Date.now() + timeoutMs;

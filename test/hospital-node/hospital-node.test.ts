@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HospitalClient } from '../../services/aggregator/lib/hospital-client.ts';
 import { buildApp } from '../../services/hospital-node/app.ts';
 import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
@@ -130,7 +131,13 @@ describe('hospital node: status routes', () => {
     expect(info.body.version).toMatch(/^\d+\.\d+\.\d+/);
     const docs = await send(request(app.server).get('/docs/json'));
     expect(Object.keys(docs.body.paths)).toEqual(
-      expect.arrayContaining(['/info', '/train', '/train/{jobId}', '/evaluate']),
+      expect.arrayContaining([
+        '/info',
+        '/train',
+        '/train/{jobId}',
+        '/train/{jobId}/cancel',
+        '/evaluate',
+      ]),
     );
   });
 
@@ -313,6 +320,53 @@ describe('POST /train: a round of local training', () => {
       expect(fake.updates.filter((u) => u.runId === 'run-4')).toHaveLength(1);
     } finally {
       release();
+    }
+  });
+
+  it('stops a job on a signed POST /train/{jobId}/cancel, then takes other work', async () => {
+    // A node of its own on a port: the aggregator's own client signs the cancel.
+    const node = await buildApp(hospitalConfig(secrets.dir, fake.url), FAST_RETRIES);
+    const release = fake.holdDownloads();
+    try {
+      const baseUrl = await node.listen({ port: 0, host: '127.0.0.1' });
+      const target = { id: 'h', name: 'hospital-a', baseUrl, tokenHash: hashToken(TOKEN) };
+      const client = new HospitalClient();
+      const uploads = fake.updates.length;
+      const jobId = await startJob(node, trainBody({ runId: 'run-cancelled' }));
+      await waitForJob(node, jobId, (job) => job.status === 'downloading');
+      const path = `/train/${jobId}/cancel`;
+      const unsigned = await send(request(node.server).post(path).send({}));
+      expect(unsigned.status).toBe(401);
+      const elsewhere = await send(
+        signedPost(node, '/train/other-job/cancel', {}, { signedPath: path }),
+      );
+      expect(elsewhere.status).toBe(401);
+
+      const cancelled = await client.cancelJob(target, jobId, AbortSignal.timeout(10_000));
+      expect(cancelled).toMatchObject({
+        jobId,
+        status: 'failed',
+        error: 'cancelled: the aggregator cancelled the run',
+        finishedAt: expect.any(String),
+      });
+      const again = await send(signedPost(node, path, {}));
+      expect(again.status).toBe(409);
+      expect(again.body.error).toMatchObject({
+        code: 'job-not-running',
+        details: { status: 'failed' },
+      });
+      await expect(
+        client.cancelJob(target, 'no-such-job', AbortSignal.timeout(10_000)),
+      ).rejects.toMatchObject({ status: 404 });
+
+      // Not busy any more: another run's job starts at once; the cancelled one sent nothing.
+      release();
+      const next = await startJob(node, trainBody({ runId: 'run-after-cancel' }));
+      expect((await waitForJob(node, next)).status).toBe('done');
+      expect(fake.updates.slice(uploads).map((u) => u.runId)).toEqual(['run-after-cancel']);
+    } finally {
+      release();
+      await node.close();
     }
   });
 

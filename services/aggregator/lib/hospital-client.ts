@@ -24,7 +24,7 @@ export interface HospitalClientOptions {
   fetch?: typeof fetch;
   /** GET /health must answer within this (default 3 s). */
   healthTimeoutMs?: number;
-  /** POST /train and GET /train/:jobId (default 10 s). */
+  /** POST /train, GET /train/:jobId and POST /train/:jobId/cancel (default 10 s). */
   requestTimeoutMs?: number;
   /** POST /evaluate (default 10 min: the node may finish a training first). */
   evaluateTimeoutMs?: number;
@@ -44,8 +44,8 @@ export class HospitalCallError extends Error {
 }
 
 /**
- * Calls hospital nodes: health checks, and POST /train and POST /evaluate signed with the
- * hospital's token hash (x-fedxray-signature), so a node accepts work only from its
+ * Calls hospital nodes: health checks, and POST /train, POST /train/:jobId/cancel and
+ * POST /evaluate signed with the hospital's token hash (x-fedxray-signature), so a node accepts work only from its
  * aggregator. Redirects are refused; answers are checked against the protocol's schemas.
  */
 export class HospitalClient {
@@ -86,6 +86,16 @@ export class HospitalClient {
     const path = `/train/${encodeURIComponent(jobId)}`;
     const answer = await this.call(hospital, 'GET', path, undefined, this.requestTimeoutMs, signal);
     return this.expect(hospital, `GET ${path}`, NodeJobSchema, answer);
+  }
+
+  /**
+   * POST /train/:jobId/cancel: asks the node to stop a job of a cancelled run; resolves with
+   * the job as the node answers it once stopped. Nodes before this route answer 404.
+   */
+  async cancelJob(hospital: HospitalTarget, jobId: string, signal: AbortSignal): Promise<NodeJob> {
+    const path = `/train/${encodeURIComponent(jobId)}/cancel`;
+    const answer = await this.call(hospital, 'POST', path, {}, this.requestTimeoutMs, signal);
+    return this.expect(hospital, `POST ${path}`, NodeJobSchema, answer);
   }
 
   async evaluate(

@@ -20,6 +20,7 @@ import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
 import type { ModelStore } from './model-store.ts';
 import { findOrCreateModelVersion } from './model-versions.ts';
 import type { RoundSignals } from './round-signals.ts';
+import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
 import { selectHospitals } from './selection.ts';
@@ -106,6 +107,8 @@ export class RoundRunner {
       outputModelId: null,
     };
     const round = await prisma.$transaction(async (tx) => {
+      // A run cancelled meanwhile gets no new round (the cancellation locks this row first).
+      await lockRunningRun(tx, run.id, { currentRound: number });
       const row = await tx.round.upsert({
         where: { runId_index: { runId: run.id, index } },
         create: { runId: run.id, index, ...fields },
@@ -128,7 +131,6 @@ export class RoundRunner {
           update: fresh,
         });
       }
-      await tx.trainingRun.update({ where: { id: run.id }, data: { currentRound: number } });
       return row;
     });
     events.publish(run.id, 'round-started', {
@@ -308,7 +310,12 @@ export class RoundRunner {
       include: { hospital: true },
       orderBy: { hospital: { name: 'asc' } },
     });
-    await prisma.round.update({ where: { id: round.id }, data: { status: 'aggregating' } });
+    // Cancelled while it waited: nothing is aggregated.
+    const { count } = await prisma.round.updateMany({
+      where: { id: round.id, status: 'dispatched' },
+      data: { status: 'aggregating' },
+    });
+    if (count === 0) throw new RunCancelledError(run.id);
     const reference = await store.readWeights(input.storagePath, input.sha256);
     const screened = await this.screenUpdateNorms(
       run,
@@ -402,8 +409,9 @@ export class RoundRunner {
         threshold,
         metrics: modelMetrics,
       });
-      await tx.round.update({
-        where: { id: round.id },
+      // A round cancelled while it was aggregated makes no version: this rolls it back.
+      const completed = await tx.round.updateMany({
+        where: { id: round.id, status: 'aggregating' },
         data: {
           status: 'completed',
           finishedAt: new Date(),
@@ -411,6 +419,7 @@ export class RoundRunner {
           metrics: roundMetrics,
         },
       });
+      if (completed.count === 0) throw new RunCancelledError(run.id);
       await audit(tx, {
         actor: 'system',
         action: 'round.completed',
@@ -512,16 +521,20 @@ export class RoundRunner {
     reason: string,
   ): Promise<RoundOutcome> {
     const fields = { status: 'failed' as const, failureReason: reason, finishedAt: new Date() };
-    await this.deps.prisma.round.upsert({
-      where: { runId_index: { runId: run.id, index } },
-      create: {
-        runId: run.id,
-        index,
-        inputModelId: input.id,
-        startedAt: fields.finishedAt,
-        ...fields,
-      },
-      update: fields,
+    await this.deps.prisma.$transaction(async (tx) => {
+      // A cancelled run's round stays cancelled.
+      await lockRunningRun(tx, run.id);
+      await tx.round.upsert({
+        where: { runId_index: { runId: run.id, index } },
+        create: {
+          runId: run.id,
+          index,
+          inputModelId: input.id,
+          startedAt: fields.finishedAt,
+          ...fields,
+        },
+        update: fields,
+      });
     });
     this.deps.events.publish(run.id, 'round-failed', { round: index + 1, reason });
     return { ok: false, reason: `round ${index + 1} failed: ${reason}` };

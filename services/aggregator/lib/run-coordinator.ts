@@ -9,18 +9,31 @@ import { audit } from './audit.ts';
 import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
 import { EarlyStopping, validationLossOf } from './early-stopping.ts';
 import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
+import {
+  announceCancellation,
+  recordCancellation,
+  type CancelRecord,
+  type CancelRequest,
+} from './run-cancel.ts';
+import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import { parseRunSettings } from './run-settings.ts';
 
 /** The longest pause between two tries while the database is unavailable. */
 const MAX_DATABASE_WAIT_MS = 15_000;
 
+interface Loop {
+  done: Promise<void>;
+  /** Aborted by a cancellation of the run (the loop also stops when the app closes). */
+  cancel: AbortController;
+}
+
 /**
  * Drives training runs in the background, one loop per run. All state is in the database, so
  * an aggregator that restarts picks its running runs up again (resume): completed rounds are
- * kept, a round cut short is run again from its input model.
+ * kept, a round cut short is run again from its input model. A cancelled run is not resumed.
  */
 export class RunCoordinator {
-  private readonly loops = new Map<string, Promise<void>>();
+  private readonly loops = new Map<string, Loop>();
   private readonly closing = new AbortController();
 
   constructor(private readonly deps: CoordinatorDeps) {}
@@ -28,8 +41,28 @@ export class RunCoordinator {
   /** Starts (or resumes) a run's loop unless it is already running here. */
   start(runId: string): void {
     if (this.closing.signal.aborted || this.loops.has(runId)) return;
-    const loop = this.drive(runId).finally(() => this.loops.delete(runId));
-    this.loops.set(runId, loop);
+    const cancel = new AbortController();
+    const signal = AbortSignal.any([this.closing.signal, cancel.signal]);
+    const done = this.drive(runId, signal).finally(() => this.loops.delete(runId));
+    this.loops.set(runId, { done, cancel });
+  }
+
+  /**
+   * Cancels a pending or running run: first its record (run and round in progress
+   * `cancelled`, open updates `failed`, audited), then its loop here, which is stopped and
+   * waited for, then, best effort, the nodes' jobs of the round in progress. Nothing is
+   * aggregated or promoted; models of completed rounds stay.
+   */
+  async cancel(runId: string, request: CancelRequest): Promise<CancelRecord> {
+    const record = await recordCancellation(this.deps.prisma, runId, request);
+    if (record.kind !== 'cancelled') return record;
+    const loop = this.loops.get(runId);
+    if (loop) {
+      loop.cancel.abort(new RunCancelledError(runId));
+      await loop.done;
+    }
+    await announceCancellation(this.deps, runId, request, record);
+    return record;
   }
 
   /** Resumes every run left pending or running (by a stop or a crash). */
@@ -55,16 +88,17 @@ export class RunCoordinator {
    */
   async close(): Promise<void> {
     this.closing.abort(new Error('the aggregator is shutting down'));
-    await Promise.allSettled([...this.loops.values()]);
+    await Promise.allSettled([...this.loops.values()].map((loop) => loop.done));
   }
 
-  private async drive(runId: string): Promise<void> {
+  private async drive(runId: string, signal: AbortSignal): Promise<void> {
     for (let outages = 0; ; outages++) {
       try {
-        await this.runLoop(runId);
+        await this.runLoop(runId, signal);
         return;
       } catch (error) {
-        if (this.closing.signal.aborted) return;
+        // Closing (the run resumes at the next start) or cancelled (its record says so).
+        if (signal.aborted || error instanceof RunCancelledError) return;
         if (!isDatabaseUnavailable(error)) return this.failUnexpectedly(runId, error);
         // The run's state is in the database: once it is back, the loop resumes the way a
         // restarted aggregator does (completed rounds kept, the open round run again).
@@ -74,7 +108,7 @@ export class RunCoordinator {
           'database unavailable: the run resumes when it is back',
         );
         try {
-          await sleep(retryInMs, this.closing.signal);
+          await sleep(retryInMs, signal);
         } catch {
           return;
         }
@@ -89,20 +123,22 @@ export class RunCoordinator {
     );
   }
 
-  private async runLoop(runId: string): Promise<void> {
+  private async runLoop(runId: string, signal: AbortSignal): Promise<void> {
     const { prisma } = this.deps;
-    const signal = this.closing.signal;
     let run = await prisma.trainingRun.findUnique({ where: { id: runId } });
     if (!run || (run.status !== 'pending' && run.status !== 'running')) return;
     const settings = parseRunSettings(run.settings);
     if (run.status === 'pending') {
-      run = await prisma.trainingRun.update({
-        where: { id: runId },
+      // Conditional: a run cancelled while pending stays cancelled.
+      const { count } = await prisma.trainingRun.updateMany({
+        where: { id: runId, status: 'pending' },
         data: { status: 'running', startedAt: new Date() },
       });
+      if (count === 0) return;
+      run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     }
 
-    let input = await this.initialModel(run, settings);
+    let input = await this.initialModel(run, settings, signal);
     const rounds = new RoundRunner(this.deps, signal);
     const convergence = new EarlyStopping(settings.earlyStopPatience, settings.earlyStopMinDelta);
     let roundsDone = 0;
@@ -135,7 +171,11 @@ export class RunCoordinator {
    * Round 0: the network built from the run's seed. Building is deterministic, so a restart
    * finds the same weights (same sha256) and reuses the version rather than adding one.
    */
-  private async initialModel(run: TrainingRun, settings: RunSettings): Promise<ModelVersion> {
+  private async initialModel(
+    run: TrainingRun,
+    settings: RunSettings,
+    signal: AbortSignal,
+  ): Promise<ModelVersion> {
     const { prisma, store } = this.deps;
     const first = await prisma.round.findUnique({
       where: { runId_index: { runId: run.id, index: 0 } },
@@ -155,6 +195,7 @@ export class RunCoordinator {
       network.dispose();
     }
     const stored = await store.putModel(packed);
+    signal.throwIfAborted();
     const model = await prisma.$transaction((tx) =>
       findOrCreateModelVersion(tx, { runId: run.id, roundIndex: 0, ...stored, settings }),
     );
@@ -173,11 +214,13 @@ export class RunCoordinator {
   ): Promise<void> {
     const converged = roundsDone < settings.rounds;
     const promoted = await this.deps.prisma.$transaction(async (tx) => {
-      if (run.promoteOnFinish) await promoteModel(tx, final.id, 'system');
-      await tx.trainingRun.update({
-        where: { id: run.id },
-        data: { status: 'completed', finishedAt: new Date(), currentRound: roundsDone },
+      // Only a running run completes (a cancelled one is not promoted).
+      await lockRunningRun(tx, run.id, {
+        status: 'completed',
+        finishedAt: new Date(),
+        currentRound: roundsDone,
       });
+      if (run.promoteOnFinish) await promoteModel(tx, final.id, 'system');
       await audit(tx, {
         actor: 'system',
         action: 'run.completed',
@@ -205,11 +248,13 @@ export class RunCoordinator {
   }
 
   private async failRun(runId: string, reason: string): Promise<void> {
-    await this.deps.prisma.$transaction(async (tx) => {
-      await tx.trainingRun.update({
-        where: { id: runId },
+    const failed = await this.deps.prisma.$transaction(async (tx) => {
+      // A run cancelled meanwhile stays cancelled.
+      const { count } = await tx.trainingRun.updateMany({
+        where: { id: runId, status: { in: ['pending', 'running'] } },
         data: { status: 'failed', failureReason: reason, finishedAt: new Date() },
       });
+      if (count === 0) return false;
       await audit(tx, {
         actor: 'system',
         action: 'run.failed',
@@ -217,7 +262,9 @@ export class RunCoordinator {
         subjectId: runId,
         details: { reason },
       });
+      return true;
     });
+    if (!failed) return;
     this.deps.log.warn({ runId, reason }, 'training run failed');
     this.deps.events.publish(runId, 'run-failed', { reason });
   }

@@ -4,7 +4,8 @@ export type RunEventType =
   | 'round-completed'
   | 'round-failed'
   | 'run-completed'
-  | 'run-failed';
+  | 'run-failed'
+  | 'run-cancelled';
 
 export interface RunEvent {
   type: RunEventType;
@@ -14,7 +15,9 @@ export interface RunEvent {
 
 /** Whether an event ends its run's stream. */
 export function endsRun(event: RunEvent): boolean {
-  return event.type === 'run-completed' || event.type === 'run-failed';
+  return (
+    event.type === 'run-completed' || event.type === 'run-failed' || event.type === 'run-cancelled'
+  );
 }
 
 /** In-process publish/subscribe of run progress, for GET /rounds/:id/events. */

@@ -33,6 +33,13 @@ export function runSummary(run: TrainingRun): RunSummary {
     settings: parseRunSettings(run.settings),
     currentRound: run.currentRound,
     failureReason: run.failureReason,
+    cancellation: run.cancelledAt
+      ? {
+          at: run.cancelledAt.toISOString(),
+          by: run.cancelledBy ?? 'admin',
+          reason: run.cancelReason,
+        }
+      : null,
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),

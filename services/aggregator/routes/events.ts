@@ -19,8 +19,8 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         description:
           'text/event-stream. First `snapshot` (the body of GET /rounds/{id}), then ' +
           '`round-started`, `hospital-updated`, `round-completed`, `round-failed`, and finally ' +
-          '`run-completed` or `run-failed`, after which the stream ends (at once for a run ' +
-          'already finished). Comment lines keep the connection alive.',
+          '`run-completed`, `run-failed` or `run-cancelled`, after which the stream ends (at ' +
+          'once for a run already finished). Comment lines keep the connection alive.',
         tags: ['rounds'],
         params: IdParamsSchema,
         produces: ['text/event-stream'],

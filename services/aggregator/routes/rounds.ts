@@ -11,10 +11,12 @@ import {
   type IdParams,
 } from '../schemas/common.ts';
 import {
+  CancelRunBodySchema,
   RunCreatedSchema,
   RunDetailSchema,
   RunListSchema,
   StartRunBodySchema,
+  type CancelRunBody,
   type RunDetail,
   type RunList,
   type StartRunBody,
@@ -103,6 +105,60 @@ export const roundRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
       const detail = await loadRunDetail(ctx.prisma, request.params.id);
       if (!detail)
         throw new HttpError(404, 'run-not-found', `no training run ${request.params.id}`);
+      return detail;
+    },
+  );
+
+  app.post<{ Params: IdParams; Body: CancelRunBody; Reply: RunDetail }>(
+    '/rounds/:id/cancel',
+    {
+      onRequest: ctx.auth.requireAdmin.bind(ctx.auth),
+      // The body is optional: none is an empty one.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: 'Cancel a pending or running training run',
+        description:
+          'The round loop stops at once: the round in progress is cancelled (nothing is ' +
+          'aggregated, no model version is made from it), its open updates fail, and the ' +
+          'nodes still training it are asked to stop (POST /train/{jobId}/cancel, best ' +
+          'effort); their late uploads are refused (409 round-closed). Models of completed ' +
+          'rounds stay; nothing is promoted. Answers the run (as GET /rounds/{id}) once the ' +
+          'loop has stopped. 409 run-finished for a run already completed, failed or cancelled.',
+        tags: ['rounds'],
+        security: BEARER_SECURITY,
+        params: IdParamsSchema,
+        body: CancelRunBodySchema,
+        response: {
+          200: RunDetailSchema,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+          409: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const record = await ctx.coordinator.cancel(id, {
+        actor: 'admin',
+        reason: request.body.reason ?? null,
+      });
+      if (record.kind === 'not-found') {
+        throw new HttpError(404, 'run-not-found', `no training run ${id}`);
+      }
+      if (record.kind === 'finished') {
+        throw new HttpError(
+          409,
+          'run-finished',
+          `run ${id} is already ${record.status}: only a pending or running run can be cancelled`,
+          { runId: id, status: record.status },
+        );
+      }
+      const detail = await loadRunDetail(ctx.prisma, id);
+      if (!detail) throw new HttpError(404, 'run-not-found', `no training run ${id}`);
       return detail;
     },
   );

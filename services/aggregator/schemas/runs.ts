@@ -84,7 +84,9 @@ const RunStatusSchema = Type.Union(
   ['pending', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
 );
 const RoundStatusSchema = Type.Union(
-  ['pending', 'dispatched', 'aggregating', 'completed', 'failed'].map((s) => Type.Literal(s)),
+  ['pending', 'dispatched', 'aggregating', 'completed', 'failed', 'cancelled'].map((s) =>
+    Type.Literal(s),
+  ),
 );
 export const UpdateStatusSchema = Type.Union(
   ['dispatched', 'training', 'received', 'accepted', 'rejected', 'failed', 'timed_out'].map((s) =>
@@ -124,12 +126,25 @@ export const RoundViewSchema = Type.Object({
 });
 export type RoundView = Static<typeof RoundViewSchema>;
 
+export const CancellationSchema = Type.Union(
+  [
+    Type.Object({
+      at: Timestamp,
+      by: Type.String({ description: "Who cancelled it: 'admin'" }),
+      reason: NullableString,
+    }),
+    Type.Null(),
+  ],
+  { description: 'Set when the run was cancelled (POST /rounds/{id}/cancel)' },
+);
+
 const runFields = {
   id: Type.String(),
   status: RunStatusSchema,
   settings: RunSettingsSchema,
   currentRound: Type.Integer({ description: 'The round in progress, or the last one' }),
   failureReason: NullableString,
+  cancellation: CancellationSchema,
   createdAt: Timestamp,
   startedAt: NullableTimestamp,
   finishedAt: NullableTimestamp,
@@ -147,3 +162,17 @@ export const RunDetailSchema = Type.Object({
   rounds: Type.Array(RoundViewSchema),
 });
 export type RunDetail = Static<typeof RunDetailSchema>;
+
+export const CancelRunBodySchema = Type.Object(
+  {
+    reason: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description: 'Why the run is cancelled (kept on the run and in the audit trail)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CancelRunBody = Static<typeof CancelRunBodySchema>;

@@ -11,6 +11,12 @@ export type SubmitResult =
   | { kind: 'busy'; jobId: string }
   | { kind: 'closing' };
 
+export type CancelResult =
+  | { kind: 'cancelled'; job: JobView }
+  /** Finished (done or failed), or already being stopped: nothing to cancel. */
+  | { kind: 'not-running'; job: JobView }
+  | { kind: 'not-found' };
+
 export interface JobManagerOptions {
   run: (job: JobView, plan: TrainPlan, signal: AbortSignal) => Promise<void>;
   /** The failure's message as answered by GET /train/:jobId (no local data in it). */
@@ -92,6 +98,26 @@ export class JobManager {
 
   get(jobId: string): JobView | undefined {
     return this.entries.get(jobId)?.view;
+  }
+
+  /**
+   * Stops the running job at the aggregator's request (its run was cancelled) and waits for it
+   * to stop: it ends `failed` with the reason, uploads nothing more.
+   */
+  async cancel(jobId: string): Promise<CancelResult> {
+    const entry = this.entries.get(jobId);
+    if (!entry) return { kind: 'not-found' };
+    const active = this.active;
+    if (active?.entry !== entry || active.controller.signal.aborted) {
+      return { kind: 'not-running', job: entry.view };
+    }
+    active.controller.abort(
+      new PublicError('cancelled', 'cancelled: the aggregator cancelled the run'),
+    );
+    await active.done;
+    // It may have finished on its own meanwhile (its update already sent).
+    const job = entry.view;
+    return job.status === 'done' ? { kind: 'not-running', job } : { kind: 'cancelled', job };
   }
 
   /** Cancels the running job, if any, and waits for it to stop. */

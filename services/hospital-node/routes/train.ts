@@ -5,9 +5,11 @@ import type { HospitalContext } from '../plugins/hospital.ts';
 import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
 import { JobViewSchema, type JobView } from '../schemas/job.ts';
 import {
+  CancelJobBodySchema,
   JobParamsSchema,
   TrainAcceptedSchema,
   TrainRequestSchema,
+  type CancelJobBody,
   type JobParams,
   type TrainAccepted,
   type TrainRequest,
@@ -78,6 +80,50 @@ export const trainRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (
       const job = ctx.jobs.get(request.params.jobId);
       if (!job) throw new HttpError(404, 'job-not-found', 'no such training job');
       return job;
+    },
+  );
+
+  app.post<{ Params: JobParams; Body: CancelJobBody; Reply: JobView }>(
+    '/train/:jobId/cancel',
+    {
+      onRequest: ctx.requireToken,
+      // The body is optional: none is an empty one.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: 'Stop a running training job (its run was cancelled at the aggregator)',
+        description:
+          'Signed like POST /train. Stops the job within one training step or request and ' +
+          'answers it once stopped: failed, "cancelled: the aggregator cancelled the run"; ' +
+          'nothing more is uploaded. 409 job-not-running for a finished job.',
+        tags: ['hospital'],
+        security: BEARER_SECURITY,
+        params: JobParamsSchema,
+        body: CancelJobBodySchema,
+        response: {
+          200: JobViewSchema,
+          401: ErrorResponse,
+          404: ErrorResponse,
+          409: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const result = await ctx.jobs.cancel(request.params.jobId);
+      switch (result.kind) {
+        case 'cancelled':
+          return result.job;
+        case 'not-running':
+          throw new HttpError(
+            409,
+            'job-not-running',
+            `the training job is not running (${result.job.status}); nothing to cancel`,
+            { status: result.job.status },
+          );
+        case 'not-found':
+          throw new HttpError(404, 'job-not-found', 'no such training job');
+      }
     },
   );
 };

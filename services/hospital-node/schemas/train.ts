@@ -49,3 +49,6 @@ export const JobParamsSchema = Type.Object({
   jobId: Type.String({ minLength: 1, maxLength: 100 }),
 });
 export type JobParams = Static<typeof JobParamsSchema>;
+
+export const CancelJobBodySchema = Type.Object({}, { additionalProperties: false });
+export type CancelJobBody = Static<typeof CancelJobBodySchema>;
