@@ -52,8 +52,17 @@ async function writeState(state: LocalState): Promise<void> {
 function startService(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
     cwd: root,
-    // An empty variable counts as unset: the children serve plain HTTP whatever the shell says.
-    env: { ...env, TLS_CERT_FILE: '', TLS_KEY_FILE: '', ...extraEnv },
+    // An empty variable counts as unset: the children serve plain HTTP whatever the shell says,
+    // and use the admin token of .state/local.json (given as ADMIN_TOKEN, AGGREGATOR_TOKEN).
+    env: {
+      ...env,
+      TLS_CERT_FILE: '',
+      TLS_KEY_FILE: '',
+      ADMIN_TOKEN_FILE: '',
+      ADMIN_TOKEN_GRACE_SECONDS: '',
+      AGGREGATOR_TOKEN_FILE: '',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = (line: string): string => `[${name}] ${line}\n`;

@@ -8,6 +8,7 @@ import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { AggregatorConfig } from './config.ts';
+import { AdminTokenFile, fixedAdminToken, type AdminTokenSource } from './lib/admin-token.ts';
 import { Authenticator } from './lib/auth.ts';
 import type { EventStream } from './lib/sse.ts';
 import { formatValidationErrors } from './lib/validation.ts';
@@ -31,6 +32,8 @@ export interface AggregatorDeps extends CoordinatorOptions {
   database?: Database;
   /** Milliseconds between keep-alive comments on event streams (default 15 000). */
   keepAliveMs?: number;
+  // `now` (HospitalClientOptions): the milliseconds clock of token expiry (hospital tokens'
+  // grace, ADMIN_TOKEN_FILE's checks and grace); tests move it. Default Date.now.
 }
 
 /**
@@ -77,6 +80,11 @@ export async function buildApp(
     for (const close of closers.reverse()) await close();
   });
   try {
+    // ADMIN_TOKEN_FILE is read before anything else starts: a missing or bad file is a
+    // ConfigError naming the variable.
+    const now = deps.now ?? Date.now;
+    const admin = adminTokenSource(app, config, now);
+
     await initBackend({ log: (line) => app.log.info(line) });
 
     // The app's own plugins: database, model store, round loop.
@@ -86,19 +94,14 @@ export async function buildApp(
     const coordination = createCoordination(app, db.prisma, store, deps);
     stoppers.push(() => coordination.coordinator.close());
 
-    const adminToken = config.adminToken ?? generateToken();
-    if (config.adminToken === undefined) {
-      app.log.warn(
-        `local mode: ADMIN_TOKEN is not set; the admin token of this process is ${adminToken}`,
-      );
-    }
     const ctx: AggregatorContext = {
       prisma: db.prisma,
       store,
-      auth: new Authenticator(db.prisma, adminToken),
+      auth: new Authenticator(db.prisma, admin, now),
       ...coordination,
       streams: new Set<EventStream>(),
       keepAliveMs: deps.keepAliveMs ?? 15_000,
+      now,
     };
 
     registerInfoRoute(app, 'aggregator', () => ({ database: db.kind }));
@@ -113,4 +116,35 @@ export async function buildApp(
     throw error;
   }
   return app;
+}
+
+/**
+ * The admin token: ADMIN_TOKEN, or ADMIN_TOKEN_FILE (re-read when it changes), or in local
+ * mode a random token, logged once.
+ */
+function adminTokenSource(
+  app: FastifyInstance,
+  config: AggregatorConfig,
+  now: () => number,
+): AdminTokenSource {
+  if (config.adminTokenFile !== undefined) {
+    const file = new AdminTokenFile({
+      path: config.adminTokenFile,
+      graceSeconds: config.adminTokenGraceSeconds ?? 0,
+      onProblem: (message) => app.log.error(message),
+      onChange: (message, details) => app.log.info(details, message),
+      now,
+    });
+    app.log.info(
+      { adminTokenFile: config.adminTokenFile, graceSeconds: config.adminTokenGraceSeconds ?? 0 },
+      'admin token from ADMIN_TOKEN_FILE (re-read when it changes)',
+    );
+    return file;
+  }
+  if (config.adminToken !== undefined) return fixedAdminToken(config.adminToken);
+  const token = generateToken();
+  app.log.warn(
+    `local mode: ADMIN_TOKEN is not set (nor ADMIN_TOKEN_FILE); the admin token of this process is ${token}`,
+  );
+  return fixedAdminToken(token);
 }

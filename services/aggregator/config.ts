@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
+import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
+
+/** The longest ADMIN_TOKEN_GRACE_SECONDS: an hour (a grace is for a switch-over, not a second token). */
+export const MAX_ADMIN_TOKEN_GRACE_SECONDS = 3600;
 
 export const AggregatorConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -10,8 +14,23 @@ export const AggregatorConfigSchema = Type.Object({
   databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   /** Model and update files (and the PGlite database when DATABASE_URL is unset). */
   stateDir: Type.String({ minLength: 1, default: '.state/aggregator' }),
-  /** Unset = local mode: a random token is generated and logged once at start. */
-  adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * Unset (and no ADMIN_TOKEN_FILE) = local mode: a random token is generated and logged once
+   * at start.
+   */
+  adminToken: Type.Optional(Type.String({ minLength: MIN_TOKEN_LENGTH })),
+  /**
+   * Instead of ADMIN_TOKEN: a file holding the admin token (its first line that is neither
+   * blank nor a # comment), re-read when it changes (lib/admin-token.ts).
+   */
+  adminTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * With ADMIN_TOKEN_FILE: seconds the admin token the file held before a change is still
+   * accepted after the change is seen. Absent = 0 (callers switch at the change).
+   */
+  adminTokenGraceSeconds: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_ADMIN_TOKEN_GRACE_SECONDS }),
+  ),
   /** The URL hospitals and the inference-api use to reach this aggregator (told at start). */
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
@@ -28,11 +47,31 @@ export const AGGREGATOR_ENV = {
   databaseUrl: 'DATABASE_URL',
   stateDir: 'STATE_DIR',
   adminToken: 'ADMIN_TOKEN',
+  adminTokenFile: 'ADMIN_TOKEN_FILE',
+  adminTokenGraceSeconds: 'ADMIN_TOKEN_GRACE_SECONDS',
   publicUrl: 'PUBLIC_URL',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;
 
 export function loadAggregatorConfig(env: NodeJS.ProcessEnv = process.env): AggregatorConfig {
-  return loadConfig(AggregatorConfigSchema, AGGREGATOR_ENV, env, { check: tlsPairProblems });
+  return loadConfig(AggregatorConfigSchema, AGGREGATOR_ENV, env, {
+    check: (values) => [...tlsPairProblems(values), ...adminTokenProblems(values)],
+  });
+}
+
+/** ADMIN_TOKEN and ADMIN_TOKEN_FILE exclude each other; the grace needs the file. */
+export function adminTokenProblems(values: Partial<AggregatorConfig>): string[] {
+  const problems: string[] = [];
+  if (values.adminToken !== undefined && values.adminTokenFile !== undefined) {
+    problems.push(
+      'set ADMIN_TOKEN or ADMIN_TOKEN_FILE, not both (ADMIN_TOKEN_FILE is re-read when it changes)',
+    );
+  }
+  if (values.adminTokenGraceSeconds !== undefined && values.adminTokenFile === undefined) {
+    problems.push(
+      'ADMIN_TOKEN_GRACE_SECONDS needs ADMIN_TOKEN_FILE (the grace follows a change of the file)',
+    );
+  }
+  return problems;
 }

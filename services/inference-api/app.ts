@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp, REDACTED_PATHS } from '../../shared/service/create-app.ts';
+import { tokenFile } from '../../shared/service/secret-file.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
@@ -33,7 +34,10 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** How the aggregator is reached (tests may stub it). */
   fetch?: FetchFn;
-  /** Milliseconds clock of the rate limiter (tests); default performance.now. */
+  /**
+   * Milliseconds clock of the rate limiter and of the key and token files' checks (tests);
+   * default performance.now (the files: Date.now).
+   */
   now?: () => number;
 }
 
@@ -57,6 +61,18 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
           path: config.apiKeysFile,
           onProblem: (message) => app.log.error(message),
           onReload: (keys) => app.log.info({ apiKeys: keys }, 'API_KEYS_FILE re-read'),
+          now: deps.now,
+        });
+  // AGGREGATOR_TOKEN_FILE likewise: read now, re-read when it changes (before each call to the
+  // aggregator, at most once a second).
+  const aggregatorToken =
+    config.aggregatorTokenFile === undefined
+      ? undefined
+      : tokenFile({
+          variable: 'AGGREGATOR_TOKEN_FILE',
+          path: config.aggregatorTokenFile,
+          onProblem: (message) => app.log.error(message),
+          onChange: () => app.log.info('AGGREGATOR_TOKEN_FILE re-read: a new token is in force'),
           now: deps.now,
         });
   const app = await createServiceApp({
@@ -85,7 +101,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
         ? undefined
         : new AggregatorClient({
             baseUrl: config.aggregatorUrl,
-            token: config.aggregatorToken,
+            token: aggregatorToken ? () => aggregatorToken.current() : config.aggregatorToken,
             fetch: deps.fetch,
           }),
     pollSeconds: config.modelPollSeconds,

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
+import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 import { checkApiKeys, MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
@@ -15,7 +16,13 @@ export const InferenceConfigSchema = Type.Object({
   /** Base URL of the aggregator; its production model is polled. */
   aggregatorUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
   /** Bearer token for the aggregator's GET /models/:id/weights (its ADMIN_TOKEN: not counted). */
-  aggregatorToken: Type.Optional(Type.String({ minLength: 16 })),
+  aggregatorToken: Type.Optional(Type.String({ minLength: MIN_TOKEN_LENGTH })),
+  /**
+   * Instead of AGGREGATOR_TOKEN: a file holding it (its first line that is neither blank nor a
+   * # comment), re-read when it changes (looked at before each call to the aggregator, at most
+   * once a second), so the aggregator's admin token is rotated without a restart.
+   */
+  aggregatorTokenFile: Type.Optional(Type.String({ minLength: 1 })),
   /** A fedxray model directory (model.json, weights.json, weights.bin), loaded at start. */
   modelDir: Type.Optional(Type.String({ minLength: 1 })),
   /** Seconds between polls of the aggregator; 0 polls only at start (and on reload()). */
@@ -53,6 +60,7 @@ export const INFERENCE_CONFIG_ENV = {
   host: 'HOST',
   aggregatorUrl: 'AGGREGATOR_URL',
   aggregatorToken: 'AGGREGATOR_TOKEN',
+  aggregatorTokenFile: 'AGGREGATOR_TOKEN_FILE',
   modelDir: 'MODEL_DIR',
   modelPollSeconds: 'MODEL_POLL_SECONDS',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
@@ -86,6 +94,11 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
   if (config.apiKeys && config.apiKeysFile !== undefined) {
     throw new ConfigError(
       'Invalid configuration:\n  set API_KEYS or API_KEYS_FILE, not both (API_KEYS_FILE is re-read when it changes)',
+    );
+  }
+  if (config.aggregatorToken !== undefined && config.aggregatorTokenFile !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  set AGGREGATOR_TOKEN or AGGREGATOR_TOKEN_FILE, not both (AGGREGATOR_TOKEN_FILE is re-read when it changes)',
     );
   }
   if (config.aggregatorUrl === undefined && config.modelDir === undefined) {

@@ -14,6 +14,13 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b));
 }
 
+/** Compares two hashes made by hashToken in constant time. */
+export function hashesEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** A token is stored only as its SHA-256 (tokens are random, so no slow hash is needed). */
 export function hashToken(token: string): string {
   return sha256(token).toString('hex');

@@ -1,7 +1,8 @@
-// Hospital administration: token rotation (POST /hospitals/:id/token), disabling, enabling and
-// moving a hospital (PATCH /hospitals/:id), GET /hospitals/:id. PGlite only.
+// Hospital administration: token rotation (POST /hospitals/:id/token) with and without a grace
+// window, disabling, enabling and moving a hospital (PATCH /hospitals/:id), GET
+// /hospitals/:id. The grace window on PGlite and PostgreSQL, the rest on PGlite.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../shared/db/index.ts';
+import type { Database, DatabaseKind } from '../../shared/db/index.ts';
 import { hashToken } from '../../shared/service/auth.ts';
 import { REDACTED_PATHS } from '../../shared/service/create-app.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -23,6 +24,7 @@ interface HospitalBody {
   baseUrl: string;
   status: string;
   tokenRotatedAt: string;
+  previousTokenExpiresAt: string | null;
   createdAt: string;
 }
 
@@ -31,6 +33,7 @@ interface RotatedBody {
   name: string;
   token: string;
   tokenRotatedAt: string;
+  previousTokenExpiresAt: string | null;
 }
 
 interface ErrorBody {
@@ -45,25 +48,32 @@ let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
+  skewMs = 0;
 });
 
 let db: Database;
 let agg: Aggregator;
+/** The aggregator's clock (token expiry) runs this far ahead of the real one. */
+let skewMs = 0;
+const clock = (): number => Date.now() + skewMs;
 
-async function setUp(logLines?: string[]): Promise<Aggregator> {
-  const state = await freshState('pglite');
+async function setUp(logLines?: string[], kind: DatabaseKind = 'pglite'): Promise<Aggregator> {
+  const state = await freshState(kind);
   cleanups.push(state.cleanup);
   db = state.test.db;
   agg = await startAggregator(db, state.stateDir, {
-    deps: logLines
-      ? {
-          logger: {
-            level: 'trace',
-            redact: REDACTED_PATHS,
-            stream: { write: (line: string) => logLines.push(line) },
-          },
-        }
-      : {},
+    deps: {
+      now: clock,
+      ...(logLines
+        ? {
+            logger: {
+              level: 'trace',
+              redact: REDACTED_PATHS,
+              stream: { write: (line: string) => logLines.push(line) },
+            },
+          }
+        : {}),
+    },
   });
   cleanups.push(() => agg.app.close());
   return agg;
@@ -81,8 +91,12 @@ async function hospital(name: string): Promise<FakeHospital & { id: string }> {
   return Object.assign(fake, { id });
 }
 
-const rotate = (id: string, token?: string) =>
-  json<RotatedBody & ErrorBody>(`${agg.url}/hospitals/${id}/token`, { method: 'POST', token });
+const rotate = (id: string, token?: string, body?: unknown) =>
+  json<RotatedBody & ErrorBody>(`${agg.url}/hospitals/${id}/token`, {
+    method: 'POST',
+    token,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 /** PATCH /hospitals/:id, as the admin unless told otherwise (null: no token). */
 const patch = (id: string, body: unknown, token: string | null = ADMIN_TOKEN) =>
@@ -137,6 +151,7 @@ describe('hospital token rotation', () => {
       name: 'hospital-a',
       token: expect.stringMatching(/^[\w-]{32}$/),
       tokenRotatedAt: expect.any(String),
+      previousTokenExpiresAt: null,
     });
     const newToken = rotated.body.token;
     expect(newToken).not.toBe(oldToken);
@@ -228,6 +243,35 @@ describe('hospital token rotation', () => {
     expect(a.uploads.map((u) => u.status)).toEqual([202]);
   });
 
+  it('during a grace a node still on the previous token trains (the dispatch is signed again with its hash); after it, refused', async () => {
+    const lines: string[] = [];
+    await setUp(lines);
+    const a = await hospital('hospital-a');
+    const rotated = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
+    expect(rotated.status).toBe(200);
+
+    // The node keeps its old HOSPITAL_TOKEN: it is dispatched, downloads, uploads, evaluates.
+    const during = await runOnce();
+    expect(during.status, during.failureReason ?? '').toBe('completed');
+    await a.settled();
+    expect(a.trains).toHaveLength(1);
+    expect(a.uploads.map((u) => u.status)).toEqual([202]);
+    expect(lines.some((l) => l.includes('authenticated with its previous token'))).toBe(true);
+
+    // Past the grace: refused as without one.
+    skewMs = 601_000;
+    const after = await runOnce();
+    expect(after.status).toBe('failed');
+    expect(after.rounds[0].updates[0].failureReason).toMatch(
+      /answered 401: .*signature does not match/,
+    );
+
+    // Restarted with the new token, it trains again.
+    a.token = rotated.body.token;
+    const restarted = await runOnce();
+    expect(restarted.status, restarted.failureReason ?? '').toBe('completed');
+  });
+
   it('documents the route in the OpenAPI document', async () => {
     await setUp();
     const docs = await json<{
@@ -237,13 +281,217 @@ describe('hospital token rotation', () => {
     expect(rotation).toMatchObject({ tags: ['hospitals'], security: [{ bearerAuth: [] }] });
     expect(rotation.description).toContain('HOSPITAL_TOKEN');
     expect(rotation.description).toContain('restarted');
-    expect(Object.keys(rotation.responses as object)).toEqual(['200', '401', '403', '404']);
+    expect(Object.keys(rotation.responses as object)).toEqual(['200', '400', '401', '403', '404']);
+    expect(rotation.description).toContain('graceSeconds');
+    expect(rotation.requestBody).toMatchObject({
+      content: {
+        'application/json': {
+          schema: { properties: { graceSeconds: { minimum: 0, maximum: 604800 } } },
+        },
+      },
+    });
     const byId = docs.body.paths['/hospitals/{id}'];
     expect(Object.keys(byId)).toEqual(expect.arrayContaining(['get', 'patch']));
     expect(byId.patch).toMatchObject({ tags: ['hospitals'], security: [{ bearerAuth: [] }] });
     expect(Object.keys(byId.patch.responses as object)).toEqual(
       expect.arrayContaining(['200', '400', '401', '403', '404']),
     );
+  });
+});
+
+describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %s', (kind) => {
+  const HOUR = 3600;
+
+  it('accepts the previous token until now + graceSeconds (logged as such), then answers 401', async () => {
+    const lines: string[] = [];
+    await setUp(lines, kind);
+    const a = await hospital('hospital-a');
+    const oldToken = a.token;
+
+    const rotated = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: HOUR });
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const newToken = rotated.body.token;
+    const rotatedAt = Date.parse(rotated.body.tokenRotatedAt);
+    expect(rotated.body.previousTokenExpiresAt).toBe(
+      new Date(rotatedAt + HOUR * 1000).toISOString(),
+    );
+    const expiresAt = rotated.body.previousTokenExpiresAt;
+
+    // Both tokens work: downloads (404 for an unknown model once accepted) and uploads (past
+    // the token check).
+    for (const token of [oldToken, newToken]) {
+      expect((await download('no-such-model', token)).status).toBe(404);
+      expect((await upload(token)).status).not.toBe(401);
+    }
+    // Only hashes are stored: the current one and the one it replaced.
+    const row = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    expect(row.tokenHash).toBe(hashToken(newToken));
+    expect(row.previousTokenHash).toBe(hashToken(oldToken));
+    expect(row.previousTokenExpiresAt?.toISOString()).toBe(expiresAt);
+
+    // GET /hospitals/:id and GET /hospitals show the expiry, never a token or hash.
+    const shown = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    expect(shown.body).toMatchObject({ id: a.id, previousTokenExpiresAt: expiresAt });
+    const list = await json<{ hospitals: HospitalBody[] }>(`${agg.url}/hospitals`, {
+      token: ADMIN_TOKEN,
+    });
+    expect(list.body.hospitals[0].previousTokenExpiresAt).toBe(expiresAt);
+
+    // Audited with the grace, without any token or hash.
+    const event = await db.prisma.auditEvent.findFirstOrThrow({
+      where: { action: 'hospital.token-rotated', subjectId: a.id },
+    });
+    expect(event.details).toEqual({
+      name: 'hospital-a',
+      tokenRotatedAt: rotated.body.tokenRotatedAt,
+      graceSeconds: HOUR,
+      previousTokenExpiresAt: expiresAt,
+    });
+
+    // Each request with the previous token is logged at info, with the hospital's id.
+    const previousUse = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => String(entry.msg).includes('authenticated with its previous token'));
+    expect(previousUse).toHaveLength(2);
+    for (const entry of previousUse) {
+      expect(entry).toMatchObject({
+        level: 30,
+        hospitalId: a.id,
+        hospital: 'hospital-a',
+        previousTokenExpiresAt: expiresAt,
+      });
+    }
+
+    // Just before the expiry it still works; at it, 401 (the new token goes on).
+    skewMs = Date.parse(expiresAt as string) - Date.now() - 5_000;
+    expect((await download('no-such-model', oldToken)).status).toBe(404);
+    skewMs = Date.parse(expiresAt as string) - Date.now();
+    const expired = await download('no-such-model', oldToken);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.code).toBe('unauthorized');
+    expect((await upload(oldToken)).status).toBe(401);
+    expect((await download('no-such-model', newToken)).status).toBe(404);
+    const after = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    expect(after.body.previousTokenExpiresAt).toBeNull();
+
+    // No token or hash in any answer, audit event or log line.
+    const answers = JSON.stringify([rotated.body.previousTokenExpiresAt, shown, list, after]);
+    const audit = JSON.stringify(await db.prisma.auditEvent.findMany());
+    for (const secret of [oldToken, row.tokenHash, row.previousTokenHash as string]) {
+      expect(answers).not.toContain(secret);
+    }
+    for (const secret of [oldToken, newToken, row.tokenHash, row.previousTokenHash as string]) {
+      expect(audit).not.toContain(secret);
+      for (const line of lines) expect(line).not.toContain(secret);
+    }
+  });
+
+  it('rotating again during the grace keeps only the token just replaced; graceSeconds 0 drops it', async () => {
+    await setUp(undefined, kind);
+    const a = await hospital('hospital-a');
+    const t0 = a.token;
+    const first = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
+    const t1 = first.body.token;
+    skewMs = 60_000;
+    const second = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
+    expect(second.status).toBe(200);
+    const t2 = second.body.token;
+    expect(Date.parse(second.body.previousTokenExpiresAt as string)).toBe(
+      Date.parse(second.body.tokenRotatedAt) + 600_000,
+    );
+    expect((await download('no-such-model', t0)).status).toBe(401);
+    expect((await download('no-such-model', t1)).status).toBe(404);
+    expect((await download('no-such-model', t2)).status).toBe(404);
+    const row = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    expect(row.previousTokenHash).toBe(hashToken(t1));
+
+    // Without a grace the one replaced is refused at once, and the older one stays refused.
+    const third = await rotate(a.id, ADMIN_TOKEN);
+    expect(third.status).toBe(200);
+    expect(third.body.previousTokenExpiresAt).toBeNull();
+    for (const token of [t0, t1, t2]) {
+      expect((await download('no-such-model', token)).status).toBe(401);
+    }
+    expect((await download('no-such-model', third.body.token)).status).toBe(404);
+    const cleared = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    expect([cleared.previousTokenHash, cleared.previousTokenExpiresAt]).toEqual([null, null]);
+    const grace = (
+      await db.prisma.auditEvent.findMany({
+        where: { action: 'hospital.token-rotated', subjectId: a.id },
+        orderBy: { at: 'asc' },
+      })
+    ).map((e) => (e.details as { graceSeconds: number }).graceSeconds);
+    expect(grace).toEqual([600, 600, 0]);
+  });
+
+  it('disabling refuses both tokens and drops the previous one; a disabled hospital keeps none; enabled, only the newest works', async () => {
+    await setUp(undefined, kind);
+    const a = await hospital('hospital-a');
+    const oldToken = a.token;
+    const rotated = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
+    const newToken = rotated.body.token;
+
+    const disabled = await patch(a.id, { status: 'disabled' });
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toMatchObject({ status: 'disabled', previousTokenExpiresAt: null });
+    const refusedNew = await download('no-such-model', newToken);
+    expect(refusedNew.status).toBe(403);
+    expect(refusedNew.body.error.code).toBe('hospital-disabled');
+    expect((await upload(newToken)).status).toBe(403);
+    expect((await download('no-such-model', oldToken)).status).toBe(401);
+    expect((await upload(oldToken)).status).toBe(401);
+    const event = await db.prisma.auditEvent.findFirstOrThrow({
+      where: { action: 'hospital.disabled', subjectId: a.id },
+    });
+    expect(event.details).toEqual({
+      name: 'hospital-a',
+      from: 'active',
+      to: 'disabled',
+      previousTokenRevoked: rotated.body.previousTokenExpiresAt,
+    });
+
+    // A disabled hospital rotated with a grace keeps no previous token either.
+    const whileDisabled = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
+    expect(whileDisabled.status).toBe(200);
+    expect(whileDisabled.body.previousTokenExpiresAt).toBeNull();
+    const newest = whileDisabled.body.token;
+
+    const enabled = await patch(a.id, { status: 'active' });
+    expect(enabled.body.previousTokenExpiresAt).toBeNull();
+    expect((await download('no-such-model', newest)).status).toBe(404);
+    for (const token of [oldToken, newToken]) {
+      expect((await download('no-such-model', token)).status).toBe(401);
+    }
+  });
+
+  it('refuses a graceSeconds out of 0..604800 or not an integer (400), changing nothing', async () => {
+    await setUp(undefined, kind);
+    const a = await hospital('hospital-a');
+    for (const body of [
+      { graceSeconds: -1 },
+      { graceSeconds: 604_801 },
+      { graceSeconds: 1.5 },
+      { graceSeconds: 'an hour' },
+      { grace: 60 },
+    ]) {
+      const res = await rotate(a.id, ADMIN_TOKEN, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.message).toContain(Object.keys(body)[0]);
+      expect(JSON.stringify(res.body)).not.toContain('"token"');
+    }
+    expect((await download('no-such-model', a.token)).status).toBe(404);
+    expect(await db.prisma.auditEvent.count({ where: { action: 'hospital.token-rotated' } })).toBe(
+      0,
+    );
+    // The largest grace is taken; an empty body is no grace.
+    const longest = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 604_800 });
+    expect(longest.status).toBe(200);
+    expect(Date.parse(longest.body.previousTokenExpiresAt as string)).toBe(
+      Date.parse(longest.body.tokenRotatedAt) + 604_800_000,
+    );
+    const empty = await rotate(a.id, ADMIN_TOKEN, {});
+    expect(empty.status).toBe(200);
+    expect(empty.body.previousTokenExpiresAt).toBeNull();
   });
 });
 

@@ -100,6 +100,8 @@ export interface FakeAggregator {
   weightRequests: number;
   /** Served instead of the real weights when set (corruption tests). */
   weightsOverride: Buffer | null;
+  /** The Authorization header of each weights request (undefined: none). */
+  weightAuthorizations: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function startFakeAggregator(): Promise<FakeAggregator> {
     weightsGate: null,
     weightsOverride: null,
     weightRequests: 0,
+    weightAuthorizations: [],
     close: () => app.close(),
   };
   const models = new Map<string, FakeModel>();
@@ -127,6 +130,7 @@ export async function startFakeAggregator(): Promise<FakeAggregator> {
     const model = models.get(request.params.id);
     if (!model) return reply.status(404).send({ error: { code: 'not-found', message: 'no' } });
     state.weightRequests++;
+    state.weightAuthorizations.push(request.headers.authorization);
     if (state.weightsGate) await state.weightsGate;
     return reply.type(WEIGHTS_MEDIA_TYPE).send(state.weightsOverride ?? model.packed);
   });

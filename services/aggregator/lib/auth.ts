@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Hospital, PrismaClient } from '../../../shared/db/index.ts';
-import { bearerToken, hashToken, secretsEqual } from '../../../shared/service/auth.ts';
+import { bearerToken, hashesEqual, hashToken, secretsEqual } from '../../../shared/service/auth.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
+import type { AdminTokenSource } from './admin-token.ts';
 import type { Actor } from './audit.ts';
 
 export type Principal = { kind: 'admin' } | { kind: 'hospital'; hospital: Hospital };
@@ -11,29 +12,61 @@ export function actorOf(principal: Principal): Actor {
 }
 
 /**
- * Bearer tokens: the admin token (ADMIN_TOKEN) or a hospital's token, found by its hash (only
- * hashes are stored). A missing or unknown token answers 401, a known token on a route not
- * meant for it 403.
+ * Bearer tokens: the admin token (ADMIN_TOKEN or ADMIN_TOKEN_FILE, lib/admin-token.ts) or a
+ * hospital's token, found by its hash (only hashes are stored). A hospital's previous token
+ * (replaced by POST /hospitals/{id}/token with graceSeconds) is accepted until its expiry, and
+ * each request made with it is logged at info (the hospital, never the token). A missing or
+ * unknown token answers 401, a known token on a route not meant for it 403.
  */
 export class Authenticator {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly adminToken: string,
+    private readonly admin: AdminTokenSource,
+    /** Milliseconds clock for token expiry (tests); default Date.now. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Who sent the request; throws 401 without a valid token. */
   async identify(request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const token = bearerToken(request);
     if (token !== undefined) {
-      if (secretsEqual(token, this.adminToken)) return { kind: 'admin' };
+      const admin = this.admin.tokens();
+      if (secretsEqual(token, admin.current)) return { kind: 'admin' };
+      if (admin.previous !== undefined && secretsEqual(token, admin.previous)) {
+        request.log.info(
+          'authenticated with the previous admin token (ADMIN_TOKEN_FILE changed; accepted during ADMIN_TOKEN_GRACE_SECONDS)',
+        );
+        return { kind: 'admin' };
+      }
+      const hash = hashToken(token);
       const hospital = await this.prisma.hospital.findFirst({
-        where: { tokenHash: hashToken(token) },
+        where: { OR: [{ tokenHash: hash }, { previousTokenHash: hash }] },
       });
       if (hospital) {
-        if (hospital.status !== 'active') {
-          throw new HttpError(403, 'hospital-disabled', `hospital ${hospital.name} is disabled`);
+        const current = hashesEqual(hospital.tokenHash, hash);
+        const expiresAt = hospital.previousTokenExpiresAt;
+        const previous =
+          !current &&
+          hospital.previousTokenHash !== null &&
+          hashesEqual(hospital.previousTokenHash, hash) &&
+          expiresAt !== null &&
+          expiresAt.getTime() > this.now();
+        if (current || previous) {
+          if (hospital.status !== 'active') {
+            throw new HttpError(403, 'hospital-disabled', `hospital ${hospital.name} is disabled`);
+          }
+          if (previous) {
+            request.log.info(
+              {
+                hospitalId: hospital.id,
+                hospital: hospital.name,
+                previousTokenExpiresAt: expiresAt?.toISOString(),
+              },
+              'hospital authenticated with its previous token (replaced by a rotation, accepted until previousTokenExpiresAt): give its node the new token',
+            );
+          }
+          return { kind: 'hospital', hospital };
         }
-        return { kind: 'hospital', hospital };
       }
     }
     reply.header('www-authenticate', 'Bearer');

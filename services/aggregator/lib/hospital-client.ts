@@ -18,6 +18,13 @@ export interface HospitalTarget {
   baseUrl: string;
   /** hashToken(hospital token): the HMAC key (shared/service/signing.ts). */
   tokenHash: string;
+  /**
+   * The hash of the token replaced by the last rotation and its expiry: while it lasts, a
+   * signed request the node refuses (401: a node still on its old HOSPITAL_TOKEN) is sent once
+   * more, signed with it.
+   */
+  previousTokenHash?: string | null;
+  previousTokenExpiresAt?: Date | null;
 }
 
 export interface HospitalClientOptions {
@@ -28,6 +35,8 @@ export interface HospitalClientOptions {
   requestTimeoutMs?: number;
   /** POST /evaluate (default 10 min: the node may finish a training first). */
   evaluateTimeoutMs?: number;
+  /** Milliseconds clock for the previous token's expiry (tests); default Date.now. */
+  now?: () => number;
 }
 
 /** A call to a hospital node that failed; the message names the node and says why. */
@@ -46,16 +55,19 @@ export class HospitalCallError extends Error {
 /**
  * Calls hospital nodes: health checks, and POST /train, POST /train/:jobId/cancel and
  * POST /evaluate signed with the hospital's token hash (x-fedxray-signature), so a node accepts work only from its
- * aggregator. Redirects are refused; answers are checked against the protocol's schemas.
+ * aggregator; during a rotation's grace, a signature the node refuses is tried again with the
+ * previous token's hash. Redirects are refused; answers are checked against the protocol's schemas.
  */
 export class HospitalClient {
   private readonly fetchImpl: typeof fetch;
   private readonly healthTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly evaluateTimeoutMs: number;
+  private readonly now: () => number;
 
   constructor(options: HospitalClientOptions = {}) {
     this.fetchImpl = options.fetch ?? fetch;
+    this.now = options.now ?? Date.now;
     this.healthTimeoutMs = options.healthTimeoutMs ?? 3_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.evaluateTimeoutMs = options.evaluateTimeoutMs ?? 600_000;
@@ -123,31 +135,15 @@ export class HospitalClient {
     signal: AbortSignal,
   ): Promise<unknown> {
     const url = new URL(`${hospital.baseUrl.replace(/\/+$/, '')}${route}`);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    let payload: string | undefined;
-    if (method === 'POST') {
-      payload = JSON.stringify(body);
-      headers['content-type'] = 'application/json';
-      headers[SIGNATURE_HEADER] = signRequest(
-        hospital.tokenHash,
-        method,
-        `${url.pathname}${url.search}`,
-        payload,
-      );
-    }
+    const payload = method === 'POST' ? JSON.stringify(body) : undefined;
     const what = `${method} ${url.href}`;
-    let response: Response;
-    try {
-      response = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: payload,
-        redirect: 'error',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw new HospitalCallError(`${what} failed: ${networkReason(error, timeoutMs)}`);
+    let response = await this.send(url, method, payload, hospital.tokenHash, timeoutMs, signal);
+    const previous = this.previousKey(hospital);
+    if (response.status === 401 && payload !== undefined && previous !== undefined) {
+      // The node refused the signature: during a rotation's grace it may still run with its
+      // previous token. Ask once more, signed with that one's hash.
+      await response.body?.cancel();
+      response = await this.send(url, method, payload, previous, timeoutMs, signal);
     }
     const text = await response.text().catch(() => '');
     if (!response.ok) {
@@ -160,6 +156,43 @@ export class HospitalClient {
       return text === '' ? null : (JSON.parse(text) as unknown);
     } catch {
       throw new HospitalCallError(`${what} did not answer JSON`);
+    }
+  }
+
+  /** The previous token's hash while its grace lasts. */
+  private previousKey(hospital: HospitalTarget): string | undefined {
+    const { previousTokenHash, previousTokenExpiresAt } = hospital;
+    if (!previousTokenHash || !previousTokenExpiresAt) return undefined;
+    return previousTokenExpiresAt.getTime() > this.now() ? previousTokenHash : undefined;
+  }
+
+  /** One request; a POST is signed with `key`. */
+  private async send(
+    url: URL,
+    method: 'GET' | 'POST',
+    payload: string | undefined,
+    key: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers[SIGNATURE_HEADER] = signRequest(key, method, `${url.pathname}${url.search}`, payload);
+    }
+    try {
+      return await this.fetchImpl(url, {
+        method,
+        headers,
+        body: payload,
+        redirect: 'error',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new HospitalCallError(
+        `${method} ${url.href} failed: ${networkReason(error, timeoutMs)}`,
+      );
     }
   }
 

@@ -13,7 +13,11 @@ import { parseRunSettings } from './run-settings.ts';
 
 const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
 
-export function hospitalView(h: Hospital): HospitalView {
+/**
+ * A hospital as the API shows it, without any token or hash. `now` (ms): a previous token
+ * past its expiry shows as none.
+ */
+export function hospitalView(h: Hospital, now: number): HospitalView {
   return {
     id: h.id,
     name: h.name,
@@ -23,7 +27,16 @@ export function hospitalView(h: Hospital): HospitalView {
     sampleCount: h.sampleCount,
     createdAt: h.createdAt.toISOString(),
     tokenRotatedAt: h.tokenRotatedAt.toISOString(),
+    previousTokenExpiresAt: previousTokenExpiry(h, now),
   };
+}
+
+/** Until when the hospital's previous token is accepted, or null (none, or expired). */
+export function previousTokenExpiry(h: Hospital, now: number): string | null {
+  const at = h.previousTokenExpiresAt;
+  return h.previousTokenHash !== null && at !== null && at.getTime() > now
+    ? at.toISOString()
+    : null;
 }
 
 export function runSummary(run: TrainingRun): RunSummary {

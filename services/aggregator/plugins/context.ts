@@ -19,4 +19,6 @@ export interface AggregatorContext {
   /** Open event streams, ended when the app closes. */
   streams: Set<EventStream>;
   keepAliveMs: number;
+  /** Milliseconds clock of token expiry (AggregatorDeps.now; default Date.now). */
+  now: () => number;
 }

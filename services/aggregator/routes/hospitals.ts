@@ -3,7 +3,7 @@ import { Prisma, type Hospital } from '../../../shared/db/index.ts';
 import { generateToken, hashToken } from '../../../shared/service/auth.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { audit } from '../lib/audit.ts';
-import { hospitalView } from '../lib/views.ts';
+import { hospitalView, previousTokenExpiry } from '../lib/views.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
 import {
   BEARER_SECURITY,
@@ -17,12 +17,14 @@ import {
   HospitalListSchema,
   HospitalTokenRotatedSchema,
   HospitalViewSchema,
+  RotateTokenBodySchema,
   UpdateHospitalBodySchema,
   type CreateHospitalBody,
   type HospitalCreated,
   type HospitalList,
   type HospitalTokenRotated,
   type HospitalView,
+  type RotateTokenBody,
   type UpdateHospitalBody,
 } from '../schemas/hospitals.ts';
 
@@ -107,7 +109,8 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
     },
     async () => {
       const hospitals = await ctx.prisma.hospital.findMany({ orderBy: { name: 'asc' } });
-      return { hospitals: hospitals.map(hospitalView) };
+      const now = ctx.now();
+      return { hospitals: hospitals.map((h) => hospitalView(h, now)) };
     },
   );
 
@@ -128,7 +131,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         },
       },
     },
-    async (request) => hospitalView(await findHospital(ctx.prisma, request.params.id)),
+    async (request) => hospitalView(await findHospital(ctx.prisma, request.params.id), ctx.now()),
   );
 
   app.patch<{ Params: IdParams; Body: UpdateHospitalBody; Reply: HospitalView }>(
@@ -141,7 +144,8 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
           'At least one of status, baseUrl. A disabled hospital keeps its history and token ' +
           'hash, but its token answers 403 hospital-disabled on every route (updates, weight ' +
           'downloads) and it is not selected for new rounds; a round it is already part of goes ' +
-          'on without it. status active enables it again with the same token. A new baseUrl is ' +
+          'on without it. Disabling also drops a previous token still in its grace (401 from ' +
+          'then on). status active enables it again with the same token. A new baseUrl is ' +
           'used from the next round on. Each change is audited (hospital.disabled, ' +
           'hospital.enabled, hospital.base-url-changed); setting a field to its current value ' +
           'changes nothing and is not audited.',
@@ -169,6 +173,13 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         if (status !== undefined && status !== before.status) data.status = status;
         if (baseUrl !== undefined && baseUrl !== before.baseUrl) data.baseUrl = baseUrl;
         if (Object.keys(data).length === 0) return before;
+        // Disabling ends a rotation's grace: the previous token is dropped, not kept for
+        // when the hospital is enabled again.
+        const revoked = data.status === 'disabled' ? previousTokenExpiry(before, ctx.now()) : null;
+        if (data.status === 'disabled' && before.previousTokenHash !== null) {
+          data.previousTokenHash = null;
+          data.previousTokenExpiresAt = null;
+        }
         const after = await tx.hospital.update({ where: { id }, data });
         if (data.status !== undefined) {
           await audit(tx, {
@@ -176,7 +187,13 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
             action: after.status === 'disabled' ? 'hospital.disabled' : 'hospital.enabled',
             subjectType: 'hospital',
             subjectId: id,
-            details: { name: after.name, from: before.status, to: after.status },
+            details: {
+              name: after.name,
+              from: before.status,
+              to: after.status,
+              // A previous token that was still accepted until then.
+              ...(revoked !== null ? { previousTokenRevoked: revoked } : {}),
+            },
           });
         }
         if (data.baseUrl !== undefined) {
@@ -190,30 +207,41 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         }
         return after;
       });
-      return hospitalView(hospital);
+      return hospitalView(hospital, ctx.now());
     },
   );
 
-  app.post<{ Params: IdParams; Reply: HospitalTokenRotated }>(
+  app.post<{ Params: IdParams; Body: RotateTokenBody; Reply: HospitalTokenRotated }>(
     '/hospitals/:id/token',
     {
       onRequest: requireAdmin,
+      // The body is optional: none is an empty one.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         summary: "Rotate a hospital's token; answers the new token, once",
         description:
-          'Issues a new token and keeps only its SHA-256: the old token stops working at once ' +
-          '(401 on every aggregator route). The aggregator signs its requests to the node ' +
-          '(x-fedxray-signature) with the new hash from now on, so the node must be given the ' +
-          'new token as HOSPITAL_TOKEN and restarted: until then it cannot upload or download ' +
-          '(401), and it refuses the signed POST /train and POST /evaluate (the dispatch fails ' +
-          'with "signature does not match"). Rotate between runs, or expect that hospital to ' +
-          'drop out of the round in progress. Works on a disabled hospital too (its new token ' +
-          'answers 403 until it is enabled). Audited as hospital.token-rotated, without the token.',
+          'Issues a new token and keeps only its SHA-256. With graceSeconds (0 to 604800, ' +
+          'default 0) the token being replaced stays valid until previousTokenExpiresAt, so ' +
+          'its node can be given the new one (HOSPITAL_TOKEN, restart) within that window ' +
+          'without downtime: both tokens are accepted, each request with the old one is ' +
+          'logged, and a signed request the node refuses is sent again signed with the old ' +
+          "token's hash. Only one previous token is kept: rotating again during the grace " +
+          'replaces it with the token just replaced. With graceSeconds 0 the old token answers ' +
+          '401 at once and the node must be restarted with the new token at the same moment: ' +
+          'until then it cannot upload or download, and it refuses the signed POST /train and ' +
+          'POST /evaluate (the dispatch fails with "signature does not match"). Works on a ' +
+          'disabled hospital too (its new token answers 403 until it is enabled), but keeps ' +
+          'no previous token there: graceSeconds has no effect. Audited as ' +
+          'hospital.token-rotated with graceSeconds, without any token or hash.',
         tags: ['hospitals'],
         security: BEARER_SECURITY,
         params: IdParamsSchema,
+        body: RotateTokenBodySchema,
         response: {
           200: HospitalTokenRotatedSchema,
+          400: ErrorResponse,
           401: ErrorResponse,
           403: ErrorResponse,
           404: ErrorResponse,
@@ -222,19 +250,38 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
     },
     async (request) => {
       const { id } = request.params;
+      const graceSeconds = request.body.graceSeconds ?? 0;
       const token = generateToken();
+      const now = ctx.now();
+      const rotatedAt = new Date(now);
       const hospital = await ctx.prisma.$transaction(async (tx) => {
-        await findHospital(tx, id);
+        const before = await findHospital(tx, id);
+        // Only one previous token: the one just replaced, or none without a grace. A disabled
+        // hospital keeps none (its token may have leaked; disabling dropped any grace too).
+        const expiresAt =
+          graceSeconds > 0 && before.status === 'active'
+            ? new Date(now + graceSeconds * 1000)
+            : null;
         const updated = await tx.hospital.update({
           where: { id },
-          data: { tokenHash: hashToken(token), tokenRotatedAt: new Date() },
+          data: {
+            tokenHash: hashToken(token),
+            tokenRotatedAt: rotatedAt,
+            previousTokenHash: expiresAt ? before.tokenHash : null,
+            previousTokenExpiresAt: expiresAt,
+          },
         });
         await audit(tx, {
           actor: 'admin',
           action: 'hospital.token-rotated',
           subjectType: 'hospital',
           subjectId: id,
-          details: { name: updated.name, tokenRotatedAt: updated.tokenRotatedAt.toISOString() },
+          details: {
+            name: updated.name,
+            tokenRotatedAt: updated.tokenRotatedAt.toISOString(),
+            graceSeconds,
+            previousTokenExpiresAt: updated.previousTokenExpiresAt?.toISOString() ?? null,
+          },
         });
         return updated;
       });
@@ -243,6 +290,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         name: hospital.name,
         token,
         tokenRotatedAt: hospital.tokenRotatedAt.toISOString(),
+        previousTokenExpiresAt: previousTokenExpiry(hospital, now),
       };
     },
   );

@@ -38,6 +38,12 @@ export const HospitalCreatedSchema = Type.Object({
 });
 export type HospitalCreated = Static<typeof HospitalCreatedSchema>;
 
+const PreviousTokenExpiresAt = Type.Union([Timestamp, Type.Null()], {
+  description:
+    'Until when the token replaced by the last rotation is still accepted (its graceSeconds); ' +
+    'null when no previous token is accepted',
+});
+
 export const HospitalViewSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -47,6 +53,7 @@ export const HospitalViewSchema = Type.Object({
   sampleCount: NullableInteger,
   createdAt: Timestamp,
   tokenRotatedAt: Timestamp,
+  previousTokenExpiresAt: PreviousTokenExpiresAt,
 });
 export type HospitalView = Static<typeof HospitalViewSchema>;
 
@@ -63,6 +70,26 @@ export const UpdateHospitalBodySchema = Type.Object(
 );
 export type UpdateHospitalBody = Static<typeof UpdateHospitalBodySchema>;
 
+/** The longest grace of a rotated-out hospital token: 7 days. */
+export const MAX_TOKEN_GRACE_SECONDS = 604_800;
+
+/** POST /hospitals/:id/token: how long the token being replaced stays valid. */
+export const RotateTokenBodySchema = Type.Object(
+  {
+    graceSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_TOKEN_GRACE_SECONDS,
+        description:
+          'Seconds the token being replaced is still accepted (0, the default: refused at ' +
+          'once; at most 7 days). Only one previous token is kept: a rotation replaces it',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotateTokenBody = Static<typeof RotateTokenBodySchema>;
+
 /** POST /hospitals/:id/token: the new token, shown once. */
 export const HospitalTokenRotatedSchema = Type.Object({
   id: Type.String(),
@@ -72,5 +99,6 @@ export const HospitalTokenRotatedSchema = Type.Object({
       "The hospital's new token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
   }),
   tokenRotatedAt: Timestamp,
+  previousTokenExpiresAt: PreviousTokenExpiresAt,
 });
 export type HospitalTokenRotated = Static<typeof HospitalTokenRotatedSchema>;

@@ -5,8 +5,11 @@ export type FetchFn = typeof fetch;
 
 export interface AggregatorClientOptions {
   baseUrl: string;
-  /** Sent as `Authorization: Bearer` (the aggregator's weights need a token). */
-  token?: string;
+  /**
+   * Sent as `Authorization: Bearer` (the aggregator's weights need a token); a function is
+   * asked before each request (AGGREGATOR_TOKEN_FILE, re-read when it changes).
+   */
+  token?: string | (() => string | undefined);
   fetch?: FetchFn;
   /** For GET /models/production. */
   metadataTimeoutMs?: number;
@@ -22,14 +25,15 @@ export class AggregatorError extends Error {
 export class AggregatorClient {
   readonly baseUrl: string;
   private readonly fetchFn: FetchFn;
-  private readonly token: string | undefined;
+  private readonly token: (() => string | undefined) | undefined;
   private readonly metadataTimeoutMs: number;
   private readonly weightsTimeoutMs: number;
 
   constructor(options: AggregatorClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? fetch;
-    this.token = options.token;
+    const token = options.token;
+    this.token = typeof token === 'function' ? token : () => token;
     this.metadataTimeoutMs = options.metadataTimeoutMs ?? 10_000;
     this.weightsTimeoutMs = options.weightsTimeoutMs ?? 300_000;
   }
@@ -64,11 +68,12 @@ export class AggregatorClient {
   }
 
   private async get(path: string, accept: string, timeoutMs: number): Promise<Response> {
+    const token = this.token?.();
     try {
       return await this.fetchFn(`${this.baseUrl}${path}`, {
         // A token must not follow a redirect to another host.
-        ...(this.token
-          ? { headers: { accept, authorization: `Bearer ${this.token}` }, redirect: 'error' }
+        ...(token
+          ? { headers: { accept, authorization: `Bearer ${token}` }, redirect: 'error' }
           : { headers: { accept } }),
         signal: AbortSignal.timeout(timeoutMs),
       });

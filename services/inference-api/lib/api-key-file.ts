@@ -1,9 +1,13 @@
-import { readFileSync, statSync } from 'node:fs';
-import { ConfigError } from '../../../shared/service/config.ts';
+import {
+  SECRET_FILE_CHECK_MS,
+  SecretFile,
+  secretLines,
+  type SecretFileParse,
+} from '../../../shared/service/secret-file.ts';
 import { checkApiKeys } from './api-key-rules.ts';
 
 /** How often, at most, the file's modification time is looked at (on a /diagnose request). */
-export const API_KEYS_FILE_CHECK_MS = 1000;
+export const API_KEYS_FILE_CHECK_MS = SECRET_FILE_CHECK_MS;
 
 export interface ApiKeyFileOptions {
   path: string;
@@ -19,72 +23,38 @@ export interface ApiKeyFileOptions {
  * ignored), re-read when the file changes, so keys are added and revoked without a restart.
  * A file that cannot be read or holds a bad key, or no key, at start stops the service; later
  * the previous keys stay in force and the problem is logged, so a half-written or truncated
- * file neither opens the service nor locks every caller out.
+ * file neither opens the service nor locks every caller out (shared/service/secret-file.ts).
  */
 export class ApiKeyFile {
-  private keys: string[];
-  private stamp: string;
-  private checkedAt: number;
-  private readonly now: () => number;
-  private readonly interval: number;
+  private readonly file: SecretFile<string[]>;
 
-  constructor(private readonly options: ApiKeyFileOptions) {
-    this.now = options.now ?? Date.now;
-    this.interval = options.checkIntervalMs ?? API_KEYS_FILE_CHECK_MS;
-    const read = readKeyFile(options.path);
-    if (typeof read === 'string') throw new ConfigError(`Invalid configuration:\n  ${read}`);
-    this.keys = read.keys;
-    this.stamp = read.stamp;
-    this.checkedAt = this.now();
+  constructor(options: ApiKeyFileOptions) {
+    this.file = new SecretFile({
+      variable: 'API_KEYS_FILE',
+      path: options.path,
+      parse: parseApiKeyFile,
+      onProblem: (problem, keys) =>
+        options.onProblem(`${problem}; the previous ${keys.length} key(s) stay in force`),
+      onReload: (keys) => options.onReload?.(keys.length),
+      now: options.now,
+      checkIntervalMs: options.checkIntervalMs ?? API_KEYS_FILE_CHECK_MS,
+    });
   }
 
   /** The keys in force, re-read first when the file changed (looked at once a second). */
   current(): readonly string[] {
-    const now = this.now();
-    if (now - this.checkedAt < this.interval) return this.keys;
-    this.checkedAt = now;
-    const stamp = fileStamp(this.options.path);
-    if (stamp === this.stamp) return this.keys;
-    const read = readKeyFile(this.options.path);
-    // Remember the stamp either way: a bad file is reported once, not on every request.
-    this.stamp = typeof read === 'string' ? (stamp ?? 'missing') : read.stamp;
-    if (typeof read === 'string') {
-      this.options.onProblem(`${read}; the previous ${this.keys.length} key(s) stay in force`);
-      return this.keys;
-    }
-    this.keys = read.keys;
-    this.options.onReload?.(this.keys.length);
-    return this.keys;
+    return this.file.current();
   }
 }
 
-function fileStamp(path: string): string | undefined {
-  try {
-    const s = statSync(path);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The file's keys and stamp, or the problem (naming API_KEYS_FILE and line numbers only). */
-function readKeyFile(path: string): { keys: string[]; stamp: string } | string {
-  const stamp = fileStamp(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return `API_KEYS_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
-  }
-  const entries = text
-    .split(/\r?\n/)
-    .map((line, i) => ({ line: i + 1, key: line.trim() }))
-    .filter((e) => e.key !== '' && !e.key.startsWith('#'));
-  if (entries.length === 0) return `API_KEYS_FILE: ${path} holds no key`;
+/** The file's keys, or the problem (naming API_KEYS_FILE and line numbers only). */
+function parseApiKeyFile(text: string, path: string): SecretFileParse<string[]> {
+  const entries = secretLines(text);
+  if (entries.length === 0) return { problem: `API_KEYS_FILE: ${path} holds no key` };
   const problems = checkApiKeys(
-    entries.map((e) => e.key),
+    entries.map((e) => e.value),
     (i) => `API_KEYS_FILE: the key on line ${entries[i].line}`,
   );
-  if (problems.length > 0) return problems.join('; ');
-  return { keys: [...new Set(entries.map((e) => e.key))], stamp: stamp ?? 'unknown' };
+  if (problems.length > 0) return { problem: problems.join('; ') };
+  return { value: [...new Set(entries.map((e) => e.value))] };
 }

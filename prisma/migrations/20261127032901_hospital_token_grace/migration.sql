@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Hospital" ADD COLUMN     "previousTokenExpiresAt" TIMESTAMPTZ(3),
+ADD COLUMN     "previousTokenHash" TEXT;
