@@ -6,6 +6,7 @@
  */
 import type { ImageCache, XrayRecord } from '../data/index.ts';
 import {
+  confusionAtThreshold,
   histogramTotals,
   mergeScoreHistograms,
   parseThresholdRule,
@@ -46,9 +47,8 @@ export async function calibrateOnHospitals(
   const pooled = mergeScoreHistograms(histograms);
   const threshold = thresholdFromHistogram(pooled, parseThresholdRule(settings.rule));
   const { positives, negatives } = histogramTotals(pooled);
-  // Images of bin k score at least k / bins, so bins from the threshold's edge up are positive.
-  const from = Math.round(threshold.threshold * pooled.bins);
-  const above = (counts: number[]): number => counts.slice(from).reduce((s, c) => s + c, 0);
+  // A min-recall threshold is a bin edge, so the counts at it are exact.
+  const at = confusionAtThreshold(pooled, threshold.threshold);
   return {
     rule: settings.rule,
     bins: settings.bins,
@@ -58,8 +58,8 @@ export async function calibrateOnHospitals(
     }),
     images: positives + negatives,
     pneumonia: positives,
-    recall: positives > 0 ? above(pooled.positive) / positives : NaN,
-    specificity: negatives > 0 ? 1 - above(pooled.negative) / negatives : NaN,
+    recall: at && positives > 0 ? at.tp / positives : NaN,
+    specificity: at && negatives > 0 ? at.tn / negatives : NaN,
     threshold,
   };
 }

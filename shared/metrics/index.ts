@@ -13,6 +13,7 @@ export {
 export { formatReportTable } from './format.ts';
 export {
   DEFAULT_HISTOGRAM_BINS,
+  confusionAtThreshold,
   histogramTotals,
   mergeScoreHistograms,
   scoreHistogram,

@@ -105,3 +105,29 @@ function checkHistogram(h: ScoreHistogram): void {
         throw new RangeError(`histogram counts must be non-negative integers, got ${c}`);
   }
 }
+
+/**
+ * The confusion counts of the images behind a histogram at `threshold`, exact when the
+ * threshold is a bin edge k / bins below 1 (every image of a bin is then on one side of it),
+ * at or below 0 (all positive) or above 1 (all negative); null for any other threshold.
+ */
+export function confusionAtThreshold(
+  h: ScoreHistogram,
+  threshold: number,
+): { tp: number; fp: number; tn: number; fn: number } | null {
+  const edge = Math.round(threshold * h.bins);
+  const isEdge = Math.abs(edge / h.bins - threshold) < 1e-9 && edge < h.bins;
+  if (threshold > 0 && threshold <= 1 && !isEdge) return null;
+  const first = threshold <= 0 ? 0 : threshold > 1 ? h.bins : edge;
+  const confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
+  for (let k = 0; k < h.bins; k++) {
+    if (k >= first) {
+      confusion.tp += h.positive[k];
+      confusion.fp += h.negative[k];
+    } else {
+      confusion.fn += h.positive[k];
+      confusion.tn += h.negative[k];
+    }
+  }
+  return confusion;
+}

@@ -1,4 +1,5 @@
 import {
+  confusionAtThreshold,
   formatThresholdRule,
   histogramTotals,
   mergeScoreHistograms,
@@ -176,20 +177,8 @@ export function pooledMetrics(
   threshold: number,
   hospitals: number,
 ): PooledMetrics | null {
-  const edge = Math.round(threshold * pooled.bins);
-  const first = threshold <= 0 ? 0 : threshold > 1 ? pooled.bins : edge;
-  const isEdge = Math.abs(edge / pooled.bins - threshold) < 1e-9 && edge < pooled.bins;
-  if (threshold > 0 && threshold <= 1 && !isEdge) return null;
-  const confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
-  for (let k = 0; k < pooled.bins; k++) {
-    if (k >= first) {
-      confusion.tp += pooled.positive[k];
-      confusion.fp += pooled.negative[k];
-    } else {
-      confusion.fn += pooled.positive[k];
-      confusion.tn += pooled.negative[k];
-    }
-  }
+  const confusion = confusionAtThreshold(pooled, threshold);
+  if (!confusion) return null;
   const { tp, fp, tn, fn } = confusion;
   const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
   return {
