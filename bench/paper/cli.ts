@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data DIR
  *       [--only table2,table3,federate,curves|ID|PREFIX*] [--results DIR] [--dry-run]
- *       [--force] [--plan] [--report-only] [--jobs N] [--workers N] [--limit N]
+ *       [--force] [--plan] [--report-only] [--jobs N] [--workers N] [--threads N] [--limit N]
  *       [--size S] [--width W] [--epochs E] [--rounds T] [--local-epochs E] [--batch B]
  *       [--backend wasm|cpu|tensorflow] [--save-models DIR]
  *
@@ -29,6 +29,7 @@ import {
 } from './estimate.ts';
 import {
   buildPlan,
+  experimentThreads,
   selectExperiments,
   type Experiment,
   type ExperimentPlan,
@@ -53,6 +54,9 @@ export const USAGE = `npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data
                     takes --workers of them)
   --workers N       threads training hospitals at once (default: cores, at most the hospitals;
                     1 on a native backend)
+  --threads N       data-parallel threads for a centralised or local-only experiment: each batch
+                    is split between them and their gradients summed (default 1). Models with
+                    BatchNorm always train on one thread (their statistics need the whole batch)
   --limit N --size S --width W --epochs E --rounds T --local-epochs E --batch B
                     override the profile (changes the settings stored with each result)
   --backend B       wasm | cpu | tensorflow (default: the fastest that loads)
@@ -75,6 +79,7 @@ interface Options {
   reportOnly: boolean;
   jobs: number;
   workers?: number;
+  threads: number;
   backend?: string;
   modelsDir?: string;
   /** Internal: run exactly this experiment (a child process of --jobs). */
@@ -111,6 +116,7 @@ function parseOptions(argv: string[]): Options {
         force: { type: 'boolean' },
         jobs: { type: 'string' },
         workers: { type: 'string' },
+        threads: { type: 'string' },
         limit: { type: 'string' },
         size: { type: 'string' },
         width: { type: 'string' },
@@ -171,6 +177,7 @@ function parseOptions(argv: string[]): Options {
     reportOnly: v['report-only'] ?? false,
     jobs: int('jobs', v.jobs, 1) ?? 1,
     workers: int('workers', v.workers, 1),
+    threads: int('threads', v.threads, 1) ?? 1,
     backend: v.backend,
     modelsDir: v['save-models'],
     id: v.id,
@@ -257,6 +264,7 @@ export async function runPaperSuite(argv: string[], io: SuiteIo = {}): Promise<n
     const estimate = estimateSchedule(pending, size, {
       workers: o.workers ?? 2,
       jobs: o.jobs,
+      threads: o.threads,
     });
     if (o.id === undefined)
       log(
@@ -305,6 +313,7 @@ async function runHere(
         cache,
         resultsDir: o.resultsDir,
         workers: o.workers,
+        threads: o.threads,
         jobs: o.jobs,
         modelsDir: o.modelsDir,
         log,
@@ -346,7 +355,7 @@ async function runInChildren(
   log: (m: string) => void,
 ): Promise<number> {
   const workers = o.workers ?? Math.min(o.jobs, o.plan.profile.clients);
-  const queue = scheduleOrder(pending, size, { workers, jobs: o.jobs });
+  const queue = scheduleOrder(pending, size, { workers, jobs: o.jobs, threads: o.threads });
   let free = o.jobs;
   let failures = 0;
   const forward = (id: string, chunk: Buffer): void => {
@@ -358,7 +367,10 @@ async function runInChildren(
     const next = (): void => {
       while (queue.length > 0) {
         const e = queue[0];
-        const need = e.spec.kind === 'federated' ? Math.min(workers, o.jobs) : 1;
+        const need =
+          e.spec.kind === 'federated'
+            ? Math.min(workers, o.jobs)
+            : Math.min(experimentThreads(e.spec, o.threads), o.jobs);
         if (need > free) break;
         queue.shift();
         free -= need;
@@ -367,7 +379,7 @@ async function runInChildren(
           '--import',
           TSX_LOADER,
           RUN_SCRIPT,
-          ...stripOptions(o.argv, ['only', 'jobs', 'workers', 'id', 'results']),
+          ...stripOptions(o.argv, ['only', 'jobs', 'workers', 'threads', 'id', 'results']),
           '--results',
           o.resultsDir,
           '--id',
@@ -376,6 +388,8 @@ async function runInChildren(
           String(o.jobs),
           '--workers',
           String(e.spec.kind === 'federated' ? need : 1),
+          '--threads',
+          String(e.spec.kind === 'federated' ? 1 : need),
         ];
         const child = spawn(process.execPath, args, {
           cwd: process.cwd(),
@@ -429,15 +443,15 @@ async function printPlan(
   const pending: Experiment[] = [];
   for (const e of o.selected) {
     const { status, reason } = await statusOf(e, o, data);
-    const est = estimateSeconds(e, size, { workers, jobs: o.jobs });
+    const est = estimateSeconds(e, size, { workers, jobs: o.jobs, threads: o.threads });
     lines.push(
       `${status.padEnd(8)} ${e.spec.id.padEnd(50)} ${e.groups.join(',').padEnd(22)} ${est === undefined ? '?' : formatDuration(est)}${reason ? `  (${reason})` : ''}`,
     );
     if (status === 'pending') pending.push(e);
   }
   const images = pending.reduce((sum, e) => sum + trainingImages(e, size), 0);
-  const total1 = estimateSchedule(pending, size, { workers, jobs: 1 });
-  const total2 = estimateSchedule(pending, size, { workers, jobs: 2 });
+  const total1 = estimateSchedule(pending, size, { workers, jobs: 1, threads: o.threads });
+  const total2 = estimateSchedule(pending, size, { workers, jobs: 2, threads: o.threads });
   lines.push(
     '',
     `${pending.length} of ${o.selected.length} to run: ${(images / 1e6).toFixed(2)} million training images (all epochs, rounds and hospitals) at ${profile.inputSize} px. ` +

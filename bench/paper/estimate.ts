@@ -16,7 +16,7 @@
  * runs two experiments at once, each at 90%.
  */
 import type { ArchitectureName } from '../../shared/model/architectures.ts';
-import type { Experiment } from './experiments.ts';
+import { experimentThreads, type Experiment } from './experiments.ts';
 
 const RESNET_TRAIN_64: Record<number, number> = { 4: 7, 8: 10, 16: 13, 32: 14 };
 const RESNET_TRAIN_224: Record<number, number> = { 4: 1.0, 8: 1.36, 16: 1.4 };
@@ -31,6 +31,8 @@ const ARCH_SPEED: Record<ArchitectureName, { 64: number; 224: number }> = {
 /** Inference img/s (validation scoring), se-resnet18: 47-75 at 64 px, 5.9 at 224 px. */
 const RESNET_INFER: Record<64 | 224, number> = { 64: 50, 224: 5.9 };
 const CONTENTION = 0.9;
+/** Speed-up per thread of data-parallel training (one batch split between threads); assumed. */
+const DATA_PARALLEL_EFFICIENCY = 0.85;
 
 function interpolate(table: Record<number, number>, batch: number): number | undefined {
   const keys = Object.keys(table)
@@ -58,6 +60,24 @@ export function wasmRates(
   return { train: base * speed, infer: RESNET_INFER[size] * speed };
 }
 
+export interface EstimateOptions {
+  /** Threads of a federation (hospitals at once). */
+  workers: number;
+  /** Experiments at once. */
+  jobs: number;
+  /** Data-parallel threads of a centralised experiment without BatchNorm (default 1). */
+  threads?: number;
+}
+
+/** Slots (cores) one experiment takes in a schedule of `jobs` at once. */
+export function threadsOf(experiment: Experiment, options: EstimateOptions): number {
+  const wanted =
+    experiment.spec.kind === 'federated'
+      ? options.workers
+      : experimentThreads(experiment.spec, options.threads ?? 1);
+  return Math.max(1, Math.min(wanted, Math.max(1, options.jobs)));
+}
+
 export interface DataSize {
   train: number;
   val: number;
@@ -80,7 +100,7 @@ export function trainingImages(experiment: Experiment, data: DataSize): number {
 export function estimateSeconds(
   experiment: Experiment,
   data: DataSize,
-  options: { workers: number; jobs: number },
+  options: EstimateOptions,
 ): number | undefined {
   const s = experiment.spec;
   const rates = wasmRates(s.architecture, s.preprocessing.inputSize, s.settings.batchSize);
@@ -98,7 +118,10 @@ export function estimateSeconds(
   const images =
     s.kind === 'local-only' && s.hospital ? data.train / s.hospital.clients : data.train;
   const epochs = s.settings.epochs;
-  return epochs * (images / (rates.train * share) + validate) + validate + 5;
+  const threads = experimentThreads(s, options.threads ?? 1);
+  const train =
+    threads > 1 ? rates.train * threads * DATA_PARALLEL_EFFICIENCY : rates.train * share;
+  return epochs * (images / train + validate) + validate + 5;
 }
 
 /**
@@ -109,7 +132,7 @@ export function estimateSeconds(
 export function scheduleOrder(
   experiments: readonly Experiment[],
   data: DataSize,
-  options: { workers: number; jobs: number },
+  options: EstimateOptions,
 ): Experiment[] {
   if (options.jobs <= 1) return [...experiments];
   const seconds = (e: Experiment): number => estimateSeconds(e, data, options) ?? 0;
@@ -127,14 +150,13 @@ export function scheduleOrder(
 export function estimateSchedule(
   experiments: Experiment[],
   data: DataSize,
-  options: { workers: number; jobs: number },
+  options: EstimateOptions,
 ): number | undefined {
   const slots = new Array<number>(Math.max(1, options.jobs)).fill(0);
   for (const e of scheduleOrder(experiments, data, options)) {
     const seconds = estimateSeconds(e, data, options);
     if (seconds === undefined) return undefined;
-    const need =
-      e.spec.kind === 'federated' ? Math.min(options.workers, options.jobs, slots.length) : 1;
+    const need = Math.min(threadsOf(e, options), slots.length);
     slots.sort((a, b) => a - b);
     const start = slots[need - 1];
     for (let i = 0; i < need; i++) slots[i] = start + seconds;

@@ -14,7 +14,7 @@
  * - threshold: the operating point: the IID federation with each hospital holding out a
  *   calibration split, the threshold chosen on their pooled score histograms (the recall study).
  */
-import type { ArchitectureName } from '../../shared/model/architectures.ts';
+import { usesBatchNorm, type ArchitectureName } from '../../shared/model/architectures.ts';
 import type { Preprocessing } from '../../shared/training/preprocessing.ts';
 import type { TrainSettings } from '../../shared/training/settings.ts';
 import { federatedEpochBudget, type Profile } from './profiles.ts';
@@ -260,4 +260,13 @@ export function selectExperiments(plan: ExperimentPlan, only: readonly string[])
       `--only: nothing matches ${unknown.join(', ')} (groups: ${GROUP_NAMES.join(', ')}; or experiment ids, a trailing * for a prefix)`,
     );
   return plan.experiments.filter((e) => selected.has(e.spec.id));
+}
+
+/**
+ * Threads one experiment trains on: a federation uses `workers` (hospitals in parallel); a
+ * centralised or local-only one `threads` (data-parallel), except BatchNorm models, whose
+ * statistics would otherwise come from each thread's part of the batch: those get 1.
+ */
+export function experimentThreads(spec: ExperimentSpec, threads: number): number {
+  return spec.kind === 'federated' || usesBatchNorm(spec.architecture) ? 1 : Math.max(1, threads);
 }

@@ -108,7 +108,7 @@ export interface ExperimentResult {
   /** Images trained on per second of training wall time (all hospitals together). */
   trainImagesPerSecond: number;
   backend: BackendInfo;
-  /** Worker threads training hospitals in parallel (federated), else 1. */
+  /** Threads it trained on: hospitals in parallel (federated) or data-parallel (--threads). */
   workers: number;
   /** Experiments running at once on this machine (--jobs). */
   jobs: number;

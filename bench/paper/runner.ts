@@ -30,13 +30,19 @@ import {
   type ThresholdChoice,
 } from '../../shared/metrics/index.ts';
 import { buildModel } from '../../shared/model/architectures.ts';
+import { GradientPeers } from '../../shared/training/data-parallel.ts';
 import { saveModelDir } from '../../shared/model/model-dir.ts';
 import { runCentralised, type EpochReport } from '../../shared/pipeline/centralised.ts';
 import type { BackendInfo } from '../../shared/tf/backend.ts';
 import type { TrainProgress } from '../../shared/training/local-train.ts';
 import { predictRecords } from '../../shared/training/predict.ts';
 import { calibrateOnHospitals, type CalibrationInfo } from '../../shared/federated/calibration.ts';
-import type { ExperimentSpec, GroupName, PartitionSpec } from './experiments.ts';
+import {
+  experimentThreads,
+  type ExperimentSpec,
+  type GroupName,
+  type PartitionSpec,
+} from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 import {
   RESULT_FORMAT,
@@ -186,6 +192,11 @@ export interface RunContext {
   resultsDir: string;
   /** Worker threads for federated runs; undefined = defaultWorkers. */
   workers?: number;
+  /**
+   * Data-parallel threads for a centralised or local-only experiment of a model without
+   * BatchNorm (experimentThreads); default 1.
+   */
+  threads?: number;
   /** Experiments running at once on this machine (recorded with the result). */
   jobs: number;
   /** Also save each trained model as a fedxray model directory `<dir>/<id>/`. */
@@ -327,14 +338,33 @@ export async function runExperiment(
         partitions = [describeShare(`hospital-${h.index + 1}`, records)];
         log(`${prefix} hospital-${h.index + 1} alone: ${records.length} images`);
       }
-      const reports = await runCentralised(
-        model,
-        records,
-        data.val,
-        spec.settings,
-        spec.preprocessing,
-        { cache: ctx.cache, onProgress: (p) => progress('train', p), onEpochEnd },
-      );
+      workers = experimentThreads(spec, ctx.threads ?? 1);
+      const peers =
+        workers > 1
+          ? await GradientPeers.start(
+              {
+                architecture: spec.architecture,
+                inputSize: spec.preprocessing.inputSize,
+                width: spec.width,
+                backend: ctx.backend.name,
+              },
+              workers - 1,
+            )
+          : undefined;
+      if (peers) log(`${prefix} data-parallel on ${workers} threads`);
+      let reports: EpochReport[];
+      try {
+        reports = await runCentralised(
+          model,
+          records,
+          data.val,
+          spec.settings,
+          spec.preprocessing,
+          { cache: ctx.cache, peers, onProgress: (p) => progress('train', p), onEpochEnd },
+        );
+      } finally {
+        await peers?.close();
+      }
       stepLabel = 'epoch';
       history = historyFromEpochs(reports);
       trainedImages = records.length * spec.settings.epochs;

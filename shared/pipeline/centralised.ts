@@ -1,5 +1,6 @@
 import type { ImageCache, XrayRecord } from '../data/index.ts';
 import type { tf } from '../tf/tf.ts';
+import type { GradientPeers } from '../training/data-parallel.ts';
 import { trainLocal, type TrainProgress } from '../training/local-train.ts';
 import { scoreValidation, type ValidationScore } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
@@ -26,6 +27,8 @@ export async function runCentralised(
   preprocessing: Preprocessing,
   hooks: {
     cache?: ImageCache;
+    /** Data-parallel worker threads (models without BatchNorm). */
+    peers?: GradientPeers;
     onProgress?: (p: TrainProgress) => void;
     onEpochEnd?: (report: EpochReport) => void;
   } = {},
@@ -40,6 +43,7 @@ export async function runCentralised(
         preprocessing,
         schedule: { startEpoch: epoch, totalEpochs: settings.epochs },
         cache: hooks.cache,
+        peers: hooks.peers,
         onProgress: (p) => hooks.onProgress?.({ ...p, epoch: epoch + 1, epochs: settings.epochs }),
       },
     );

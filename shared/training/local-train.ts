@@ -1,6 +1,8 @@
 import { streamBatches, classWeights, type ImageCache, type XrayRecord } from '../data/index.ts';
 import { getModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { tf } from '../tf/tf.ts';
+import type { GradientPeers } from './data-parallel.ts';
+import { shardGradients, splitBatch, type BatchShard } from './gradients.ts';
 import { learningRateAt } from './lr-schedule.ts';
 import { weightedCrossEntropy } from './loss.ts';
 import { createOptimizer, disposeOptimizer, setLearningRate } from './optimizer.ts';
@@ -49,6 +51,12 @@ export interface LocalTrainOptions {
   signal?: AbortSignal;
   /** Stop after this many steps per epoch (benchmarks, tests). */
   maxStepsPerEpoch?: number;
+  /**
+   * Data-parallel training: each batch is split between this thread and these workers, and
+   * their gradients are summed into one update (the same update up to float rounding). Not
+   * for models with BatchNorm, whose statistics would then come from each shard alone.
+   */
+  peers?: GradientPeers;
 }
 
 /** Names of weights that get decoupled weight decay: conv and dense kernels, not norms or biases. */
@@ -84,6 +92,14 @@ export async function trainLocal(
   const fullSteps = Math.ceil(records.length / settings.batchSize);
   const stepsPerEpoch = Math.min(fullSteps, options.maxStepsPerEpoch ?? fullSteps);
   const epochs: EpochSummary[] = [];
+  const peers = options.peers;
+  if (peers) {
+    peers.assertMatches(model);
+    if (model.layers.some((layer) => layer.getClassName() === 'BatchNormalization'))
+      throw new Error(
+        `${model.name} has BatchNorm: data-parallel training would normalise each shard of a batch on its own; train it on one thread`,
+      );
+  }
 
   try {
     for (let epoch = 0; epoch < settings.epochs; epoch++) {
@@ -107,14 +123,17 @@ export async function trainLocal(
         if (options.signal?.aborted) throw new Error('Training was cancelled');
         learningRate = learningRateAt(scheduleSpec, startEpoch + epoch + step / stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        const { loss, hits } = trainStep(
-          model,
-          optimizer,
-          trainable,
-          batch,
-          weights,
-          settings.labelSmoothing,
-        );
+        const { loss, hits } = peers
+          ? await parallelStep(
+              model,
+              optimizer,
+              trainable,
+              batch,
+              peers,
+              weights,
+              settings.labelSmoothing,
+            )
+          : trainStep(model, optimizer, trainable, batch, weights, settings.labelSmoothing);
         if (settings.weightDecay > 0)
           applyWeightDecay(decayed, learningRate * settings.weightDecay);
         if (!Number.isFinite(loss))
@@ -200,6 +219,57 @@ function trainStep(
   lossTensor.dispose();
   hitsTensor?.dispose();
   return { loss, hits };
+}
+
+/**
+ * One data-parallel step: the peers compute their shards' gradients while this thread computes
+ * the first shard's; the sum is applied here, and the peers get the new weights next step.
+ */
+async function parallelStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  trainable: tf.Variable[],
+  batch: BatchShard,
+  peers: GradientPeers,
+  classWeights: [number, number],
+  labelSmoothing: number,
+): Promise<{ loss: number; hits: number }> {
+  const [own, ...rest] = splitBatch(batch, peers.size + 1);
+  const scales = rest.map((shard) => shard.count / batch.count);
+  const current = model.weights.map((v) => new Float32Array(v.read().dataSync()));
+  const remote = peers.compute(current, rest, scales, classWeights, labelSmoothing);
+  let local: ReturnType<typeof shardGradients>;
+  try {
+    local = shardGradients(
+      model,
+      trainable,
+      own,
+      classWeights,
+      labelSmoothing,
+      own.count / batch.count,
+    );
+  } catch (error) {
+    await remote.catch(() => undefined);
+    throw error;
+  }
+  try {
+    const others = await remote;
+    tf.tidy(() => {
+      const summed: tf.NamedTensorMap = {};
+      trainable.forEach((variable, i) => {
+        let grad: tf.Tensor = local.grads[i];
+        for (const peer of others) grad = tf.add(grad, tf.tensor(peer.grads[i], grad.shape));
+        summed[variable.name] = grad;
+      });
+      optimizer.applyGradients(summed);
+    });
+    return {
+      loss: others.reduce((sum, p) => sum + p.loss, local.loss),
+      hits: others.reduce((sum, p) => sum + p.hits, local.hits),
+    };
+  } finally {
+    for (const grad of local.grads) grad.dispose();
+  }
 }
 
 function applyWeightDecay(variables: tf.LayerVariable[], factor: number): void {

@@ -78,6 +78,41 @@ describe('fedxray CLI', () => {
     expect(missing.stderr).toMatch(/No readable fedxray model/);
   });
 
+  it('train --threads 2 trains data-parallel and says so in the report; BatchNorm refuses', async () => {
+    const out = join(work, 'train-threads');
+    const common = ['--data', SAMPLE_DATA_DIR, '--size', '32', '--width', '8', '--batch', '8'];
+    const trained = await fedxray(
+      'train',
+      ...common,
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--limit',
+      '24',
+      '--threads',
+      '2',
+      '--json',
+    );
+    expect(trained.code, trained.stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
+      training: { kind: string; threads: number };
+    };
+    expect(report.training).toMatchObject({ kind: 'centralised', threads: 2 });
+    const bn = await fedxray(
+      'train',
+      ...common,
+      '--out',
+      join(work, 'train-bn'),
+      '--arch',
+      'se-resnet18-bn',
+      '--threads',
+      '2',
+    );
+    expect(bn.code).toBe(2);
+    expect(bn.stderr).toMatch(/se-resnet18-bn has BatchNorm/);
+  });
+
   it('simulate -> evaluate -> predict on the shipped sample', async () => {
     const out = join(work, 'model');
     const sim = await fedxray(

@@ -263,6 +263,35 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     expect(stored?.spec.settings.epochs).toBe(2);
   });
 
+  it('trains centralised models without BatchNorm data-parallel with --threads, BN on one thread', async () => {
+    const dir = join(work, 'threads');
+    logs.length = 0;
+    const code = await suite(
+      '--profile',
+      'tiny',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--results',
+      dir,
+      '--threads',
+      '2',
+      '--only',
+      'centralised/se-resnet18-gn/b8,centralised/se-resnet18-bn/b8',
+    );
+    expect(code, logs.join('\n')).toBe(0);
+    const written = await loadResults(dir);
+    const threads = Object.fromEntries(written.map((r) => [r.id, r.workers]));
+    expect(threads).toEqual({
+      'centralised/se-resnet18-gn/b8': 2,
+      'centralised/se-resnet18-bn/b8': 1,
+    });
+    expect(logs.join('\n')).toMatch(/se-resnet18-gn\/b8\] .*data-parallel on 2 threads/);
+    // Same settings: the single-thread result of the first dry run stays comparable.
+    const single = first.find((r) => r.id === 'centralised/se-resnet18-gn/b8');
+    const parallel = written.find((r) => r.id === 'centralised/se-resnet18-gn/b8');
+    expect(parallel?.spec).toEqual(single?.spec);
+  });
+
   it('dry-runs the paper profile at tiny size with its own structure', async () => {
     const dir = join(work, 'paper-dry-run');
     logs.length = 0;
