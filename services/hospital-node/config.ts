@@ -8,7 +8,10 @@ export const HospitalConfigSchema = Type.Object({
   /** Never served: only counts, weights and metrics derived from it leave the node. */
   dataDir: Type.String({ minLength: 1 }),
   aggregatorUrl: Type.String({ pattern: '^https?://' }),
-  hospitalToken: Type.String({ minLength: 16 }),
+  /** The token the aggregator issued (POST /hospitals); or HOSPITAL_TOKEN_FILE. */
+  hospitalToken: Type.Optional(Type.String({ minLength: 16 })),
+  /** A file holding the token, re-read when it changes: the token rotates without a restart. */
+  hospitalTokenFile: Type.Optional(Type.String({ minLength: 1 })),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3101 }),
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
   /** Optional: where the job history is kept across restarts; unset = memory only. */
@@ -28,6 +31,7 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   dataDir: 'DATA_DIR',
   aggregatorUrl: 'AGGREGATOR_URL',
   hospitalToken: 'HOSPITAL_TOKEN',
+  hospitalTokenFile: 'HOSPITAL_TOKEN_FILE',
   port: 'PORT',
   host: 'HOST',
   stateDir: 'STATE_DIR',
@@ -38,5 +42,20 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
 };
 
 export function loadHospitalConfig(env: NodeJS.ProcessEnv = process.env): HospitalConfig {
-  return loadConfig(HospitalConfigSchema, HOSPITAL_ENV, env, { check: tlsPairProblems });
+  return loadConfig(HospitalConfigSchema, HOSPITAL_ENV, env, {
+    check: (values) => [...tlsPairProblems(values), ...tokenSourceProblems(values)],
+  });
+}
+
+/** Exactly one of HOSPITAL_TOKEN and HOSPITAL_TOKEN_FILE. */
+export function tokenSourceProblems(values: Partial<HospitalConfig>): string[] {
+  const inline = values.hospitalToken !== undefined;
+  const file = values.hospitalTokenFile !== undefined;
+  if (inline && file)
+    return [
+      'set HOSPITAL_TOKEN or HOSPITAL_TOKEN_FILE, not both (HOSPITAL_TOKEN_FILE is re-read when it changes)',
+    ];
+  if (!inline && !file)
+    return ['HOSPITAL_TOKEN or HOSPITAL_TOKEN_FILE is required (the token the aggregator issued)'];
+  return [];
 }

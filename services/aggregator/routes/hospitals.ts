@@ -224,7 +224,8 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         description:
           'Issues a new token and keeps only its SHA-256. With graceSeconds (0 to 604800, ' +
           'default 0) the token being replaced stays valid until previousTokenExpiresAt, so ' +
-          'its node can be given the new one (HOSPITAL_TOKEN, restart) within that window ' +
+          'its node can be given the new one (written to its HOSPITAL_TOKEN_FILE, or ' +
+          'HOSPITAL_TOKEN and a restart) within that window ' +
           'without downtime: both tokens are accepted, each request with the old one is ' +
           'logged, and a signed request the node refuses is sent again signed with the old ' +
           "token's hash. Only one previous token is kept: rotating again during the grace " +

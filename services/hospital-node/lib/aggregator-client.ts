@@ -11,7 +11,8 @@ import { DEFAULT_RETRY_DELAYS_MS, sleep } from './retry.ts';
 
 export interface AggregatorClientOptions {
   baseUrl: string;
-  token: string;
+  /** The hospital's token, or where to read the one in force (HOSPITAL_TOKEN_FILE rotates). */
+  token: string | (() => string);
   fetch?: typeof fetch;
   /** Pauses between tries: tries = length + 1. */
   retryDelaysMs?: readonly number[];
@@ -44,8 +45,11 @@ export class AggregatorClient {
   private readonly fetchImpl: typeof fetch;
   private readonly retryDelaysMs: readonly number[];
   private readonly timeoutMs: number;
+  private readonly token: () => string;
 
   constructor(private readonly options: AggregatorClientOptions) {
+    const token = options.token;
+    this.token = typeof token === 'string' ? () => token : token;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? fetch;
     this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
@@ -117,7 +121,7 @@ export class AggregatorClient {
         const res = await this.fetchImpl(url, {
           ...init(),
           method,
-          headers: { authorization: `Bearer ${this.options.token}` },
+          headers: { authorization: `Bearer ${this.token()}` },
           // The token must not follow a redirect to another host.
           redirect: 'error',
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),

@@ -14,12 +14,13 @@ const HEADER_FORMAT = /^t=(\d+),v1=[0-9a-f]{64}$/;
 
 /**
  * An onRequest hook admitting only requests signed by the aggregator: `x-fedxray-signature`,
- * an HMAC keyed by the hash of HOSPITAL_TOKEN over a timestamp, the method, the path and the
+ * an HMAC keyed by the hash of HOSPITAL_TOKEN (the one in force: HOSPITAL_TOKEN_FILE rotates) over a timestamp, the method, the path and the
  * body (shared/service/signing.ts). The header is checked before anything is read, so
  * strangers cannot make the node read or parse a body; the body (at most 1 MiB, with a
  * content-length) is then read ahead, verified, and put back for fastify to parse.
  */
-export function requireToken(token: string): onRequestAsyncHookHandler {
+export function requireToken(token: string | (() => string)): onRequestAsyncHookHandler {
+  const current = typeof token === 'string' ? () => token : token;
   return async (request, reply) => {
     const refuse = (reason: string): HttpError => {
       reply.header('www-authenticate', 'FedXray-Signature');
@@ -53,7 +54,7 @@ export function requireToken(token: string): onRequestAsyncHookHandler {
       );
     }
     const body = await peekBody(request.raw, length);
-    const check = verifySignature(token, header, request.method, request.url, body);
+    const check = verifySignature(current(), header, request.method, request.url, body);
     if (!check.ok) throw refuse(check.reason);
   };
 }

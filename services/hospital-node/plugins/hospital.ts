@@ -6,6 +6,8 @@ import { JobManager } from '../lib/job-manager.ts';
 import { JobStore } from '../lib/job-store.ts';
 import { loadLocalData, type LocalData } from '../lib/local-data.ts';
 import { runTrainJob } from '../lib/train-job.ts';
+import { ConfigError } from '../../../shared/service/config.ts';
+import { tokenFile } from '../../../shared/service/secret-file.ts';
 import type { HospitalConfig } from '../config.ts';
 import { requireToken } from './auth.ts';
 
@@ -41,9 +43,10 @@ export async function createHospitalContext(
   });
   const describeError = (error: unknown): string => publicMessage(error, data.identifiers);
   const engine = new LocalEngine(data);
+  const token = hospitalToken(config, log);
   const client = new AggregatorClient({
     baseUrl: config.aggregatorUrl,
-    token: config.hospitalToken,
+    token,
     fetch: deps.fetch,
     retryDelaysMs: deps.retryDelaysMs,
     timeoutMs: deps.aggregatorTimeoutMs,
@@ -68,11 +71,34 @@ export async function createHospitalContext(
     engine,
     client,
     jobs,
-    requireToken: requireToken(config.hospitalToken),
+    requireToken: requireToken(token),
     describeError,
     close: async () => {
       await jobs.close();
       await engine.dispose();
     },
   };
+}
+
+/**
+ * The hospital's token in force: HOSPITAL_TOKEN, or HOSPITAL_TOKEN_FILE re-read when it
+ * changes (checked at most once a second), so a rotated token (POST /hospitals/{id}/token on
+ * the aggregator) is taken up without a restart. A bad file later keeps the token in force.
+ */
+function hospitalToken(config: HospitalConfig, log: FastifyBaseLogger): () => string {
+  if (config.hospitalTokenFile !== undefined) {
+    const file = tokenFile({
+      variable: 'HOSPITAL_TOKEN_FILE',
+      path: config.hospitalTokenFile,
+      onProblem: (message) => log.warn(message),
+      onChange: () => log.info('HOSPITAL_TOKEN_FILE changed: the new hospital token is in use'),
+    });
+    return () => file.current();
+  }
+  const token = config.hospitalToken;
+  if (token === undefined)
+    throw new ConfigError(
+      'Invalid configuration:\n  HOSPITAL_TOKEN or HOSPITAL_TOKEN_FILE is required (the token the aggregator issued)',
+    );
+  return () => token;
 }
