@@ -17,6 +17,11 @@ export const HospitalConfigSchema = Type.Object({
   /** Optional: where the job history is kept across restarts; unset = memory only. */
   stateDir: Type.Optional(Type.String({ minLength: 1 })),
   valFraction: Type.Number({ minimum: 0, maximum: 0.9, default: 0.1 }),
+  /**
+   * Threads local training uses: each batch is split between them (data-parallel, one core
+   * each on wasm). Default 1. Models with BatchNorm always train on one.
+   */
+  trainThreads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   seed: Type.Integer({ default: 42 }),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
@@ -36,6 +41,7 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   host: 'HOST',
   stateDir: 'STATE_DIR',
   valFraction: 'VAL_FRACTION',
+  trainThreads: 'TRAIN_THREADS',
   seed: 'SEED',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,

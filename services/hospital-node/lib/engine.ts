@@ -4,7 +4,10 @@ import {
   scoreHistogram,
   type ScoreHistogram,
 } from '../../../shared/metrics/index.ts';
+import { usesBatchNorm } from '../../../shared/model/architectures.ts';
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
+import { getBackendInfo } from '../../../shared/tf/backend.ts';
+import { GradientPeers } from '../../../shared/training/data-parallel.ts';
 import { HISTOGRAM_BINS } from '../../../shared/protocol/evaluation.ts';
 import type { tf } from '../../../shared/tf/tf.ts';
 import {
@@ -32,6 +35,11 @@ export interface LocalTrainRequest {
   onProgress?: (p: TrainProgress) => void;
 }
 
+export interface LocalEngineOptions {
+  /** Data-parallel threads for training (TRAIN_THREADS); BatchNorm models use one. */
+  trainThreads?: number;
+}
+
 /**
  * All model work on the local images: training on the train split, scoring the validation
  * split. One task at a time (they share the cached models and the CPU).
@@ -40,8 +48,21 @@ export class LocalEngine {
   private readonly models = new ModelCache();
   private readonly images = new ImageCache();
   private readonly lock = new Mutex();
+  private readonly trainThreads: number;
+  /** Worker threads for the last model trained data-parallel (its replicas stay built). */
+  private peers?: { key: string; peers: GradientPeers };
 
-  constructor(readonly data: LocalData) {}
+  constructor(
+    readonly data: LocalData,
+    options: LocalEngineOptions = {},
+  ) {
+    this.trainThreads = Math.max(1, options.trainThreads ?? 1);
+  }
+
+  /** Threads a model of this architecture trains on. */
+  threadsFor(spec: ModelSpec): number {
+    return usesBatchNorm(spec.architecture) ? 1 : this.trainThreads;
+  }
 
   train(request: LocalTrainRequest): Promise<LocalTrainResult> {
     return this.lock.run(async () => {
@@ -54,8 +75,24 @@ export class LocalEngine {
         cache: this.images,
         signal: request.signal,
         onProgress: request.onProgress,
+        peers: await this.peersFor(request.spec),
       });
     });
+  }
+
+  private async peersFor(spec: ModelSpec): Promise<GradientPeers | undefined> {
+    const threads = this.threadsFor(spec);
+    if (threads <= 1) return undefined;
+    const key = `${spec.architecture}|${spec.inputSize}|${spec.width}|${threads}`;
+    if (this.peers?.key === key) return this.peers.peers;
+    await this.peers?.peers.close();
+    this.peers = undefined;
+    const peers = await GradientPeers.start(
+      { ...spec, backend: getBackendInfo()?.name },
+      threads - 1,
+    );
+    this.peers = { key, peers };
+    return peers;
   }
 
   async evaluate(
@@ -103,6 +140,8 @@ export class LocalEngine {
     return this.lock.run(async () => {
       this.models.dispose();
       this.images.clear();
+      await this.peers?.peers.close();
+      this.peers = undefined;
     });
   }
 }

@@ -42,7 +42,7 @@ export async function createHospitalContext(
     seed: config.seed,
   });
   const describeError = (error: unknown): string => publicMessage(error, data.identifiers);
-  const engine = new LocalEngine(data);
+  const engine = new LocalEngine(data, { trainThreads: config.trainThreads ?? 1 });
   const token = hospitalToken(config, log);
   const client = new AggregatorClient({
     baseUrl: config.aggregatorUrl,

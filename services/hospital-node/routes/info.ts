@@ -21,6 +21,7 @@ export const infoRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (a
       samples: ctx.data.counts.all,
       splits: { train: ctx.data.counts.train, validation: ctx.data.counts.validation },
       backend: getBackendInfo()?.name ?? tf.getBackend(),
+      trainThreads: ctx.config.trainThreads ?? 1,
       version: SOFTWARE_VERSION,
       tls: servesTls(app),
     }),
