@@ -1,4 +1,5 @@
 import { tf } from '../tf/tf.ts';
+import { SeededDropout } from './dropout.ts';
 import { GroupNormalization } from './group-norm.ts';
 
 export type NormKind = 'group' | 'batch';
@@ -92,7 +93,7 @@ export class LayerFactory {
   }
 
   dropout(x: SymbolicTensor, name: string, rate: number): SymbolicTensor {
-    return tf.layers.dropout({ name, rate, seed: this.nextSeed() }).apply(x) as SymbolicTensor;
+    return new SeededDropout({ name, rate, seed: this.nextSeed() }).apply(x) as SymbolicTensor;
   }
 
   /**

@@ -86,6 +86,7 @@ export class GradientPeers {
     weights: readonly Float32Array[],
     shards: readonly BatchShard[],
     scales: readonly number[],
+    dropoutSeeds: readonly number[],
     classWeights: [number, number],
     labelSmoothing: number,
   ): Promise<PeerGradients[]> {
@@ -102,6 +103,7 @@ export class GradientPeers {
           classWeights,
           labelSmoothing,
           scale: scales[i],
+          dropoutSeed: dropoutSeeds[i],
         };
         return this.request(this.peers[i], request);
       }),

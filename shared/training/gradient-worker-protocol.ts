@@ -16,6 +16,7 @@ export interface ShardRequest {
   classWeights: [number, number];
   labelSmoothing: number;
   scale: number;
+  dropoutSeed: number;
 }
 
 export type GradientWorkerReply =

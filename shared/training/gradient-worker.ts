@@ -40,6 +40,7 @@ port.on('message', (request: ShardRequest) => {
       request.classWeights,
       request.labelSmoothing,
       request.scale,
+      request.dropoutSeed,
     );
     const grads = result.grads.map((g) => {
       const data = new Float32Array(g.dataSync());

@@ -1,3 +1,4 @@
+import { withDropoutSeed } from '../model/dropout.ts';
 import { tf } from '../tf/tf.ts';
 import { weightedCrossEntropy } from './loss.ts';
 
@@ -29,6 +30,8 @@ export function shardGradients(
   classWeights: readonly [number, number],
   labelSmoothing: number,
   scale: number,
+  /** Seed of this shard's dropout masks (shared/model/dropout.ts). */
+  dropoutSeed: number,
 ): ShardGradients {
   const size = Math.round(Math.sqrt(shard.xs.length / shard.count));
   let hitsTensor: tf.Scalar | undefined;
@@ -36,7 +39,10 @@ export function shardGradients(
     const xs = tf.tensor4d(shard.xs, [shard.count, size, size, 1]);
     const labels = tf.tensor1d(shard.labels, 'int32');
     return tf.variableGrads(() => {
-      const probabilities = model.apply(xs, { training: true }) as tf.Tensor2D;
+      const probabilities = withDropoutSeed(
+        dropoutSeed,
+        () => model.apply(xs, { training: true }) as tf.Tensor2D,
+      );
       hitsTensor = tf.keep(
         tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar,
       );

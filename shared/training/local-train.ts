@@ -1,4 +1,5 @@
 import { streamBatches, classWeights, type ImageCache, type XrayRecord } from '../data/index.ts';
+import { mixSeeds, withDropoutSeed } from '../model/dropout.ts';
 import { getModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { tf } from '../tf/tf.ts';
 import type { GradientPeers } from './data-parallel.ts';
@@ -123,6 +124,8 @@ export async function trainLocal(
         if (options.signal?.aborted) throw new Error('Training was cancelled');
         learningRate = learningRateAt(scheduleSpec, startEpoch + epoch + step / stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
+        // Every step (and shard) draws new dropout masks, reproducibly.
+        const dropoutSeed = mixSeeds(settings.seed, startEpoch + epoch, step);
         const { loss, hits } = peers
           ? await parallelStep(
               model,
@@ -132,8 +135,17 @@ export async function trainLocal(
               peers,
               weights,
               settings.labelSmoothing,
+              dropoutSeed,
             )
-          : trainStep(model, optimizer, trainable, batch, weights, settings.labelSmoothing);
+          : trainStep(
+              model,
+              optimizer,
+              trainable,
+              batch,
+              weights,
+              settings.labelSmoothing,
+              dropoutSeed,
+            );
         if (settings.weightDecay > 0)
           applyWeightDecay(decayed, learningRate * settings.weightDecay);
         if (!Number.isFinite(loss))
@@ -196,6 +208,7 @@ function trainStep(
   batch: Batch,
   classWeights: [number, number],
   labelSmoothing: number,
+  dropoutSeed: number,
 ): { loss: number; hits: number } {
   const size = Math.round(Math.sqrt(batch.xs.length / batch.count));
   let hitsTensor: tf.Scalar | undefined;
@@ -204,7 +217,10 @@ function trainStep(
     const labels = tf.tensor1d(batch.labels, 'int32');
     return optimizer.minimize(
       () => {
-        const probabilities = model.apply(xs, { training: true }) as tf.Tensor2D;
+        const probabilities = withDropoutSeed(
+          dropoutSeed,
+          () => model.apply(xs, { training: true }) as tf.Tensor2D,
+        );
         hitsTensor = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar,
         );
@@ -233,11 +249,13 @@ async function parallelStep(
   peers: GradientPeers,
   classWeights: [number, number],
   labelSmoothing: number,
+  dropoutSeed: number,
 ): Promise<{ loss: number; hits: number }> {
   const [own, ...rest] = splitBatch(batch, peers.size + 1);
   const scales = rest.map((shard) => shard.count / batch.count);
+  const seeds = rest.map((_, i) => mixSeeds(dropoutSeed, i + 1));
   const current = model.weights.map((v) => new Float32Array(v.read().dataSync()));
-  const remote = peers.compute(current, rest, scales, classWeights, labelSmoothing);
+  const remote = peers.compute(current, rest, scales, seeds, classWeights, labelSmoothing);
   let local: ReturnType<typeof shardGradients>;
   try {
     local = shardGradients(
@@ -247,6 +265,7 @@ async function parallelStep(
       classWeights,
       labelSmoothing,
       own.count / batch.count,
+      mixSeeds(dropoutSeed, 0),
     );
   } catch (error) {
     await remote.catch(() => undefined);
