@@ -150,7 +150,8 @@ function pgSession(client: pg.PoolClient): SqlSession {
   };
 }
 
-function redact(connectionString: string): string {
+/** The URL with its password replaced by `***` (for messages and logs). */
+export function redact(connectionString: string): string {
   try {
     const u = new URL(connectionString);
     if (u.password) u.password = '***';
