@@ -48,13 +48,10 @@ interface Row {
 
 async function measure(architecture: string, threads: number): Promise<Omit<Row, 'speedup'>> {
   const model = buildModel(architecture, { inputSize: size });
-  const peers =
-    threads > 1
-      ? await GradientPeers.start(
-          { architecture, inputSize: size, backend: backend.name },
-          threads - 1,
-        )
-      : undefined;
+  const peers = await GradientPeers.forThreads(
+    { architecture, inputSize: size, backend: backend.name },
+    threads,
+  );
   try {
     const options = { preprocessing, cache, peers };
     await trainLocal(model, records, settings, { ...options, maxStepsPerEpoch: 1 }); // warm-up

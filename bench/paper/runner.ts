@@ -339,18 +339,15 @@ export async function runExperiment(
         log(`${prefix} hospital-${h.index + 1} alone: ${records.length} images`);
       }
       workers = experimentThreads(spec, ctx.threads ?? 1);
-      const peers =
-        workers > 1
-          ? await GradientPeers.start(
-              {
-                architecture: spec.architecture,
-                inputSize: spec.preprocessing.inputSize,
-                width: spec.width,
-                backend: ctx.backend.name,
-              },
-              workers - 1,
-            )
-          : undefined;
+      const peers = await GradientPeers.forThreads(
+        {
+          architecture: spec.architecture,
+          inputSize: spec.preprocessing.inputSize,
+          width: spec.width,
+          backend: ctx.backend.name,
+        },
+        workers,
+      );
       if (peers) log(`${prefix} data-parallel on ${workers} threads`);
       let reports: EpochReport[];
       try {

@@ -61,6 +61,11 @@ export class GradientPeers {
     return new GradientPeers(settled.map((s) => (s as PromiseFulfilledResult<Peer>).value));
   }
 
+  /** Peers for training on `threads` threads in all (this one included); none for 1. */
+  static forThreads(spec: GradientWorkerSpec, threads: number): Promise<GradientPeers | undefined> {
+    return threads > 1 ? GradientPeers.start(spec, threads - 1) : Promise.resolve(undefined);
+  }
+
   get size(): number {
     return this.peers.length;
   }

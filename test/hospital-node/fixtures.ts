@@ -2,7 +2,12 @@ import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
 import type { HospitalConfig } from '../../services/hospital-node/config.ts';
+import type { JobView } from '../../services/hospital-node/schemas/job.ts';
+import { hashToken } from '../../shared/service/auth.ts';
+import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 
 export const TOKEN = 'hospital-token-for-tests-0123456789';
 
@@ -71,4 +76,65 @@ export function leaks(text: string, secrets: LocalSecrets): string[] {
   ];
   for (const needle of needles) if (text.includes(needle)) found.push(needle);
   return found;
+}
+
+/** A POST signed the way the aggregator signs it (x-fedxray-signature, keyed by the token's hash). */
+export function signedPost(
+  node: FastifyInstance,
+  path: string,
+  body: string | object,
+  options: { token?: string; signedPath?: string; now?: number } = {},
+): request.Test {
+  const json = typeof body === 'string' ? body : JSON.stringify(body);
+  const signature = signRequest(
+    hashToken(options.token ?? TOKEN),
+    'POST',
+    options.signedPath ?? path,
+    json,
+    options.now,
+  );
+  return request(node.server)
+    .post(path)
+    .set('content-type', 'application/json')
+    .set(SIGNATURE_HEADER, signature)
+    .send(json);
+}
+
+/** Polls GET /train/{jobId} until `until` (default: done or failed); `record` sees each answer. */
+export async function waitForJob(
+  node: FastifyInstance,
+  jobId: string,
+  until: (job: JobView) => boolean = (job) => job.status === 'done' || job.status === 'failed',
+  record?: (res: request.Response) => void,
+): Promise<JobView> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await request(node.server).get(`/train/${jobId}`);
+    record?.(res);
+    if (res.status !== 200)
+      throw new Error(`GET /train/${jobId} answered ${res.status}: ${res.text}`);
+    const job = res.body as JobView;
+    if (until(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} stuck: ${res.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A POST /train body for the fake aggregator's tiny model (32 px, width 8), round 1. */
+export function trainRequest(
+  model: { id: string; sha256: string },
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    runId: 'run-1',
+    round: 1,
+    model,
+    architecture: 'se-resnet18-gn',
+    inputSize: 32,
+    width: 8,
+    preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
+    settings: { epochs: 1, batchSize: 8, augment: false },
+    schedule: { startEpoch: 0, totalEpochs: 2 },
+    ...overrides,
+  };
 }

@@ -16,31 +16,19 @@ import { tf } from '../../shared/tf/tf.ts';
 import { decodeWeights, unpackWeights, WEIGHTS_MEDIA_TYPE } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import { hospitalConfig, leaks, makeHospitalData, TOKEN, type LocalSecrets } from './fixtures.ts';
+import {
+  hospitalConfig,
+  leaks,
+  makeHospitalData,
+  signedPost,
+  TOKEN,
+  trainRequest,
+  waitForJob as waitForJobOf,
+  type LocalSecrets,
+} from './fixtures.ts';
 
 const AUTH = `Bearer ${TOKEN}`;
 
-/** A POST signed the way the aggregator signs it (x-fedxray-signature, keyed by the token's hash). */
-function signedPost(
-  node: FastifyInstance,
-  path: string,
-  body: string | object,
-  options: { token?: string; signedPath?: string; now?: number } = {},
-): request.Test {
-  const json = typeof body === 'string' ? body : JSON.stringify(body);
-  const signature = signRequest(
-    hashToken(options.token ?? TOKEN),
-    'POST',
-    options.signedPath ?? path,
-    json,
-    options.now,
-  );
-  return request(node.server)
-    .post(path)
-    .set('content-type', 'application/json')
-    .set(SIGNATURE_HEADER, signature)
-    .send(json);
-}
 const FAST_RETRIES = { logger: false, retryDelaysMs: [20, 40] } as const;
 
 let secrets: LocalSecrets;
@@ -56,18 +44,7 @@ async function send(test: request.Test): Promise<request.Response> {
 }
 
 function trainBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    runId: 'run-1',
-    round: 1,
-    model: fake.model,
-    architecture: 'se-resnet18-gn',
-    inputSize: 32,
-    width: 8,
-    preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
-    settings: { epochs: 1, batchSize: 8, augment: false },
-    schedule: { startEpoch: 0, totalEpochs: 2 },
-    ...overrides,
-  };
+  return trainRequest(fake.model, overrides);
 }
 
 async function startJob(node: FastifyInstance, body = trainBody()): Promise<string> {
@@ -76,20 +53,14 @@ async function startJob(node: FastifyInstance, body = trainBody()): Promise<stri
   return res.body.jobId as string;
 }
 
-async function waitForJob(
+function waitForJob(
   node: FastifyInstance,
   jobId: string,
-  until: (job: JobView) => boolean = (job) => job.status === 'done' || job.status === 'failed',
+  until?: (job: JobView) => boolean,
 ): Promise<JobView> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await send(request(node.server).get(`/train/${jobId}`));
-    expect(res.status).toBe(200);
-    const job = res.body as JobView;
-    if (until(job)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} stuck: ${res.text}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return waitForJobOf(node, jobId, until, (res) =>
+    seen.push(`${JSON.stringify(res.headers)}\n${res.text}`),
+  );
 }
 
 /** A URL where nothing listens. */

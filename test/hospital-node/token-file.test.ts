@@ -11,11 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/hospital-node/app.ts';
 import { loadHospitalConfig } from '../../services/hospital-node/config.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
-import { hashToken } from '../../shared/service/auth.ts';
-import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import { hospitalConfig, makeHospitalData, TOKEN, type LocalSecrets } from './fixtures.ts';
+import {
+  hospitalConfig,
+  makeHospitalData,
+  signedPost,
+  TOKEN,
+  trainRequest,
+  waitForJob,
+  type LocalSecrets,
+} from './fixtures.ts';
 
 const NEW_TOKEN = 'rotated-hospital-token-9876543210';
 
@@ -54,38 +60,15 @@ afterAll(async () => {
   await rm(secrets.dir, { recursive: true, force: true });
 });
 
-const body = {
-  runId: 'run-1',
-  architecture: 'se-resnet18-gn',
-  inputSize: 32,
-  width: 8,
-  preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
-  settings: { epochs: 1, batchSize: 8, augment: false },
-  schedule: { startEpoch: 0, totalEpochs: 1 },
-};
-
 let round = 0;
 
 /** A new job each call (a repeated run and round would answer the same job). */
 function train(token: string): request.Test {
   round++;
-  const json = JSON.stringify({ ...body, round, model: fake.model });
-  return request(node.server)
-    .post('/train')
-    .set('content-type', 'application/json')
-    .set(SIGNATURE_HEADER, signRequest(hashToken(token), 'POST', '/train', json))
-    .send(json);
+  return signedPost(node, '/train', trainRequest(fake.model, { round }), { token });
 }
 
-async function finished(jobId: string): Promise<JobView> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const job = (await request(node.server).get(`/train/${jobId}`)).body as JobView;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} stuck`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const finished = (jobId: string): Promise<JobView> => waitForJob(node, jobId);
 
 /** The file is looked at once a second at most. */
 const afterRecheck = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1100));

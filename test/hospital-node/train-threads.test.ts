@@ -5,12 +5,18 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../services/hospital-node/app.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
-import { hashToken } from '../../shared/service/auth.ts';
-import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import { hospitalConfig, makeHospitalData, TOKEN, type LocalSecrets } from './fixtures.ts';
+import {
+  hospitalConfig,
+  makeHospitalData,
+  signedPost,
+  TOKEN,
+  trainRequest,
+  waitForJob,
+  type LocalSecrets,
+} from './fixtures.ts';
 
 let secrets: LocalSecrets;
 let fake: FakeAggregator;
@@ -31,31 +37,10 @@ afterAll(async () => {
   await rm(secrets.dir, { recursive: true, force: true });
 });
 
-async function trainRound(round: number, architecture = 'se-resnet18-gn'): Promise<JobView> {
-  const json = JSON.stringify({
-    runId: `run-${architecture}`,
-    round,
-    model: fake.model,
-    architecture,
-    inputSize: 32,
-    width: 8,
-    preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
-    settings: { epochs: 1, batchSize: 8, augment: false },
-    schedule: { startEpoch: 0, totalEpochs: 2 },
-  });
-  const res = await request(node.server)
-    .post('/train')
-    .set('content-type', 'application/json')
-    .set(SIGNATURE_HEADER, signRequest(hashToken(TOKEN), 'POST', '/train', json))
-    .send(json);
+async function trainRound(round: number): Promise<JobView> {
+  const res = await signedPost(node, '/train', trainRequest(fake.model, { round }));
   expect(res.status, res.text).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const job = (await request(node.server).get(`/train/${res.body.jobId}`)).body as JobView;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    if (Date.now() > deadline) throw new Error('job stuck');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return waitForJob(node, res.body.jobId as string);
 }
 
 describe('hospital node: TRAIN_THREADS', () => {

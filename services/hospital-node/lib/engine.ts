@@ -87,11 +87,11 @@ export class LocalEngine {
     if (this.peers?.key === key) return this.peers.peers;
     await this.peers?.peers.close();
     this.peers = undefined;
-    const peers = await GradientPeers.start(
+    const peers = await GradientPeers.forThreads(
       { ...spec, backend: getBackendInfo()?.name },
-      threads - 1,
+      threads,
     );
-    this.peers = { key, peers };
+    if (peers) this.peers = { key, peers };
     return peers;
   }
 

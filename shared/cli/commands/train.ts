@@ -49,18 +49,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
       (batchNorm || ctx.backend.name === 'tensorflow'
         ? 1
         : Math.min(availableParallelism(), common.settings.batchSize));
-    const peers =
-      threads > 1
-        ? await GradientPeers.start(
-            {
-              architecture: common.architecture,
-              inputSize: common.preprocessing.inputSize,
-              width: common.width,
-              backend: ctx.backend.name,
-            },
-            threads - 1,
-          )
-        : undefined;
+    const peers = await GradientPeers.forThreads(
+      {
+        architecture: common.architecture,
+        inputSize: common.preprocessing.inputSize,
+        width: common.width,
+        backend: ctx.backend.name,
+      },
+      threads,
+    );
     if (peers) info(`data-parallel training on ${threads} threads`);
     try {
       return await trainEpochs(ctx, epochs, threads, peers);
