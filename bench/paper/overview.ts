@@ -33,8 +33,9 @@ const DIFFERENCES = `## How our setup differs from the paper's
   epochs or 6 federated rounds x 1 local epoch instead of the paper's longer schedules
   (20 rounds x 10 local epochs federated), so that the suite fits 2 CPU cores. The \`paper\`
   profile is the paper's protocol at 224 px for a GPU machine.
-- **Hardware.** 2 CPU cores with TensorFlow.js on its wasm backend (one thread per experiment),
-  not a GPU. Wall times are those of that machine.
+- **Hardware.** 2 CPU cores with TensorFlow.js on its wasm backend, not a GPU: one thread per
+  experiment except federations (hospitals on 2 threads) and data-parallel runs (\`--threads\`);
+  each result's threads are in its profile's wall-time table. Wall times are those of that machine.
 - **Recipe.** Adam (learning rate 0.001, cosine schedule), decoupled weight decay 1e-4, label
   smoothing 0.05, class weights, light augmentation, a fixed 0.5 threshold; the paper does not
   state all of its choices. One more federation (the operating-point study) chooses its

@@ -176,7 +176,7 @@ function provenance(rows: Row[]): string {
   return [
     `### Wall time and machine`,
     '',
-    `| Experiment | Wall time | Train img/s | Machine; backend | Workers | Jobs | Load avg at start | Finished (UTC) |`,
+    `| Experiment | Wall time | Train img/s | Machine; backend | Threads | Jobs | Load avg at start | Finished (UTC) |`,
     `|---|---:|---:|---|---:|---:|---|---|`,
     ...lines,
     '',
