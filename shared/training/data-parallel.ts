@@ -14,6 +14,7 @@ export interface PeerGradients {
   grads: Float32Array[];
   loss: number;
   hits: number;
+  numTensors: number;
 }
 
 interface Peer {
@@ -30,8 +31,16 @@ interface Peer {
  */
 export class GradientPeers {
   private closed = false;
+  private readonly tensors: number[];
 
-  private constructor(private readonly peers: Peer[]) {}
+  private constructor(private readonly peers: Peer[]) {
+    this.tensors = peers.map(() => 0);
+  }
+
+  /** Each worker's tf.memory().numTensors after its last step (0 before any). */
+  workerTensors(): number[] {
+    return [...this.tensors];
+  }
 
   /** Starts `count` workers building `spec`'s model; resolves when all are ready. */
   static async start(spec: GradientWorkerSpec, count: number): Promise<GradientPeers> {
@@ -110,7 +119,10 @@ export class GradientPeers {
           scale: scales[i],
           dropoutSeed: dropoutSeeds[i],
         };
-        return this.request(this.peers[i], request);
+        return this.request(this.peers[i], request).then((reply) => {
+          this.tensors[i] = reply.numTensors;
+          return reply;
+        });
       }),
     );
   }
@@ -124,7 +136,8 @@ export class GradientPeers {
       };
       const onMessage = (m: GradientWorkerReply): void => {
         cleanup();
-        if (m.type === 'grads') resolve({ grads: m.grads, loss: m.loss, hits: m.hits });
+        if (m.type === 'grads')
+          resolve({ grads: m.grads, loss: m.loss, hits: m.hits, numTensors: m.numTensors });
         else reject(new Error(`gradient worker: ${m.type === 'error' ? m.message : m.type}`));
       };
       const onExit = (code: number): void => {

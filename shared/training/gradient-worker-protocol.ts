@@ -21,5 +21,12 @@ export interface ShardRequest {
 
 export type GradientWorkerReply =
   | { type: 'ready'; weightShapes: number[][]; trainable: number }
-  | { type: 'grads'; grads: Float32Array[]; loss: number; hits: number }
+  | {
+      type: 'grads';
+      grads: Float32Array[];
+      loss: number;
+      hits: number;
+      /** The worker's tf.memory().numTensors after the step: flat from step to step. */
+      numTensors: number;
+    }
   | { type: 'error'; message: string };

@@ -48,7 +48,13 @@ port.on('message', (request: ShardRequest) => {
       return data;
     });
     reply(
-      { type: 'grads', grads, loss: result.loss, hits: result.hits },
+      {
+        type: 'grads',
+        grads,
+        loss: result.loss,
+        hits: result.hits,
+        numTensors: tf.memory().numTensors,
+      },
       grads.map((g) => g.buffer as ArrayBuffer),
     );
   } catch (error) {

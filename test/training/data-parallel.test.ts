@@ -49,6 +49,13 @@ describe('data-parallel training', () => {
       peers,
     });
     expect(tf.memory().numTensors).toBe(before);
+    // The worker's side of the loop is flat too: the same count after another epoch.
+    const workerAfter = peers.workerTensors();
+    expect(workerAfter[0]).toBeGreaterThan(0);
+    const third = tinyModel();
+    await trainLocal(third, records, tinySettings(), { preprocessing: TINY_PREPROCESSING, peers });
+    third.dispose();
+    expect(peers.workerTensors()).toEqual(workerAfter);
     two.epochs.forEach((e, i) => {
       expect(e.loss).toBeCloseTo(one.epochs[i].loss, 4);
       expect(e.accuracy).toBe(one.epochs[i].accuracy);
