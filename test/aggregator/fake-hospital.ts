@@ -71,6 +71,12 @@ export interface FakeHospital {
   jobs: Map<string, { status: string; error: string | null }>;
   /** Uploads of `round` wait until the returned function is called. */
   hold(round: number): () => void;
+  /**
+   * The answers to POST /train (refusals included) wait until `release` is called; the job is
+   * started (and recorded in `trains`) meanwhile. `received` resolves when the first such
+   * request has come.
+   */
+  holdTrainAnswer(): { received: Promise<void>; release(): void };
   /** Resolves when every job started so far has finished. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -86,6 +92,7 @@ export async function startFakeHospital(
 ): Promise<FakeHospital> {
   const app: FastifyInstance = Fastify({ logger: false });
   const gates = new Map<number, Promise<void>>();
+  let trainGate: { arrived(): void; open: Promise<void> } | null = null;
   const running = new Set<Promise<void>>();
   const fake: FakeHospital = {
     name,
@@ -103,6 +110,20 @@ export async function startFakeHospital(
       return () => {
         gates.delete(round);
         release();
+      };
+    },
+    holdTrainAnswer() {
+      let arrived = (): void => {};
+      let release = (): void => {};
+      const received = new Promise<void>((resolve) => (arrived = resolve));
+      const gate = { arrived, open: new Promise<void>((resolve) => (release = resolve)) };
+      trainGate = gate;
+      return {
+        received,
+        release: () => {
+          if (trainGate === gate) trainGate = null;
+          release();
+        },
       };
     },
     async settled() {
@@ -190,7 +211,10 @@ export async function startFakeHospital(
   };
 
   app.post<{ Body: TrainBody }>('/train', { onRequest: signed }, async (request, reply) => {
+    const gate = trainGate;
+    gate?.arrived();
     if (fake.behaviour.trainStatus) {
+      await gate?.open;
       return reply
         .status(fake.behaviour.trainStatus)
         .send({ error: { code: 'broken', message: 'this node is broken' } });
@@ -201,6 +225,7 @@ export async function startFakeHospital(
     const job = runJob(request.body, jobId);
     running.add(job);
     void job.finally(() => running.delete(job));
+    await gate?.open;
     return reply.status(202).send({ jobId });
   });
 

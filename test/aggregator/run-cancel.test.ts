@@ -216,6 +216,74 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
     expect((await json(`${agg.url}/models/production`)).status).toBe(404);
   });
 
+  it('cancels while POST /train is in flight: the late job id is recorded and the node stopped', async () => {
+    await setUp();
+    const { fakes, release } = await hospitals(
+      { 'hospital-a': { cancellable: true }, 'hospital-b': { trainStatus: 503 } },
+      1,
+    );
+    const [a, b] = [fakes['hospital-a'], fakes['hospital-b']];
+    // Both nodes get the dispatch; their answers (a's job id, b's refusal) wait.
+    const [heldA, heldB] = [a.holdTrainAnswer(), b.holdTrainAnswer()];
+    cleanups.push(async () => {
+      heldA.release();
+      heldB.release();
+    });
+    const runId = await startRun({ ...TINY_RUN, rounds: 2, roundTimeoutSeconds: 60 });
+    await Promise.all([heldA.received, heldB.received]);
+    expect(a.trains).toHaveLength(1);
+    const jobId = a.trains[0].jobId;
+    const stream = await openEvents(`${agg.url}/rounds/${runId}/events`);
+
+    // The cancel waits for the loop, which waits for the dispatches: not awaited yet.
+    const cancelling = cancel(runId, { body: { reason: 'raced a dispatch' } });
+    await waitForRun(agg.url, runId, (r) => r.status === 'cancelled');
+    await sleep(100);
+    // The refusal comes after the cancel (it must not fail the update over the cancellation
+    // nor end the wait for the other node), then the job id.
+    heldB.release();
+    await sleep(200);
+    heldA.release();
+    const res = await cancelling;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.rounds.map((r) => r.status)).toEqual(['cancelled']);
+    expect(
+      res.body.rounds[0].updates.map((u) => [u.hospitalName, u.status, u.failureReason, u.jobId]),
+    ).toEqual([
+      ['hospital-a', 'failed', 'the run was cancelled', jobId],
+      ['hospital-b', 'failed', 'the run was cancelled', null],
+    ]);
+
+    // The node whose answer came after the cancel was told to stop its job.
+    expect(a.cancels).toEqual([jobId]);
+    const events = await stream.all;
+    expect(events.at(-1)).toEqual({
+      event: 'run-cancelled',
+      data: expect.objectContaining({
+        runId,
+        rounds: [1],
+        nodes: [
+          { hospitalId: a.id, hospital: 'hospital-a', jobId, stopped: true, detail: null },
+          {
+            hospitalId: b.id,
+            hospital: 'hospital-b',
+            jobId: null,
+            stopped: false,
+            detail: 'no job id known (the dispatch failed or got no answer in time)',
+          },
+        ],
+      }),
+    });
+    expect(JSON.stringify(events)).not.toContain('dispatch failed:');
+
+    // It uploads nothing; no second round.
+    release();
+    await a.settled();
+    expect(a.jobs.get(jobId)).toMatchObject({ status: 'failed' });
+    expect(a.uploads).toEqual([]);
+    expect(a.trains).toHaveLength(1);
+  });
+
   it('refuses an unknown or finished run, a missing admin token and bad bodies', async () => {
     await setUp();
     const { fakes, release } = await hospitals({ 'hospital-a': {} }, 0);

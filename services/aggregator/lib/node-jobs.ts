@@ -22,7 +22,8 @@ export async function cancelNodeJobs(
   voided: readonly VoidedUpdate[],
 ): Promise<NodeCancellation[]> {
   if (voided.length === 0) return [];
-  // Read again: a dispatch answered while the run was being cancelled recorded its job id.
+  // Read again: a dispatch in flight when the run was cancelled recorded its job id since
+  // (the loop, waited for before this, waits for every dispatch's answer).
   const jobIds = new Map(
     (
       await deps.prisma.clientUpdate.findMany({
@@ -36,7 +37,11 @@ export async function cancelNodeJobs(
       const jobId = jobIds.get(id) ?? null;
       const base = { hospitalId: hospital.id, hospital: hospital.name, jobId };
       if (jobId === null) {
-        return { ...base, stopped: false, detail: 'no job id known (the dispatch did not answer)' };
+        return {
+          ...base,
+          stopped: false,
+          detail: 'no job id known (the dispatch failed or got no answer in time)',
+        };
       }
       try {
         await deps.client.cancelJob(hospital, jobId, AbortSignal.timeout(30_000));

@@ -64,9 +64,17 @@ export class RoundRunner {
   /** Failed job-status checks in a row, by round and hospital. */
   private readonly missedPolls = new Map<string, number>();
 
+  /**
+   * @param signal the run's loop: aborted by a cancellation of the run or the aggregator
+   *   shutting down.
+   * @param dispatchSignal what aborts an in-flight `POST /train`: the shutdown only. A
+   *   cancellation waits for the node's answer instead, so that the job it started is known
+   *   and the node can be told to stop it.
+   */
   constructor(
     private readonly deps: CoordinatorDeps,
     private readonly signal: AbortSignal,
+    private readonly dispatchSignal: AbortSignal,
   ) {}
 
   async run(
@@ -198,23 +206,32 @@ export class RoundRunner {
     attempt: number,
   ): Promise<void> {
     const body = trainRequest(run.id, settings, round.index + 1, attempt, input);
-    await Promise.all(
+    // Every dispatch is waited for, even once one has thrown or the run is cancelled: a
+    // cancellation stops the nodes by the job ids recorded here once the loop has ended.
+    const results = await Promise.allSettled(
       selected.map(async (hospital) => {
         try {
-          const jobId = await this.deps.client.train(hospital, body, this.signal);
-          // The update may already be in (a fast node): then it set the job id itself.
+          // Not the run's signal: a cancellation must not lose the job id of a node that has
+          // just started its job (it would train to the end). Bounded by the request timeout.
+          const jobId = await this.deps.client.train(hospital, body, this.dispatchSignal);
+          // The update may already be in (a fast node): then it set the job id itself. Also
+          // recorded once the run is cancelled (the update is `failed` then).
           await this.deps.prisma.clientUpdate.updateMany({
             where: { roundId: round.id, hospitalId: hospital.id, jobId: null },
             data: { jobId },
           });
         } catch (error) {
-          if (this.signal.aborted) throw this.signal.reason;
+          // Cancelled: the cancellation has already failed the update, with its own reason.
+          // Shutting down: the round is run again at the next start.
+          if (this.signal.aborted) return;
           await this.transition(run, round, hospital, ['dispatched'], 'failed', {
             failureReason: `dispatch failed: ${(error as Error).message}`,
           });
         }
       }),
     );
+    this.signal.throwIfAborted();
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
   private async waitForUpdates(

@@ -23,7 +23,10 @@ const MAX_DATABASE_WAIT_MS = 15_000;
 
 interface Loop {
   done: Promise<void>;
-  /** Aborted by a cancellation of the run (the loop also stops when the app closes). */
+  /**
+   * Aborted by a cancellation of the run (the loop also stops when the app closes). An
+   * in-flight dispatch is not: its answer, the node's job id, is waited for.
+   */
   cancel: AbortController;
 }
 
@@ -50,7 +53,8 @@ export class RunCoordinator {
   /**
    * Cancels a pending or running run: first its record (run and round in progress
    * `cancelled`, open updates `failed`, audited), then its loop here, which is stopped and
-   * waited for, then, best effort, the nodes' jobs of the round in progress. Nothing is
+   * waited for (a dispatch in flight included, up to the request timeout, so that its job id
+   * is known), then, best effort, the nodes' jobs of the round in progress. Nothing is
    * aggregated or promoted; models of completed rounds stay.
    */
   async cancel(runId: string, request: CancelRequest): Promise<CancelRecord> {
@@ -139,7 +143,8 @@ export class RunCoordinator {
     }
 
     let input = await this.initialModel(run, settings, signal);
-    const rounds = new RoundRunner(this.deps, signal);
+    // Dispatches are aborted by the shutdown only, not by a cancellation (see RoundRunner).
+    const rounds = new RoundRunner(this.deps, signal, this.closing.signal);
     const convergence = new EarlyStopping(settings.earlyStopPatience, settings.earlyStopMinDelta);
     let roundsDone = 0;
     for (let index = 0; index < settings.rounds; index++) {
