@@ -181,7 +181,17 @@ function provenance(rows: Row[]): string {
     ...lines,
     '',
     `${done.length} of ${rows.length} experiments done; ${formatDuration(total)} of wall time in all (experiments run with --jobs > 1 overlap).`,
+    '',
+    'To rerun one, with DIR the training images it was made from (the result records their hash) and its result file replaced: ' +
+      done.map((r) => `\`${rerunCommand(r)}\``).join('; ') +
+      '.',
   ].join('\n');
+}
+
+/** The command that reruns a result as it was made (data-parallel threads included). */
+export function rerunCommand(r: ExperimentResult): string {
+  const threads = r.kind !== 'federated' && r.workers > 1 ? ` --threads ${r.workers}` : '';
+  return `npx tsx bench/paper/run.ts --profile ${r.profile} --data DIR --only ${r.id} --force${threads}`;
 }
 
 export function header(

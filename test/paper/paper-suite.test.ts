@@ -290,6 +290,10 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     const single = first.find((r) => r.id === 'centralised/se-resnet18-gn/b8');
     const parallel = written.find((r) => r.id === 'centralised/se-resnet18-gn/b8');
     expect(parallel?.spec).toEqual(single?.spec);
+    // The report's rerun command keeps the threads (the numbers depend on them).
+    const table2 = await readFile(join(dir, 'table2.md'), 'utf8');
+    expect(table2).toContain('--only centralised/se-resnet18-gn/b8 --force --threads 2`');
+    expect(table2).toContain('--only centralised/se-resnet18-bn/b8 --force`');
   });
 
   it('dry-runs the paper profile at tiny size with its own structure', async () => {
