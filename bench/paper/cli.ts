@@ -4,7 +4,7 @@
  *   npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data DIR
  *       [--only table2,table3,federate,curves|ID|PREFIX*] [--results DIR] [--dry-run]
  *       [--force] [--plan] [--report-only] [--jobs N] [--workers N] [--threads N] [--limit N]
- *       [--size S] [--width W] [--epochs E] [--rounds T] [--local-epochs E] [--batch B]
+ *       [--size S] [--width W] [--epochs E] [--rounds T] [--local-epochs E] [--batch B] [--verify]
  *       [--backend wasm|cpu|tensorflow] [--save-models DIR]
  *
  * Results are files: an experiment whose `<results>/<id>.json` exists with the same settings
@@ -12,13 +12,14 @@
  * 1 an experiment failed (the others still ran), 2 bad usage.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ImageCache } from '../../shared/data/index.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
-import { totalmem } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import {
   estimateSchedule,
   estimateSeconds,
@@ -39,6 +40,7 @@ import { writeResultsOverview } from './overview.ts';
 import { formatDuration, writeReport } from './report.ts';
 import { readResult, staleReason } from './results.ts';
 import { loadSuiteData, runExperiment, type SuiteData } from './runner.ts';
+import { compareResults, formatVerification } from './verify.ts';
 
 export const USAGE = `npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data DIR [options]
   --only LIST       groups (table2, table3, federate, curves) and/or experiment ids, comma-separated;
@@ -49,6 +51,9 @@ export const USAGE = `npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data
                     2 epochs, 2 rounds x 1 local epoch, 40 images): checks the pipeline
   --plan            list the experiments, what is done, and estimated wall times; no training
   --report-only     rewrite the Markdown reports and charts from the result files
+  --verify          rerun the selected experiments that have results (into a temporary folder,
+                    one at a time, with the threads each was made with) and compare every
+                    metric and per-step value with the stored ones; exit 1 unless all agree
   --force           rerun experiments that already have results
   --jobs N          experiments at once, each in its own process (default 1; a federation
                     takes --workers of them)
@@ -77,6 +82,7 @@ interface Options {
   force: boolean;
   showPlan: boolean;
   reportOnly: boolean;
+  verify: boolean;
   jobs: number;
   workers?: number;
   threads: number;
@@ -113,6 +119,7 @@ function parseOptions(argv: string[]): Options {
         'dry-run': { type: 'boolean' },
         plan: { type: 'boolean' },
         'report-only': { type: 'boolean' },
+        verify: { type: 'boolean' },
         force: { type: 'boolean' },
         jobs: { type: 'string' },
         workers: { type: 'string' },
@@ -175,6 +182,7 @@ function parseOptions(argv: string[]): Options {
     force: v.force ?? false,
     showPlan: v.plan ?? false,
     reportOnly: v['report-only'] ?? false,
+    verify: v.verify ?? false,
     jobs: int('jobs', v.jobs, 1) ?? 1,
     workers: int('workers', v.workers, 1),
     threads: int('threads', v.threads, 1) ?? 1,
@@ -241,6 +249,7 @@ export async function runPaperSuite(argv: string[], io: SuiteIo = {}): Promise<n
     process.stderr.write(`--data DIR is required\n\n${USAGE}\n`);
     return 2;
   }
+  if (o.verify) return verifyStored(o, data, log, rawLog);
   if (o.id === undefined)
     log(
       `profile ${profile.name}${profile.dryRun ? ' (dry run)' : ''}: ${profile.description}; results in ${o.resultsDir}`,
@@ -412,6 +421,50 @@ async function runInChildren(
     next();
   });
   return failures;
+}
+
+/**
+ * --verify: each selected experiment with a current result is run again into a temporary
+ * folder and compared with it (bench/paper/verify.ts); prints a table per experiment.
+ */
+async function verifyStored(
+  o: Options,
+  data: SuiteData,
+  log: (m: string) => void,
+  out: (m: string) => void,
+): Promise<number> {
+  let failures = 0;
+  for (const e of o.selected) {
+    const stored = await readResult(o.resultsDir, e.spec.id);
+    const reason = stored ? staleReason(stored, e.spec, data.identity) : 'there is no result';
+    if (!stored || reason) {
+      log(`cannot verify ${e.spec.id}: ${reason}`);
+      failures++;
+      continue;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'fedxray-verify-'));
+    try {
+      const threads = e.spec.kind === 'federated' ? o.threads : stored.workers;
+      log(`verify ${e.spec.id}: rerun with ${threads} thread(s) into ${dir}`);
+      const ran = await runHere([e], { ...o, resultsDir: dir, threads, force: true }, data, log);
+      const rerun = ran === 0 ? await readResult(dir, e.spec.id) : undefined;
+      if (!rerun) {
+        failures++;
+        continue;
+      }
+      const verification = compareResults(stored, rerun);
+      out(formatVerification(verification) + '\n');
+      if (!verification.reproduced) failures++;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  log(
+    failures === 0
+      ? `verified: ${o.selected.length} experiment(s) reproduced`
+      : `${failures} of ${o.selected.length} experiment(s) not reproduced or not verifiable`,
+  );
+  return failures === 0 ? 0 : 1;
 }
 
 /** argv without the given --name VALUE / --name=VALUE options. */

@@ -4,7 +4,7 @@
  * Markdown reports and PNG curves are made, and a second run skips everything (resumable).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -294,6 +294,49 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     const table2 = await readFile(join(dir, 'table2.md'), 'utf8');
     expect(table2).toContain('--only centralised/se-resnet18-gn/b8 --force --threads 2`');
     expect(table2).toContain('--only centralised/se-resnet18-bn/b8 --force`');
+  });
+
+  it('--verify reruns stored results and finds them reproduced, data-parallel ones included; a tampered one differs', async () => {
+    const verify = async (dir: string, id: string): Promise<{ code: number; text: string }> => {
+      logs.length = 0;
+      const code = await suite(
+        '--profile',
+        'tiny',
+        '--data',
+        SAMPLE_DATA_DIR,
+        '--results',
+        dir,
+        '--verify',
+        '--only',
+        id,
+      );
+      return { code, text: logs.join('\n') };
+    };
+    const single = await verify(results, 'centralised/se-resnet18-gn/b8');
+    expect(single.code, single.text).toBe(0);
+    expect(single.text).toMatch(/centralised\/se-resnet18-gn\/b8: reproduced/);
+    expect(single.text).toMatch(/\| accuracy \| [\d.]+ \| [\d.]+ \| yes \|/);
+    // Made on 2 threads (the --threads test above): rerun on 2 threads, the same numbers.
+    const parallel = await verify(join(work, 'threads'), 'centralised/se-resnet18-gn/b8');
+    expect(parallel.code, parallel.text).toBe(0);
+    expect(parallel.text).toMatch(/rerun with 2 thread\(s\)/);
+
+    const path = resultPath(results, 'centralised/se-resnet18-gn/b8');
+    const original = await readFile(path, 'utf8');
+    const tampered = JSON.parse(original) as ExperimentResult;
+    tampered.metrics.auc.value = Math.max(0, tampered.metrics.auc.value - 0.01);
+    await writeFile(path, JSON.stringify(tampered));
+    try {
+      const differs = await verify(results, 'centralised/se-resnet18-gn/b8');
+      expect(differs.code).toBe(1);
+      expect(differs.text).toMatch(/DIFFERS/);
+      expect(differs.text).toMatch(/\| auc \| [\d.]+ \| [\d.]+ \| NO \|/);
+    } finally {
+      await writeFile(path, original);
+    }
+    const missing = await verify(join(work, 'threads'), 'centralised/alexnet/b8');
+    expect(missing.code).toBe(1);
+    expect(missing.text).toMatch(/cannot verify centralised\/alexnet\/b8: there is no result/);
   });
 
   it('dry-runs the paper profile at tiny size with its own structure', async () => {
