@@ -10,7 +10,8 @@
  * Other networks scale by their multiply-adds per image (fedxray models, counted per layer):
  * at 64 px se-resnet18 0.142 GMAC, alexnet 0.222, vgg16 1.251; at 224 px 1.735, 0.752, 15.4.
  * AlexNet and VGG-16 are large dense convolutions without GroupNorm/SE's many small kernels,
- * so they run nearer the kernels' 10-15 GMAC/s than ResNet's 5.5: 10 and 2.5 img/s at 64 px.
+ * so they run nearer the kernels' 10-15 GMAC/s than ResNet's 5.5: 10 and 2.2 img/s at 64 px
+ * (measured 9.7 and 2.2 at batch 16 on one thread, bench/data-parallel.ts, 2026-11-27).
  * A federation trains its hospitals on `workers` threads, each at 90% of one core's rate
  * (measured 17.6 img/s in all for 3 hospitals on 2 workers, docs/benchmarks.md); --jobs 2
  * runs two experiments at once, each at 90%.
@@ -26,13 +27,26 @@ const ARCH_SPEED: Record<ArchitectureName, { 64: number; 224: number }> = {
   'se-resnet18-bn': { 64: 1, 224: 1 },
   resnet18: { 64: 1, 224: 1 },
   alexnet: { 64: 10 / 13, 224: 2 },
-  vgg16: { 64: 2.5 / 13, 224: 0.15 },
+  vgg16: { 64: 2.2 / 13, 224: 0.15 },
 };
 /** Inference img/s (validation scoring), se-resnet18: 47-75 at 64 px, 5.9 at 224 px. */
 const RESNET_INFER: Record<64 | 224, number> = { 64: 50, 224: 5.9 };
 const CONTENTION = 0.9;
-/** Speed-up per thread of data-parallel training (one batch split between threads); assumed. */
-const DATA_PARALLEL_EFFICIENCY = 0.85;
+/**
+ * Speed-up of data-parallel training on 2 threads of this machine, measured at 64 px, batch 16
+ * (bench/data-parallel.ts, docs/benchmarks.md); more threads: extrapolated linearly (rough).
+ * Large dense layers (AlexNet) pay most for copying weights and gradients between threads.
+ */
+const DATA_PARALLEL_SPEEDUP_2: Partial<Record<ArchitectureName, number>> = {
+  'se-resnet18-gn': 1.38,
+  alexnet: 1.21,
+  vgg16: 1.75,
+};
+
+function dataParallelSpeedup(architecture: ArchitectureName, threads: number): number {
+  const two = DATA_PARALLEL_SPEEDUP_2[architecture] ?? 1.3;
+  return 1 + (two - 1) * (threads - 1);
+}
 
 function interpolate(table: Record<number, number>, batch: number): number | undefined {
   const keys = Object.keys(table)
@@ -120,7 +134,7 @@ export function estimateSeconds(
   const epochs = s.settings.epochs;
   const threads = experimentThreads(s, options.threads ?? 1);
   const train =
-    threads > 1 ? rates.train * threads * DATA_PARALLEL_EFFICIENCY : rates.train * share;
+    threads > 1 ? rates.train * dataParallelSpeedup(s.architecture, threads) : rates.train * share;
   return epochs * (images / train + validate) + validate + 5;
 }
 
