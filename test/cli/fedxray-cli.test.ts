@@ -113,6 +113,56 @@ describe('fedxray CLI', () => {
     expect(bn.stderr).toMatch(/se-resnet18-bn has BatchNorm/);
   });
 
+  it('simulate --strategy fedavgm federates with server momentum and records it', async () => {
+    const out = join(work, 'fedavgm');
+    const sim = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--clients',
+      '2',
+      '--rounds',
+      '2',
+      '--size',
+      '32',
+      '--width',
+      '8',
+      '--batch',
+      '8',
+      '--limit',
+      '32',
+      '--strategy',
+      'fedavgm',
+      '--server-momentum',
+      '0.8',
+      '--json',
+    );
+    expect(sim.code, sim.stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
+      training: { strategy: Record<string, unknown>; roundsDetail: unknown[] };
+    };
+    expect(report.training.strategy).toEqual({
+      name: 'fedavgm',
+      fraction: 1,
+      serverMomentum: 0.8,
+      serverLearningRate: 1,
+    });
+    expect(report.training.roundsDetail).toHaveLength(2);
+    const bad = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--strategy',
+      'fedsgd',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--strategy/);
+  });
+
   it('simulate -> evaluate -> predict on the shipped sample', async () => {
     const out = join(work, 'model');
     const sim = await fedxray(

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { calibrateOnHospitals } from '../../federated/calibration.ts';
 import { runSimulation } from '../../federated/simulation.ts';
+import { createStrategy, STRATEGY_NAMES, type StrategySpec } from '../../federated/strategies.ts';
 import { DEFAULT_HISTOGRAM_BINS } from '../../metrics/index.ts';
 import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
 import { toHistoryPoint } from '../../report/history.ts';
@@ -20,6 +21,8 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   --calibration-fraction F (default 0): each hospital holds out F of its share by patient and
   never trains on it; --threshold-rule is then applied to the pooled score histograms of those
   held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97).
+  --strategy fedavg|fedavgm (default fedavg): fedavgm adds server momentum to the average
+  (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals.
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -34,6 +37,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     alpha: { type: 'string' },
     workers: { type: 'string' },
     'calibration-fraction': { type: 'string' },
+    strategy: { type: 'string' },
+    'server-momentum': { type: 'string' },
+    'server-lr': { type: 'string' },
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -48,6 +54,16 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     ['iid', 'dirichlet'] as const,
     args.values.alpha !== undefined ? 'dirichlet' : 'iid',
   );
+  const strategyName = choiceOpt(args, 'strategy', STRATEGY_NAMES, 'fedavg');
+  const strategy: StrategySpec =
+    strategyName === 'fedavgm'
+      ? {
+          name: strategyName,
+          fraction,
+          serverMomentum: numberOpt(args, 'server-momentum', 0.9, { min: 0, max: 0.999 }),
+          serverLearningRate: numberOpt(args, 'server-lr', 1, { min: 0.01, max: 10 }),
+        }
+      : { name: strategyName, fraction };
   const common = readCommonTraining(args, localEpochs);
   const workers = numberOpt(args, 'workers', Math.min(availableParallelism(), clients), {
     integer: true,
@@ -91,6 +107,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         result = await runSimulation(model, data.train, data.val, config, {
           cache,
           trainer,
+          strategy: createStrategy(strategy),
           onRoundStart: (round, selected, images) => {
             info(`round ${round}/${rounds}: ${selected.join(', ')}`);
             seen.clear();
@@ -142,7 +159,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         history: result.rounds.map((r) => toHistoryPoint(r.round, r)),
         training: {
           kind: 'federated',
-          strategy: 'fedavg',
+          strategy,
           clients,
           rounds,
           localEpochs,
