@@ -33,8 +33,21 @@ export class GradientPeers {
   private closed = false;
   private readonly tensors: number[];
 
+  private exited = false;
+
   private constructor(private readonly peers: Peer[]) {
     this.tensors = peers.map(() => 0);
+    for (const peer of peers) peer.worker.once('exit', () => (this.exited = true));
+  }
+
+  /** false once closed or once any worker has died: start new peers then. */
+  get alive(): boolean {
+    return !this.closed && !this.exited;
+  }
+
+  /** Stops one worker as a crash would (tests of what depends on the peers). */
+  async killWorkerForTest(index = 0): Promise<void> {
+    await this.peers[index]?.worker.terminate();
   }
 
   /** Each worker's tf.memory().numTensors after its last step (0 before any). */
@@ -105,6 +118,7 @@ export class GradientPeers {
     labelSmoothing: number,
   ): Promise<PeerGradients[]> {
     if (this.closed) return Promise.reject(new Error('gradient workers are closed'));
+    if (this.exited) return Promise.reject(new Error('a gradient worker has exited'));
     if (shards.length > this.peers.length)
       return Promise.reject(new Error(`${shards.length} shards for ${this.peers.length} peers`));
     return Promise.all(

@@ -122,4 +122,26 @@ describe('data-parallel training', () => {
       model.dispose();
     }
   });
+
+  it('reports a worker that died, fails the step clearly, and says it is no longer alive', async () => {
+    const dying = await GradientPeers.start(
+      { architecture: 'se-resnet18-gn', inputSize: 32, width: 8 },
+      1,
+    );
+    expect(dying.alive).toBe(true);
+    await dying.killWorkerForTest();
+    expect(dying.alive).toBe(false);
+    const model = tinyModel();
+    try {
+      await expect(
+        trainLocal(model, records, tinySettings(), {
+          preprocessing: TINY_PREPROCESSING,
+          peers: dying,
+        }),
+      ).rejects.toThrow(/gradient worker has exited/);
+    } finally {
+      await dying.close();
+      model.dispose();
+    }
+  });
 });

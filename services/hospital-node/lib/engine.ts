@@ -84,7 +84,9 @@ export class LocalEngine {
     const threads = this.threadsFor(spec);
     if (threads <= 1) return undefined;
     const key = `${spec.architecture}|${spec.inputSize}|${spec.width}|${threads}`;
-    if (this.peers?.key === key) return this.peers.peers;
+    // Reused while alive; a worker that died (crash, out of memory) fails its job and the
+    // next job starts new ones.
+    if (this.peers?.key === key && this.peers.peers.alive) return this.peers.peers;
     await this.peers?.peers.close();
     this.peers = undefined;
     const peers = await GradientPeers.forThreads(
