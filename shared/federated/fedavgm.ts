@@ -10,6 +10,79 @@ export interface FedAvgMOptions extends FedAvgOptions {
   serverLearningRate?: number;
 }
 
+/** FedAvgM's server settings: beta in [0, 1), eta_s in (0, 10]. */
+export interface ServerMomentum {
+  momentum: number;
+  serverLearningRate: number;
+}
+
+function checkServerMomentum({ momentum, serverLearningRate }: ServerMomentum): void {
+  if (!(momentum >= 0 && momentum < 1)) {
+    throw new Error(`FedAvgM momentum must be in [0, 1), got ${momentum}`);
+  }
+  if (!(serverLearningRate > 0 && serverLearningRate <= 10)) {
+    throw new Error(`FedAvgM server learning rate must be in (0, 10], got ${serverLearningRate}`);
+  }
+}
+
+/**
+ * One tensor's server step, in float64: v = beta v_prev + (w - avg) and w' = w - eta_s v.
+ * `previousVelocity` undefined (or of another length) is v_prev = 0. Returns w' (float32) and v.
+ */
+function momentumTensorStep(
+  current: Float32Array,
+  average: Float32Array,
+  previousVelocity: ((k: number) => number) | undefined,
+  { momentum, serverLearningRate }: ServerMomentum,
+): { next: Float32Array; velocity: Float64Array } {
+  const velocity = new Float64Array(current.length);
+  const next = new Float32Array(current.length);
+  for (let k = 0; k < current.length; k++) {
+    const previous = previousVelocity ? previousVelocity(k) : 0;
+    velocity[k] = momentum * previous + (current[k] - average[k]);
+    next[k] = current[k] - serverLearningRate * velocity[k];
+  }
+  return { next, velocity };
+}
+
+function averageOf(average: readonly WeightArray[], w: WeightArray): Float32Array {
+  const found = average.find((a) => a.name === w.name);
+  if (!found || found.data.length !== w.data.length) {
+    throw new Error(`The average has no weight ${w.name} of ${w.data.length} values`);
+  }
+  return found.data;
+}
+
+/**
+ * FedAvgM's server step without state, for a service that must survive restarts: the previous
+ * velocity is reconstructed from the stored global models, since w_{t-1} = w_{t-2} - eta_s
+ * v_{t-1} gives v_{t-1} = (w_{t-2} - w_{t-1}) / eta_s.
+ *
+ * @param current w_{t-1}: the round's input model.
+ * @param previousInput w_{t-2}: the previous round's input model, or undefined in the first
+ *   round (v_{t-1} = 0); a weight it lacks, or has with another length, also starts from 0.
+ * @param average the weighted average of the round's accepted updates (weightedAverage).
+ * @returns w_t = w_{t-1} - eta_s (beta v_{t-1} + (w_{t-1} - avg)), summed in float64.
+ */
+export function serverMomentumStep(
+  current: readonly WeightArray[],
+  previousInput: readonly WeightArray[] | undefined,
+  average: readonly WeightArray[],
+  settings: ServerMomentum,
+): WeightArray[] {
+  checkServerMomentum(settings);
+  const previous = new Map((previousInput ?? []).map((w) => [w.name, w]));
+  return current.map((w) => {
+    const before = previous.get(w.name)?.data;
+    const velocity =
+      before && before.length === w.data.length
+        ? (k: number) => (before[k] - w.data[k]) / settings.serverLearningRate
+        : undefined;
+    const { next } = momentumTensorStep(w.data, averageOf(average, w), velocity, settings);
+    return { name: w.name, shape: [...w.shape], data: next };
+  });
+}
+
 /**
  * FedAvg with server momentum (Hsu et al., 2019, "FedAvgM"): the weighted average of the
  * hospitals' models gives a pseudo-gradient d = w - avg, which the server smooths across
@@ -20,22 +93,17 @@ export interface FedAvgMOptions extends FedAvgOptions {
 export class FedAvgM implements Strategy {
   readonly name = 'fedavgm';
   private readonly selection: FedAvg;
-  private readonly momentum: number;
-  private readonly serverLearningRate: number;
+  private readonly settings: ServerMomentum;
   /** v, by weight name, in float64 (kept across rounds). */
   private velocity = new Map<string, Float64Array>();
 
   constructor(options: FedAvgMOptions) {
-    if (!(options.momentum >= 0 && options.momentum < 1)) {
-      throw new Error(`FedAvgM momentum must be in [0, 1), got ${options.momentum}`);
-    }
-    const eta = options.serverLearningRate ?? 1;
-    if (!(eta > 0 && eta <= 10)) {
-      throw new Error(`FedAvgM server learning rate must be in (0, 10], got ${eta}`);
-    }
+    this.settings = {
+      momentum: options.momentum,
+      serverLearningRate: options.serverLearningRate ?? 1,
+    };
+    checkServerMomentum(this.settings);
     this.selection = new FedAvg(options);
-    this.momentum = options.momentum;
-    this.serverLearningRate = eta;
   }
 
   configureRound(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[] {
@@ -48,18 +116,16 @@ export class FedAvgM implements Strategy {
     results: readonly ClientResult[],
   ): WeightArray[] {
     const average = weightedAverage(current, results);
-    return current.map((w, i) => {
-      const avg = average[i].data;
-      let v = this.velocity.get(w.name);
-      if (!v || v.length !== w.data.length) {
-        v = new Float64Array(w.data.length);
-        this.velocity.set(w.name, v);
-      }
-      const next = new Float32Array(w.data.length);
-      for (let k = 0; k < next.length; k++) {
-        v[k] = this.momentum * v[k] + (w.data[k] - avg[k]);
-        next[k] = w.data[k] - this.serverLearningRate * v[k];
-      }
+    return current.map((w) => {
+      const before = this.velocity.get(w.name);
+      const previous = before && before.length === w.data.length ? before : undefined;
+      const { next, velocity } = momentumTensorStep(
+        w.data,
+        averageOf(average, w),
+        previous && ((k: number) => previous[k]),
+        this.settings,
+      );
+      this.velocity.set(w.name, velocity);
       return { name: w.name, shape: [...w.shape], data: next };
     });
   }

@@ -210,6 +210,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       earlyStopMinDelta: 0.001,
       maxUpdateNormRatio: 10,
       thresholdRule: 'fixed:0.5',
+      strategy: { name: 'fedavg' },
       promote: true,
       seed: expect.any(Number),
     });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FedAvg } from '../../shared/federated/fedavg.ts';
-import { FedAvgM } from '../../shared/federated/fedavgm.ts';
+import { FedAvg, weightedAverage } from '../../shared/federated/fedavg.ts';
+import { FedAvgM, serverMomentumStep } from '../../shared/federated/fedavgm.ts';
+import type { WeightArray } from '../../shared/model/model-weights.ts';
 import type { ClientResult } from '../../shared/federated/strategy.ts';
 import { createRng } from '../../shared/util/random.ts';
 
@@ -48,5 +49,44 @@ describe('FedAvgM (server momentum)', () => {
     expect(() => new FedAvgM({ fraction: 1, momentum: 0.9, serverLearningRate: 0 })).toThrow(
       /server learning rate/,
     );
+  });
+
+  it('reconstructs the velocity from two consecutive globals as the stateful class keeps it', () => {
+    const settings = { momentum: 0.7, serverLearningRate: 1.5 };
+    const strategy = new FedAvgM({ fraction: 1, ...settings });
+    // Uneven hospitals, over 3 rounds: each round's updates move away from its global.
+    const rounds = [
+      [client('a', 10, [0.5, -1.25, 3]), client('b', 30, [1.5, 0.75, 2])],
+      [client('a', 10, [2.25, 0.5, 1]), client('b', 30, [0.25, 1.5, 2.5])],
+      [client('a', 10, [-0.5, 2, 0.125]), client('b', 30, [1, -0.25, 4])],
+    ];
+    const globals: WeightArray[][] = [weight([1, 0, 2.5])];
+    for (const [t, results] of rounds.entries()) {
+      const current = globals[t];
+      const stateful = strategy.aggregate(t + 1, current, results);
+      const stateless = serverMomentumStep(
+        current,
+        t === 0 ? undefined : globals[t - 1],
+        weightedAverage(current, results),
+        settings,
+      );
+      expect(stateless[0].shape).toEqual([3]);
+      for (let k = 0; k < 3; k++) {
+        expect(stateless[0].data[k], `round ${t + 1}, value ${k}`).toBeCloseTo(
+          stateful[0].data[k],
+          5,
+        );
+      }
+      globals.push(stateful);
+    }
+    // The first round is plain FedAvg scaled by eta_s: w - eta_s (w - avg).
+    const first = serverMomentumStep(globals[0], undefined, weight([2, 0, 2.5]), settings);
+    expect(Array.from(first[0].data)).toEqual([2.5, 0, 2.5]);
+    expect(() =>
+      serverMomentumStep(globals[0], undefined, weight([2, 0, 2.5]), {
+        momentum: 1,
+        serverLearningRate: 1,
+      }),
+    ).toThrow(/momentum/);
   });
 });

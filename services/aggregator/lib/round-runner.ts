@@ -8,6 +8,7 @@ import {
   type Round,
 } from '../../../shared/db/index.ts';
 import { weightedAverage } from '../../../shared/federated/fedavg.ts';
+import { serverMomentumStep } from '../../../shared/federated/fedavgm.ts';
 import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
 import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
 import type { Evaluation, NodeJob } from '../schemas/hospital-node.ts';
@@ -374,7 +375,15 @@ export class RoundRunner {
         weights: screened.weights.get(c.hospitalId) ?? [],
       })),
     );
-    const { manifest, blob } = encodeWeights(averaged);
+    const { strategy } = settings;
+    const aggregated =
+      strategy.name === 'fedavgm'
+        ? serverMomentumStep(reference, await this.previousInput(run, round, input), averaged, {
+            momentum: strategy.serverMomentum ?? 0.9,
+            serverLearningRate: strategy.serverLearningRate ?? 1,
+          })
+        : averaged;
+    const { manifest, blob } = encodeWeights(aggregated);
     const stored = await store.putModel(packWeights(manifest, blob));
     this.signal.throwIfAborted();
 
@@ -399,6 +408,7 @@ export class RoundRunner {
     );
     const modelMetrics = toJson({ train, validation, evaluationFailures });
     const roundMetrics = toJson({
+      strategy,
       train,
       validation,
       evaluationFailures,
@@ -454,6 +464,33 @@ export class RoundRunner {
       metrics: roundMetrics,
     });
     return { ok: true, model };
+  }
+
+  /**
+   * FedAvgM's w_{t-2}: the input model of the run's previous round, whose output is this
+   * round's input. The server velocity is rebuilt from it, so it survives a restart with no
+   * state of its own. Undefined (velocity 0) in the first round, or when that round's input is
+   * gone or its output is not this round's input.
+   */
+  private async previousInput(
+    run: RunRef,
+    round: Round,
+    input: ModelVersion,
+  ): Promise<NamedWeights[] | undefined> {
+    if (round.index === 0) return undefined;
+    const previous = await this.deps.prisma.round.findUnique({
+      where: { runId_index: { runId: run.id, index: round.index - 1 } },
+      include: { inputModel: true },
+    });
+    if (!previous?.inputModel || previous.outputModelId !== input.id) {
+      this.deps.log.warn(
+        { runId: run.id, round: round.index + 1 },
+        "fedavgm: the previous round's input model is not available; the server velocity restarts at 0",
+      );
+      return undefined;
+    }
+    const { storagePath, sha256 } = previous.inputModel;
+    return this.deps.store.readWeights(storagePath, sha256);
   }
 
   /**

@@ -12,12 +12,14 @@ import {
   RunSettingsSchema,
   StartRunBodySchema,
   type RunSettings,
+  type RunStrategy,
   type StartRunBody,
 } from '../schemas/runs.ts';
 
 /**
- * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed) and
- * the threshold rule in its canonical form. A rule that does not parse answers 400.
+ * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed,
+ * fedavgm's server momentum 0.9 and learning rate 1) and the threshold rule in its canonical
+ * form. A rule that does not parse, or fedavg given fedavgm's settings, answers 400.
  */
 export function resolveRunSettings(body: StartRunBody): RunSettings {
   const withDefaults = Value.Default(StartRunBodySchema, structuredClone(body)) as StartRunBody;
@@ -26,8 +28,29 @@ export function resolveRunSettings(body: StartRunBody): RunSettings {
     maxDownloads: withDefaults.maxDownloads ?? withDefaults.rounds,
     seed: withDefaults.seed ?? randomInt(2 ** 31 - 1),
     thresholdRule: canonicalThresholdRule(withDefaults.thresholdRule ?? 'fixed:0.5'),
+    strategy: resolveStrategy(withDefaults.strategy ?? { name: 'fedavg' }),
   };
   return parseRunSettings(settings);
+}
+
+function resolveStrategy(strategy: RunStrategy): RunStrategy {
+  if (strategy.name === 'fedavgm') {
+    return {
+      name: 'fedavgm',
+      serverMomentum: strategy.serverMomentum ?? 0.9,
+      serverLearningRate: strategy.serverLearningRate ?? 1,
+    };
+  }
+  for (const field of ['serverMomentum', 'serverLearningRate'] as const) {
+    if (strategy[field] !== undefined) {
+      throw new HttpError(
+        400,
+        'invalid-request',
+        `body/strategy/${field}: applies to fedavgm only, not ${strategy.name}`,
+      );
+    }
+  }
+  return { name: strategy.name };
 }
 
 function canonicalThresholdRule(text: string): string {

@@ -13,6 +13,36 @@ const ArchitectureSchema = Type.Union(
   { default: 'se-resnet18-gn' },
 );
 
+/** How the aggregator turns a round's accepted updates into the next global model. */
+export const RunStrategySchema = Type.Object(
+  {
+    name: Type.Union([Type.Literal('fedavg'), Type.Literal('fedavgm')], {
+      description: 'fedavg: the weighted average; fedavgm: FedAvg with server momentum',
+    }),
+    serverMomentum: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        exclusiveMaximum: 1,
+        description: 'fedavgm: beta, the share of the previous step kept (default 0.9)',
+      }),
+    ),
+    serverLearningRate: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 10,
+        description: 'fedavgm: eta_s, the server step size (default 1)',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    default: { name: 'fedavg' },
+    description:
+      "Aggregation strategy (default fedavg). fedavgm (Hsu et al., 2019) keeps a server velocity: with avg the weighted average of the round's accepted updates and w the round's input model, v = beta v + (w - avg) and w' = w - eta_s v (beta 0 and eta_s 1 is FedAvg). The momentum damps the round-to-round swings that hospitals with very different (non-IID) data cause. The velocity is rebuilt from the stored global models of the run, so a restarted aggregator resumes it. serverMomentum and serverLearningRate apply to fedavgm only; runs stored without a strategy run fedavg",
+  },
+);
+export type RunStrategy = Static<typeof RunStrategySchema>;
+
 /** A run's settings with every default filled in: what is stored and what the round loop reads. */
 export const RunSettingsSchema = Type.Object({
   architecture: ArchitectureSchema,
@@ -63,6 +93,7 @@ export const RunSettingsSchema = Type.Object({
     description:
       "How each round's model gets its decision threshold: fixed:<t>, youden, min-recall:<r in (0,1]> or youden-shrunk:<w>, applied to the pooled score histograms of the hospitals' validation splits (fixed rules use no data)",
   }),
+  strategy: RunStrategySchema,
   promote: Type.Boolean({
     default: true,
     description: 'Put the final model into production when the run completes',
