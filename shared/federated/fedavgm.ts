@@ -25,26 +25,6 @@ function checkServerMomentum({ momentum, serverLearningRate }: ServerMomentum): 
   }
 }
 
-/**
- * One tensor's server step, in float64: v = beta v_prev + (w - avg) and w' = w - eta_s v.
- * `previousVelocity` undefined (or of another length) is v_prev = 0. Returns w' (float32) and v.
- */
-function momentumTensorStep(
-  current: Float32Array,
-  average: Float32Array,
-  previousVelocity: ((k: number) => number) | undefined,
-  { momentum, serverLearningRate }: ServerMomentum,
-): { next: Float32Array; velocity: Float64Array } {
-  const velocity = new Float64Array(current.length);
-  const next = new Float32Array(current.length);
-  for (let k = 0; k < current.length; k++) {
-    const previous = previousVelocity ? previousVelocity(k) : 0;
-    velocity[k] = momentum * previous + (current[k] - average[k]);
-    next[k] = current[k] - serverLearningRate * velocity[k];
-  }
-  return { next, velocity };
-}
-
 function averageOf(average: readonly WeightArray[], w: WeightArray): Float32Array {
   const found = average.find((a) => a.name === w.name);
   if (!found || found.data.length !== w.data.length) {
@@ -71,14 +51,18 @@ export function serverMomentumStep(
   settings: ServerMomentum,
 ): WeightArray[] {
   checkServerMomentum(settings);
-  const previous = new Map((previousInput ?? []).map((w) => [w.name, w]));
+  const { momentum, serverLearningRate } = settings;
+  const previous = new Map((previousInput ?? []).map((w) => [w.name, w.data]));
   return current.map((w) => {
-    const before = previous.get(w.name)?.data;
-    const velocity =
-      before && before.length === w.data.length
-        ? (k: number) => (before[k] - w.data[k]) / settings.serverLearningRate
-        : undefined;
-    const { next } = momentumTensorStep(w.data, averageOf(average, w), velocity, settings);
+    const avg = averageOf(average, w);
+    const found = previous.get(w.name);
+    const before = found && found.length === w.data.length ? found : undefined;
+    const next = new Float32Array(w.data.length);
+    for (let k = 0; k < next.length; k++) {
+      const velocityBefore = before ? (before[k] - w.data[k]) / serverLearningRate : 0;
+      const velocity = momentum * velocityBefore + (w.data[k] - avg[k]);
+      next[k] = w.data[k] - serverLearningRate * velocity;
+    }
     return { name: w.name, shape: [...w.shape], data: next };
   });
 }
@@ -94,8 +78,8 @@ export class FedAvgM implements Strategy {
   readonly name = 'fedavgm';
   private readonly selection: FedAvg;
   private readonly settings: ServerMomentum;
-  /** v, by weight name, in float64 (kept across rounds). */
-  private velocity = new Map<string, Float64Array>();
+  /** The previous round's input model: the velocity is derived from it and this round's. */
+  private previousInput: readonly WeightArray[] | undefined;
 
   constructor(options: FedAvgMOptions) {
     this.settings = {
@@ -115,18 +99,13 @@ export class FedAvgM implements Strategy {
     current: readonly WeightArray[],
     results: readonly ClientResult[],
   ): WeightArray[] {
-    const average = weightedAverage(current, results);
-    return current.map((w) => {
-      const before = this.velocity.get(w.name);
-      const previous = before && before.length === w.data.length ? before : undefined;
-      const { next, velocity } = momentumTensorStep(
-        w.data,
-        averageOf(average, w),
-        previous && ((k: number) => previous[k]),
-        this.settings,
-      );
-      this.velocity.set(w.name, velocity);
-      return { name: w.name, shape: [...w.shape], data: next };
-    });
+    const next = serverMomentumStep(
+      current,
+      this.previousInput,
+      weightedAverage(current, results),
+      this.settings,
+    );
+    this.previousInput = current;
+    return next;
   }
 }
