@@ -23,7 +23,16 @@ export function classCounts(records: readonly XrayRecord[]): [number, number] {
  * weight 0 instead of infinity, and the present class weight 1.
  */
 export function classWeights(records: readonly XrayRecord[]): [number, number] {
-  const counts = classCounts(records);
+  return classWeightsFromCounts(classCounts(records));
+}
+
+/**
+ * The same weights from class counts alone. Summed over a federation's hospitals, they make
+ * every hospital's loss a share of the pooled loss, so FedAvg weighted by image counts
+ * optimises what pooled training optimises; each hospital's own weights do not (a hospital
+ * with 1 PNEUMONIA image among 954 would weigh it 477 times a NORMAL one).
+ */
+export function classWeightsFromCounts(counts: readonly [number, number]): [number, number] {
   const n = counts[0] + counts[1];
   const present = counts.filter((c) => c > 0).length;
   if (present === 0) return [0, 0];

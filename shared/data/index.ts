@@ -62,6 +62,7 @@ export {
   balancedSampleOrder,
   classCounts,
   classWeights,
+  classWeightsFromCounts,
 } from './class-balance.ts';
 export type { BalancingMethod } from './class-balance.ts';
 export { DEFAULT_CACHE_BYTES, ImageCache } from './image-cache.ts';

@@ -78,8 +78,10 @@ export async function trainLocal(
   validateTrainSettings(settings);
   if (records.length === 0) throw new Error('Cannot train on an empty dataset');
   const started = performance.now();
-  const weights =
-    settings.classBalancing === 'weights' ? classWeights(records) : ([1, 1] as [number, number]);
+  const weights: [number, number] =
+    settings.classBalancing === 'weights'
+      ? (settings.classWeights ?? classWeights(records))
+      : [1, 1];
   const startEpoch = options.schedule?.startEpoch ?? 0;
   const scheduleSpec = {
     kind: settings.schedule,

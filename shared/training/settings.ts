@@ -16,6 +16,11 @@ export interface TrainSettings {
   /** Linear warm-up, in epochs of the whole schedule. */
   warmupEpochs: number;
   classBalancing: ClassBalancing;
+  /**
+   * Class weights [NORMAL, PNEUMONIA] to use instead of those of the local images when
+   * classBalancing is 'weights': a federation's, from all its hospitals' class counts.
+   */
+  classWeights?: [number, number];
   labelSmoothing: number;
   augment: boolean;
   seed: number;
@@ -51,6 +56,17 @@ export function validateTrainSettings(s: TrainSettings): void {
   if (!(s.labelSmoothing >= 0 && s.labelSmoothing < 0.5))
     problems.push(`label smoothing must be in [0, 0.5) (got ${s.labelSmoothing})`);
   if (!(s.warmupEpochs >= 0)) problems.push(`warm-up epochs must be >= 0 (got ${s.warmupEpochs})`);
+  if (
+    s.classWeights !== undefined &&
+    !(
+      s.classWeights.length === 2 &&
+      s.classWeights.every((w) => Number.isFinite(w) && w >= 0) &&
+      s.classWeights.some((w) => w > 0)
+    )
+  )
+    problems.push(
+      `class weights must be two finite numbers >= 0, not both 0 (got ${JSON.stringify(s.classWeights)})`,
+    );
   if (!['adam', 'sgd'].includes(s.optimizer))
     problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
   if (!['constant', 'cosine', 'step'].includes(s.schedule))

@@ -4,6 +4,7 @@ import {
   balancedSampleOrder,
   classCounts,
   classWeights,
+  classWeightsFromCounts,
 } from '../../shared/data/class-balance.ts';
 import type { Label, XrayRecord } from '../../shared/data/dataset.ts';
 import { createRng } from '../../shared/util/random.ts';
@@ -65,5 +66,33 @@ describe('balancedSampleOrder', () => {
       balancedSampleOrder(recs, createRng(4)),
     );
     expect(balancedSampleOrder(records(0, 4), createRng(1)).sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('classWeightsFromCounts', () => {
+  it('gives classWeights from counts alone', () => {
+    expect(classWeightsFromCounts([10, 30])).toEqual(classWeights(records(10, 30)));
+    expect(classWeightsFromCounts([0, 7])).toEqual([0, 1]);
+  });
+
+  it('gives every image its pooled-training weight in FedAvg when built from the summed counts', () => {
+    // The cpu profile's Dirichlet 0.5 shares, [NORMAL, PNEUMONIA] per hospital. In FedAvg
+    // weighted by n_j / n, an image of class c at hospital j weighs (n_j / n) * w_c / n_j = w_c / n
+    // in the averaged loss; in pooled training it weighs W_c / n with the pooled weights W.
+    const shares: Array<[number, number]> = [
+      [26, 3486],
+      [953, 1],
+      [228, 0],
+    ];
+    const pooledCounts: [number, number] = [
+      shares.reduce((a, s) => a + s[0], 0),
+      shares.reduce((a, s) => a + s[1], 0),
+    ];
+    const pooled = classWeightsFromCounts(pooledCounts);
+    expect(pooled[0]).toBeCloseTo(4694 / (2 * 1207), 12);
+    // Hospital-2's single PNEUMONIA image, weighted by its own hospital's counts, counts about
+    // 700 times what it counts in pooled training.
+    const local = classWeightsFromCounts(shares[1]!);
+    expect(local[1] / pooled[1]).toBeGreaterThan(700);
   });
 });

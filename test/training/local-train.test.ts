@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, SAMPLE_DATA_DIR, type XrayRecord } from '../../shared/data/index.ts';
+import {
+  classWeights,
+  loadDataset,
+  SAMPLE_DATA_DIR,
+  type XrayRecord,
+} from '../../shared/data/index.ts';
 import { learningRateAt } from '../../shared/training/lr-schedule.ts';
 import { trainLocal, type TrainProgress } from '../../shared/training/local-train.ts';
 import { predictRecords } from '../../shared/training/predict.ts';
@@ -76,6 +81,21 @@ describe('trainLocal', () => {
     expect(await run()).toEqual(await run());
   });
 
+  it("uses given class weights (a federation's) instead of the local ones", async () => {
+    const subset = records.slice(0, 16);
+    const run = async (classWeights?: [number, number]) => {
+      const model = tinyModel();
+      const r = await trainLocal(model, subset, tinySettings({ classWeights }), {
+        preprocessing: TINY_PREPROCESSING,
+      });
+      model.dispose();
+      return Array.from(r.weights[0].data.slice(0, 50));
+    };
+    const local = await run();
+    expect(await run(classWeights(subset))).toEqual(local);
+    expect(await run([5, 0.1])).not.toEqual(local);
+  });
+
   it('rejects bad settings and empty data with clear errors', async () => {
     const model = tinyModel();
     await expect(
@@ -91,6 +111,11 @@ describe('trainLocal', () => {
         preprocessing: TINY_PREPROCESSING,
       }),
     ).rejects.toThrow(/learning rate/);
+    await expect(
+      trainLocal(model, records, tinySettings({ classWeights: [0, 0] }), {
+        preprocessing: TINY_PREPROCESSING,
+      }),
+    ).rejects.toThrow(/class weights/);
     model.dispose();
   });
 });
