@@ -498,7 +498,7 @@ async function printPlan(
     const { status, reason } = await statusOf(e, o, data);
     const est = estimateSeconds(e, size, { workers, jobs: o.jobs, threads: o.threads });
     lines.push(
-      `${status.padEnd(8)} ${e.spec.id.padEnd(50)} ${e.groups.join(',').padEnd(22)} ${est === undefined ? '?' : formatDuration(est)}${reason ? `  (${reason})` : ''}`,
+      `${status.padEnd(8)} ${e.spec.id.padEnd(58)} ${e.groups.join(',').padEnd(22)} ${est === undefined ? '?' : formatDuration(est)}${reason ? `  (${reason})` : ''}`,
     );
     if (status === 'pending') pending.push(e);
   }

@@ -9,7 +9,8 @@
  * - table3: AlexNet, VGG-16, ResNet-18, SE-ResNet-BN centralised vs FL-SE-ResNet-GN federated
  *   over J hospitals with equal (IID) patient-level shares;
  * - federate: the federated model vs each hospital alone on its share vs pooled centralised
- *   training, with IID and non-IID (Dirichlet alpha) partitions;
+ *   training, with IID and non-IID (Dirichlet alpha) partitions, and the non-IID federation
+ *   again with federation-wide class weights (from the summed class counts of all shares);
  * - curves: validation accuracy and loss per epoch or round of every Table 3 model (Fig. 5, 6);
  * - threshold: the operating point: the IID federation with each hospital holding out a
  *   calibration split, the threshold chosen on their pooled score histograms (the recall study).
@@ -72,6 +73,12 @@ export interface ExperimentSpec {
    * held-out splits (`thresholdRule` then only names the rule of the uncalibrated comparison).
    */
   calibration?: { fraction: number; rule: string; bins: number };
+  /**
+   * Federated runs: 'federation', every hospital weights the classes of its loss by the summed
+   * class counts of all shares (runSimulation's classWeights). Absent: each hospital by its
+   * own share's, as every result made before the option was.
+   */
+  classWeights?: 'federation';
   /** Local-only runs: one hospital's share of the same partition as the federation's. */
   hospital?: { index: number; clients: number; partition: PartitionSpec; seed: number };
 }
@@ -210,6 +217,18 @@ export function buildPlan(profile: Profile): ExperimentPlan {
     for (let h = 0; h < profile.clients; h++)
       add(localOnly(partition, h), 'federate', 10 + p * profile.clients + h);
   });
+  // Why federate, non-IID: the same federation with class weights from all shares' counts.
+  const dirichletFederated = federated(partitions[1]);
+  add(
+    {
+      ...dirichletFederated,
+      id: `${dirichletFederated.id}-federation-weights`,
+      title: `${dirichletFederated.title}, federation-wide class weights`,
+      classWeights: 'federation',
+    },
+    'federate',
+    4,
+  );
   // The operating point: the IID federation again, calibrated on the hospitals' held-out splits.
   const iid = federated(partitions[0]);
   const c = profile.calibration;

@@ -40,7 +40,9 @@ const DIFFERENCES = `## How our setup differs from the paper's
   smoothing 0.05, class weights, light augmentation, a fixed 0.5 threshold; the paper does not
   state all of its choices. One more federation (the operating-point study) chooses its
   threshold by min-recall 0.97 on calibration splits its hospitals hold out of their own
-  shares, never on the validation split. Details and every other difference: [docs/paper-protocol.md](paper-protocol.md).
+  shares, never on the validation split. Another (the non-IID federation again) weights every
+  hospital's loss by class weights from the summed class counts of all shares instead of its
+  own share's. Details and every other difference: [docs/paper-protocol.md](paper-protocol.md).
 - **Networks.** The same architectures at full width (ResNet-18 with GroupNorm G = 16 and SE
   r = 16; AlexNet, VGG-16, ResNet-18, SE-ResNet-18-BN), adapted to the input size where a
   fixed-size layer requires it (docs/paper-protocol.md).`;

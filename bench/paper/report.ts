@@ -358,6 +358,7 @@ function classSkewNotes(
 export function federateSection(rows: Row[]): string {
   const body: string[][] = [];
   const skewNotes: string[] = [];
+  const weightNotes: string[] = [];
   const pooled = rows.find((r) => r.spec?.kind === 'centralised');
   const schemes = [
     ...new Set(
@@ -369,13 +370,18 @@ export function federateSection(rows: Row[]): string {
   for (const scheme of schemes) {
     const partition = JSON.parse(scheme) as { scheme: string; alpha?: number };
     const label = partition.scheme === 'iid' ? 'IID' : `Dirichlet alpha ${partition.alpha}`;
-    const fed = rows.find(
-      (r) => r.spec?.federation && canonicalJson(r.spec.federation.partition) === scheme,
-    );
+    // The plain federation first, then its variants (federation-wide class weights).
+    const feds = rows
+      .filter((r) => r.spec?.federation && canonicalJson(r.spec.federation.partition) === scheme)
+      .sort(
+        (a, b) =>
+          Number(a.spec?.classWeights !== undefined) - Number(b.spec?.classWeights !== undefined),
+      );
     const locals = rows.filter(
       (r) => r.spec?.hospital && canonicalJson(r.spec.hospital.partition) === scheme,
     );
-    const shares = fed?.result?.partitions;
+    // Every federation of a partition has the same shares (calibrated ones are not in this group).
+    const shares = feds.map((f) => f.result?.partitions).find((p) => p !== undefined);
     if (shares) skewNotes.push(...classSkewNotes(label, shares));
     const shareText = (clientId: string): string => {
       const p =
@@ -393,11 +399,15 @@ export function federateSection(rows: Row[]): string {
       est(row?.result?.metrics.f1),
       est(row?.result?.metrics.auc),
     ];
-    body.push([
-      `Federated, ${label}`,
-      shares ? shares.map((s) => s.images).join(' + ') + ' images' : '-',
-      ...metricCells(fed),
-    ]);
+    for (const fed of feds) {
+      const weighted = fed.spec?.classWeights === 'federation';
+      body.push([
+        `Federated, ${label}${weighted ? ', federation-wide class weights' : ''}`,
+        shares ? shares.map((s) => s.images).join(' + ') + ' images' : '-',
+        ...metricCells(fed),
+      ]);
+      if (weighted) weightNotes.push(federationWeightsNote(fed, label));
+    }
     for (const local of locals) {
       const id = `hospital-${(local.spec?.hospital?.index ?? 0) + 1}`;
       body.push([`${id} alone, ${label}`, shareText(id), ...metricCells(local)]);
@@ -437,7 +447,22 @@ export function federateSection(rows: Row[]): string {
     '',
     'Every run has the same epoch budget: a hospital alone trains T x E epochs on its share, the pooled model T x E epochs on all shares, the federation T rounds of E local epochs. Precision is in the full table below.',
     ...(skewNotes.length > 0 ? ['', skewNotes.join(' ')] : []),
+    ...(weightNotes.length > 0 ? ['', weightNotes.join(' ')] : []),
   ].join('\n');
+}
+
+const NUMBER_WORDS = 'zero one two three four five six seven eight nine ten'.split(' ');
+
+/** The federation-wide class weights of a federation's row: what they were and where from. */
+function federationWeightsNote(row: Row, label: string): string {
+  const clients = row.spec?.federation?.clients ?? 0;
+  const shares = `the ${NUMBER_WORDS[clients] ?? String(clients)} shares`;
+  const w = row.result?.classWeights;
+  const what = `The ${label} federation with federation-wide class weights`;
+  const weights = w
+    ? `${what} weighted every hospital's loss by NORMAL ${num(w.weights[0], 4)}, PNEUMONIA ${num(w.weights[1], 4)}, computed from the summed class counts of ${shares} (${w.counts[0]} NORMAL, ${w.counts[1]} PNEUMONIA images)`
+    : `${what} (not run yet) gives every hospital's loss one set of class weights, computed from the summed class counts of ${shares}`;
+  return `${weights}, not from each hospital's own share; its partition, recipe, rounds and seeds are those of the federation above it.`;
 }
 
 /**
@@ -527,7 +552,8 @@ function seriesLabel(r: ExperimentResult): string {
   const s = r.spec;
   const base = `${s.kind === 'federated' ? 'FL-' : ''}${displayName(s.architecture)}`;
   if (s.kind === 'local-only' && s.hospital) return `hospital-${s.hospital.index + 1} alone`;
-  if (s.kind === 'federated') return `${base} (${s.federation?.partition.scheme ?? ''})`;
+  if (s.kind === 'federated')
+    return `${base} (${s.federation?.partition.scheme ?? ''}${s.classWeights === 'federation' ? ', federation weights' : ''})`;
   return `${base} b${s.settings.batchSize}`;
 }
 

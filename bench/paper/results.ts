@@ -4,6 +4,7 @@ import { dirname, join, sep } from 'node:path';
 import type { EvaluationReport } from '../../shared/metrics/index.ts';
 import type { BackendInfo } from '../../shared/tf/backend.ts';
 import type { CalibrationInfo } from '../../shared/federated/calibration.ts';
+import type { FederationClassWeights } from '../../shared/federated/simulation.ts';
 import type { ExperimentSpec, GroupName } from './experiments.ts';
 import type { ProfileName } from './profiles.ts';
 
@@ -86,6 +87,8 @@ export interface ExperimentResult {
   calibration?: CalibrationInfo;
   /** Calibrated federations: the same model on the validation split at the fixed 0.5. */
   metricsAtDefault?: EvaluationReport;
+  /** Federations with spec.classWeights 'federation': the weights used and their counts. */
+  classWeights?: FederationClassWeights;
   stepLabel: 'epoch' | 'round';
   history: ResultHistoryPoint[];
   /** Federated: every hospital's share; local-only: the one trained on. */

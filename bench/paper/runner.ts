@@ -20,7 +20,7 @@ import {
   summarize,
   type XrayRecord,
 } from '../../shared/data/index.ts';
-import { runSimulation } from '../../shared/federated/simulation.ts';
+import { runSimulation, type FederationClassWeights } from '../../shared/federated/simulation.ts';
 import { WorkerPoolTrainer } from '../../shared/federated/worker-trainer.ts';
 import {
   chooseThreshold,
@@ -252,6 +252,7 @@ export async function runExperiment(
   let trainSeconds: number;
   let workers = 1;
   let calibrationSplits: { clientId: string; records: readonly XrayRecord[] }[] = [];
+  let classWeights: FederationClassWeights | undefined;
   try {
     if (spec.kind === 'federated') {
       const fed = spec.federation;
@@ -288,6 +289,7 @@ export async function runExperiment(
             preprocessing: spec.preprocessing,
             seed: fed.seed,
             calibrationFraction: spec.calibration?.fraction,
+            classWeights: spec.classWeights ?? 'local',
           },
           {
             cache: ctx.cache,
@@ -307,6 +309,12 @@ export async function runExperiment(
         }));
         partitions = result.partitions;
         calibrationSplits = result.calibration;
+        if (result.classWeights.source === 'federation') {
+          classWeights = result.classWeights;
+          log(
+            `${prefix} federation-wide class weights NORMAL ${fmt(classWeights.weights[0])}, PNEUMONIA ${fmt(classWeights.weights[1])} from ${classWeights.counts[0]} NORMAL and ${classWeights.counts[1]} PNEUMONIA images`,
+          );
+        }
         rounds = result.rounds.map((r) => ({ round: r.round, clients: r.clients }));
         trainedImages = result.rounds.reduce(
           (sum, r) => sum + r.clients.reduce((s, c) => s + c.numSamples, 0) * spec.settings.epochs,
@@ -433,6 +441,7 @@ export async function runExperiment(
       valLoss: predictions.loss,
       threshold,
       ...(calibration ? { calibration, metricsAtDefault } : {}),
+      ...(classWeights ? { classWeights } : {}),
       stepLabel,
       history,
       ...(partitions ? { partitions } : {}),

@@ -24,6 +24,8 @@ export interface TrainingRunOutcome {
   training: Record<string, unknown>;
   /** Set when the run chose its threshold itself (on calibration splits, not validation). */
   threshold?: ThresholdChoice;
+  /** More fields of the --json summary. */
+  json?: Record<string, unknown>;
 }
 
 /** The frame shared by `train` and `simulate`: set-up, the run itself, then model + report. */
@@ -86,6 +88,7 @@ export async function runTrainingCommand(
         threshold: result.threshold,
         validation: result.validation,
         history: outcome.history,
+        ...outcome.json,
       });
     return 0;
   } finally {

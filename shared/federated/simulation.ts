@@ -1,4 +1,6 @@
 import {
+  classCounts,
+  classWeightsFromCounts,
   partitionByPatient,
   splitByPatient,
   type ImageCache,
@@ -16,6 +18,26 @@ import { InProcessTrainer, type ClientJob, type ClientTrainer } from './client-t
 import { DownloadLedger } from './download-ledger.ts';
 import { FedAvg } from './fedavg.ts';
 import type { ClientResult, Strategy } from './strategy.ts';
+
+/**
+ * Whose class counts weight the classes of a hospital's loss (classBalancing 'weights'):
+ * 'local', its own share's; 'federation', the summed counts of every hospital's training
+ * records, the same weights everywhere.
+ */
+export type ClassWeightsSource = 'local' | 'federation';
+export const CLASS_WEIGHTS_SOURCES: readonly ClassWeightsSource[] = ['local', 'federation'];
+
+/** The one set of class weights of a federation, and the counts they came from. */
+export interface FederationClassWeights {
+  source: 'federation';
+  /** Summed [NORMAL, PNEUMONIA] images the hospitals train on (calibration splits excluded). */
+  counts: [number, number];
+  /** [NORMAL, PNEUMONIA]: classWeightsFromCounts(counts). */
+  weights: [number, number];
+}
+
+/** The class weights of a run: each hospital its own, or the federation's one set. */
+export type ClassWeightsUsed = { source: 'local' } | FederationClassWeights;
 
 export interface SimulationConfig {
   /** J: number of simulated hospitals. */
@@ -37,6 +59,13 @@ export interface SimulationConfig {
    * 0 or absent: every image of the share is trained on.
    */
   calibrationFraction?: number;
+  /**
+   * Default 'local'. 'federation' needs local.classBalancing 'weights': with FedAvg weighting
+   * hospitals by n_j / n, weights from the summed counts make every hospital's loss a share of
+   * the pooled class-weighted loss, while each hospital's own weights can give its few images
+   * of a rare class hundreds of times their pooled weight (docs/engine.md).
+   */
+  classWeights?: ClassWeightsSource;
 }
 
 export interface ClientRoundReport {
@@ -85,6 +114,7 @@ export interface SimulationResult {
   /** Each hospital's held-out calibration split (empty when calibrationFraction is 0). */
   calibration: { clientId: string; records: XrayRecord[] }[];
   downloads: Record<string, number>;
+  classWeights: ClassWeightsUsed;
   weights: WeightArray[];
 }
 
@@ -95,6 +125,31 @@ export function clientSeed(runSeed: number, round: number, clientIndex: number):
 
 export function clientId(index: number): string {
   return `hospital-${index + 1}`;
+}
+
+/**
+ * The class weights every hospital trains with. For 'federation' they are computed once from
+ * the summed class counts of the records each hospital trains on.
+ */
+export function resolveClassWeights(
+  source: ClassWeightsSource,
+  settings: TrainSettings,
+  trainedOn: readonly (readonly XrayRecord[])[],
+): ClassWeightsUsed {
+  if (source === 'local') return { source };
+  if (source !== 'federation')
+    throw new Error(`classWeights must be local or federation (got ${String(source)})`);
+  if (settings.classBalancing !== 'weights')
+    throw new Error(
+      `classWeights 'federation' needs classBalancing 'weights' (got ${settings.classBalancing})`,
+    );
+  const counts: [number, number] = [0, 0];
+  for (const records of trainedOn) {
+    const [normal, pneumonia] = classCounts(records);
+    counts[0] += normal;
+    counts[1] += pneumonia;
+  }
+  return { source, counts, weights: classWeightsFromCounts(counts) };
 }
 
 /**
@@ -124,6 +179,15 @@ export async function runSimulation(
     });
     return { id: clientId(i), records: split.train, calibration: split.val };
   });
+  const classWeights = resolveClassWeights(
+    config.classWeights ?? 'local',
+    config.local,
+    clients.map((c) => c.records),
+  );
+  const local: TrainSettings =
+    classWeights.source === 'federation'
+      ? { ...config.local, classWeights: classWeights.weights }
+      : config.local;
   const strategy = hooks.strategy ?? new FedAvg({ fraction: config.fraction });
   const ledger = new DownloadLedger(config.maxDownloads);
   const rng = createRng(config.seed);
@@ -157,7 +221,7 @@ export async function runSimulation(
         clientId: instruction.clientId,
         records: clients[index].records,
         global,
-        settings: { ...config.local, seed: clientSeed(config.seed, round, index) },
+        settings: { ...local, seed: clientSeed(config.seed, round, index) },
         preprocessing: config.preprocessing,
         schedule: {
           startEpoch: (round - 1) * config.local.epochs,
@@ -218,6 +282,7 @@ export async function runSimulation(
       .filter((c) => c.calibration.length > 0)
       .map((c) => ({ clientId: c.id, records: c.calibration })),
     downloads: ledger.snapshot(),
+    classWeights,
     weights: global,
   };
 }

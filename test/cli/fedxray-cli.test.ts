@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import { classWeightsFromCounts, loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/fedxray.mjs', import.meta.url).pathname;
@@ -163,6 +163,84 @@ describe('fedxray CLI', () => {
     expect(bad.stderr).toMatch(/--strategy/);
   });
 
+  it("simulate --class-weights federation trains every hospital with the summed counts' weights", async () => {
+    const out = join(work, 'federation-weights');
+    const args = [
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--clients',
+      '2',
+      '--rounds',
+      '1',
+      '--size',
+      '32',
+      '--width',
+      '8',
+      '--batch',
+      '8',
+      '--limit',
+      '32',
+      '--alpha',
+      '0.5',
+      '--class-weights',
+      'federation',
+      '--json',
+    ];
+    const sim = await run(process.execPath, [BIN, ...args], {
+      env: { ...env, FEDXRAY_QUIET: '0' },
+      maxBuffer: 1 << 24,
+    });
+    type Used = { source: string; counts: [number, number]; weights: [number, number] };
+    const summary = JSON.parse(sim.stdout) as { classWeights: Used };
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
+      training: { classWeights: Used; partitions: { images: number; pneumonia: number }[] };
+    };
+    const { partitions } = report.training;
+    const counts = [
+      partitions.reduce((s, p) => s + p.images - p.pneumonia, 0),
+      partitions.reduce((s, p) => s + p.pneumonia, 0),
+    ] as [number, number];
+    const expected = {
+      source: 'federation',
+      counts,
+      weights: classWeightsFromCounts(counts),
+    };
+    expect(summary.classWeights).toEqual(expected);
+    expect(report.training.classWeights).toEqual(expected);
+    const [w0, w1] = expected.weights;
+    expect(sim.stderr).toContain(
+      `class weights (federation-wide): NORMAL ${w0.toFixed(4)}, PNEUMONIA ${w1.toFixed(4)}, from the summed class counts of the 2 hospitals (${counts[0]} NORMAL, ${counts[1]} PNEUMONIA)`,
+    );
+
+    const bad = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--class-weights',
+      'global',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--class-weights must be one of local, federation, got "global"/);
+    const unweighted = await fedxray(
+      'simulate',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      out,
+      '--class-weights',
+      'federation',
+      '--class-balance',
+      'none',
+    );
+    expect(unweighted.code).toBe(2);
+    expect(unweighted.stderr).toMatch(/--class-weights federation needs --class-balance weights/);
+  });
+
   it('simulate -> evaluate -> predict on the shipped sample', async () => {
     const out = join(work, 'model');
     const sim = await fedxray(
@@ -189,8 +267,12 @@ describe('fedxray CLI', () => {
     );
     expect(sim.stderr).toBe('');
     expect(sim.code).toBe(0);
-    const summary = JSON.parse(sim.stdout) as { history: { step: number; valAuc: number }[] };
+    const summary = JSON.parse(sim.stdout) as {
+      history: { step: number; valAuc: number }[];
+      classWeights: { source: string };
+    };
     expect(summary.history.map((h) => h.step)).toEqual([1, 2]);
+    expect(summary.classWeights).toEqual({ source: 'local' });
     for (const f of [
       'model.json',
       'weights.json',
@@ -204,11 +286,13 @@ describe('fedxray CLI', () => {
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
       training: {
         kind: string;
+        classWeights: { source: string };
         partitions: { images: number }[];
         downloads: Record<string, number>;
       };
     };
     expect(report.training.kind).toBe('federated');
+    expect(report.training.classWeights).toEqual({ source: 'local' });
     expect(report.training.partitions).toHaveLength(3);
     expect(Object.values(report.training.downloads)).toEqual([2, 2, 2]);
 

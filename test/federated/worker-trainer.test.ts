@@ -1,8 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, SAMPLE_DATA_DIR, type XrayRecord } from '../../shared/data/index.ts';
+import { InProcessTrainer, type ClientJob } from '../../shared/federated/client-trainer.ts';
 import { runSimulation, type SimulationConfig } from '../../shared/federated/simulation.ts';
 import { WorkerPoolTrainer } from '../../shared/federated/worker-trainer.ts';
+import { getModelWeights } from '../../shared/model/model-weights.ts';
 import { tf } from '../../shared/tf/tf.ts';
+import type { LocalTrainResult } from '../../shared/training/local-train.ts';
 import { TINY_PREPROCESSING, tinyModel, tinySettings, useTestBackend } from '../helpers/tiny.ts';
 
 let records: XrayRecord[];
@@ -46,6 +49,41 @@ describe('WorkerPoolTrainer', () => {
     expect(tf.memory().numTensors).toBe(before);
     sequentialModel.dispose();
     parallelModel.dispose();
+  });
+
+  it("passes a federation's class weights to the worker's local training", async () => {
+    // Both classes, so that the weights change the loss other than by a constant factor.
+    const all = await loadDataset(SAMPLE_DATA_DIR);
+    const mixed = [
+      ...all.filter((r) => r.label === 0).slice(0, 8),
+      ...all.filter((r) => r.label === 1).slice(0, 8),
+    ];
+    const initial = tinyModel();
+    const local = tinyModel();
+    const job = (classWeights?: [number, number]): ClientJob => ({
+      clientId: 'hospital-1',
+      records: mixed,
+      global: getModelWeights(initial),
+      settings: tinySettings({ classWeights }),
+      preprocessing: TINY_PREPROCESSING,
+      schedule: { startEpoch: 0, totalEpochs: 1 },
+    });
+    const pool = new WorkerPoolTrainer(
+      { architecture: 'se-resnet18-gn', inputSize: 32, width: 8 },
+      1,
+    );
+    try {
+      const firstWeights = (r: LocalTrainResult): number[] => Array.from(r.weights[0].data);
+      const inProcess = await new InProcessTrainer(local).train(job([5, 0.1]));
+      const inWorker = await pool.train(job([5, 0.1]));
+      expect(firstWeights(inWorker)).toEqual(firstWeights(inProcess));
+      const own = await pool.train(job());
+      expect(firstWeights(own)).not.toEqual(firstWeights(inWorker));
+    } finally {
+      await pool.close();
+      initial.dispose();
+      local.dispose();
+    }
   });
 
   it('reports a failing job as an error naming the hospital', async () => {

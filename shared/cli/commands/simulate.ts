@@ -1,18 +1,33 @@
 import { availableParallelism } from 'node:os';
+import { classWeightsFromCounts } from '../../data/index.ts';
 import { calibrateOnHospitals } from '../../federated/calibration.ts';
-import { runSimulation } from '../../federated/simulation.ts';
+import {
+  CLASS_WEIGHTS_SOURCES,
+  runSimulation,
+  type ClassWeightsSource,
+  type ClassWeightsUsed,
+  type ClientShareInfo,
+} from '../../federated/simulation.ts';
 import { createStrategy, STRATEGY_NAMES, type StrategySpec } from '../../federated/strategies.ts';
 import { DEFAULT_HISTOGRAM_BINS } from '../../metrics/index.ts';
 import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
 import { toHistoryPoint } from '../../report/history.ts';
 import { createProgress } from '../progress.ts';
-import { choiceOpt, flag, numberOpt, parseCommandArgs } from '../options.ts';
+import {
+  choiceOpt,
+  flag,
+  numberOpt,
+  parseCommandArgs,
+  UsageError,
+  type ParsedArgs,
+} from '../options.ts';
 import { info } from '../output.ts';
-import { TRAINING_OPTIONS, readCommonTraining } from '../training-options.ts';
+import { TRAINING_OPTIONS, readCommonTraining, type CommonTraining } from '../training-options.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
 export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3] [--rounds 2] [--local-epochs 1]
-    [--fraction 1] [--max-downloads N] [--partition iid|dirichlet] [--alpha 0.5] [train options]
+    [--fraction 1] [--max-downloads N] [--partition iid|dirichlet] [--alpha 0.5]
+    [--class-weights local|federation] [train options]
   In-process federation: J hospitals with patient-level partitions, T rounds of FedAvg.
   --clients J, --rounds T, --local-epochs E, --batch B, --lr eta, --fraction C,
   --max-downloads S_max (default: rounds, i.e. no limit), --alpha A (Dirichlet, implies
@@ -23,6 +38,10 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97).
   --strategy fedavg|fedavgm (default fedavg): fedavgm adds server momentum to the average
   (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals.
+  --class-weights local|federation (default local): with --class-balance weights, each hospital
+  weights the classes of its loss by its own share's counts (local), or every hospital by one
+  set computed from the summed class counts of all hospitals' training images (federation),
+  which makes FedAvg optimise the pooled class-weighted loss on skewed (non-IID) shares.
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -40,6 +59,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     strategy: { type: 'string' },
     'server-momentum': { type: 'string' },
     'server-lr': { type: 'string' },
+    'class-weights': { type: 'string' },
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -65,6 +85,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         }
       : { name: strategyName, fraction };
   const common = readCommonTraining(args, localEpochs);
+  const classWeights = readClassWeightsSource(args, common);
   const workers = numberOpt(args, 'workers', Math.min(availableParallelism(), clients), {
     integer: true,
     min: 1,
@@ -99,6 +120,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         preprocessing: common.preprocessing,
         seed: common.seed,
         calibrationFraction,
+        classWeights,
       };
       let progress = createProgress({ label: 'round', total: 1, enabled: false });
       const seen = new Map<string, number>();
@@ -140,6 +162,12 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           `${p.clientId}: ${p.images} images (${p.pneumonia} pneumonia), ${p.patients} patients` +
             (p.calibrationImages ? `, ${p.calibrationImages} held out for calibration` : ''),
         );
+      const weightsLine = describeClassWeights(
+        result.classWeights,
+        result.partitions,
+        common.settings.classBalancing === 'weights',
+      );
+      if (weightsLine) info(weightsLine);
       const calibration =
         calibrationFraction > 0
           ? await calibrateOnHospitals(
@@ -170,11 +198,43 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           thresholdRule: common.thresholdRuleText,
           partitions: result.partitions,
           downloads: result.downloads,
+          classWeights: result.classWeights,
           roundsDetail: result.rounds,
           ...(calibration ? { calibrationFraction, calibration } : {}),
         },
         threshold: calibration?.threshold,
+        json: { classWeights: result.classWeights },
       };
     },
+  );
+}
+
+function readClassWeightsSource(args: ParsedArgs, common: CommonTraining): ClassWeightsSource {
+  const source = choiceOpt(args, 'class-weights', CLASS_WEIGHTS_SOURCES, 'local');
+  if (source === 'federation' && common.settings.classBalancing !== 'weights')
+    throw new UsageError(
+      `--class-weights federation needs --class-balance weights (got ${common.settings.classBalancing})`,
+    );
+  return source;
+}
+
+/** The class weights of the run, for the log; undefined when classes are not weighted. */
+function describeClassWeights(
+  used: ClassWeightsUsed,
+  shares: readonly ClientShareInfo[],
+  weighted: boolean,
+): string | undefined {
+  if (!weighted) return undefined;
+  const pair = ([normal, pneumonia]: readonly [number, number]): string =>
+    `NORMAL ${normal.toFixed(4)}, PNEUMONIA ${pneumonia.toFixed(4)}`;
+  if (used.source === 'local') {
+    const each = shares.map(
+      (s) => `${s.clientId} ${pair(classWeightsFromCounts([s.images - s.pneumonia, s.pneumonia]))}`,
+    );
+    return `class weights, each hospital its own share's: ${each.join('; ')}`;
+  }
+  return (
+    `class weights (federation-wide): ${pair(used.weights)}, from the summed class counts of ` +
+    `the ${shares.length} hospitals (${used.counts[0]} NORMAL, ${used.counts[1]} PNEUMONIA)`
   );
 }
