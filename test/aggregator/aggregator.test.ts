@@ -211,6 +211,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       maxUpdateNormRatio: 10,
       thresholdRule: 'fixed:0.5',
       strategy: { name: 'fedavg' },
+      classWeights: 'local',
       promote: true,
       seed: expect.any(Number),
     });

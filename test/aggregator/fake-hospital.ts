@@ -26,6 +26,10 @@ export interface FakeBehaviour {
   healthDelayMs?: number;
   /** Fields answered by POST /evaluate over the defaults (e.g. a score histogram). */
   evaluation?: Record<string, unknown>;
+  /** GET /info's splits.train [NORMAL, PNEUMONIA] (default: 40% / 60% of numSamples). */
+  trainCounts?: [number, number];
+  /** Answer GET /info with this status (an error) instead of the counts. */
+  infoStatus?: number;
   /** Serve POST /train/:jobId/cancel (a cancelled job uploads nothing); default: no such route. */
   cancellable?: boolean;
 }
@@ -43,7 +47,7 @@ export interface TrainBody {
   inputSize: number;
   width: number;
   preprocessing: Record<string, unknown>;
-  settings: Record<string, number>;
+  settings: Record<string, number | string | number[]>;
   schedule: { startEpoch: number; totalEpochs: number };
 }
 
@@ -64,6 +68,8 @@ export interface FakeHospital {
   token: string;
   behaviour: FakeBehaviour;
   trains: TrainCall[];
+  /** GET /info requests it answered (errors included). */
+  infos: number;
   evaluations: Record<string, unknown>[];
   uploads: UploadResult[];
   /** Job ids of the POST /train/:jobId/cancel requests it was sent (cancellable only). */
@@ -100,6 +106,7 @@ export async function startFakeHospital(
     token: '',
     behaviour,
     trains: [],
+    infos: 0,
     evaluations: [],
     uploads: [],
     cancels: [],
@@ -255,6 +262,21 @@ export async function startFakeHospital(
       await new Promise((resolve) => setTimeout(resolve, fake.behaviour.healthDelayMs));
     }
     return { status: 'ok' };
+  });
+
+  app.get('/info', async (_request, reply) => {
+    fake.infos++;
+    const { infoStatus, trainCounts, numSamples = 10 } = fake.behaviour;
+    if (infoStatus) {
+      return reply
+        .status(infoStatus)
+        .send({ error: { code: 'broken', message: 'no counts here' } });
+    }
+    const normal = Math.floor(numSamples * 0.4);
+    const [NORMAL, PNEUMONIA] = trainCounts ?? [normal, numSamples - normal];
+    const train = { NORMAL, PNEUMONIA, total: NORMAL + PNEUMONIA };
+    const validation = { NORMAL: 2, PNEUMONIA: 3, total: 5 };
+    return { hospitalId: name, samples: train, splits: { train, validation } };
   });
 
   app.get<{ Params: { jobId: string } }>('/train/:jobId', async (request, reply) => {

@@ -9,6 +9,7 @@ import { HospitalClient } from '../../services/aggregator/lib/hospital-client.ts
 import { buildApp } from '../../services/hospital-node/app.ts';
 import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
+import { classWeightsFromCounts } from '../../shared/data/class-balance.ts';
 import { histogramTotals, type ScoreHistogram } from '../../shared/metrics/index.ts';
 import { hashToken } from '../../shared/service/auth.ts';
 import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
@@ -184,6 +185,28 @@ describe('POST /train: admission', () => {
     expect(size.body.error.message).toMatch(/inputSize/);
     expect(fake.downloads).toBe(0);
   });
+
+  it('refuses class weights that are not two finite numbers >= 0, not both 0', async () => {
+    const withWeights = (classWeights: unknown) =>
+      trainBody({ settings: { epochs: 1, batchSize: 8, classWeights } });
+    for (const classWeights of [[1], [1, 2, 3], [], [-1, 2], [1, 'a'], 'both', null, { 0: 1 }]) {
+      const res = await send(signedPost(app, '/train', withWeights(classWeights)));
+      expect(res.status, JSON.stringify(classWeights)).toBe(400);
+      expect(res.body.error.message, JSON.stringify(classWeights)).toMatch(/classWeights/);
+    }
+    const zero = await send(signedPost(app, '/train', withWeights([0, 0])));
+    expect(zero.status).toBe(400);
+    expect(zero.body.error.code).toBe('invalid-settings');
+    expect(zero.body.error.message).toMatch(
+      /class weights must be two finite numbers >= 0, not both 0/,
+    );
+    // JSON has no Infinity, but 1e400 parses to it.
+    const huge = JSON.stringify(withWeights([1, 2])).replace('[1,2]', '[1e400,2]');
+    const infinite = await send(signedPost(app, '/train', huge));
+    expect(infinite.status).toBe(400);
+    expect(infinite.body.error.message).toMatch(/class weights|classWeights/);
+    expect(fake.downloads).toBe(0);
+  });
 });
 
 describe('POST /train: a round of local training', () => {
@@ -254,6 +277,26 @@ describe('POST /train: a round of local training', () => {
     expect((await waitForJob(app, jobId)).status).toBe('done');
     expect(fake.uploadAttempts - before).toBe(3);
     expect(fake.updates.at(-1)?.meta.round).toBe(3);
+  });
+
+  it("trains with the class weights it is sent instead of its own images'", async () => {
+    const { train } = (await send(request(app.server).get('/info'))).body.splits;
+    const own = classWeightsFromCounts([train.NORMAL, train.PNEUMONIA]);
+    const settings = { epochs: 1, batchSize: 8, augment: false, seed: 7 };
+    const lossWith = async (round: number, extra: object): Promise<number> => {
+      const body = trainBody({ runId: 'run-cw', round, settings: { ...settings, ...extra } });
+      const job = await waitForJob(app, await startJob(app, body));
+      expect(job.status, job.error ?? '').toBe('done');
+      expect(job.metrics?.numSamples).toBe(train.total);
+      return job.metrics?.loss ?? NaN;
+    };
+    const local = await lossWith(1, {});
+    // The reported loss is the mean of w[label] x CE: the node's own weights give the same
+    // training, 100 times them scale it (Adam's steps barely change).
+    expect(await lossWith(2, { classWeights: own })).toBeCloseTo(local, 5);
+    const scaled = await lossWith(3, { classWeights: own.map((w) => 100 * w) });
+    expect(scaled / local).toBeGreaterThan(50);
+    expect(scaled / local).toBeLessThan(200);
   });
 
   it('runs one job at a time', async () => {

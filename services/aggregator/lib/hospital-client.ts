@@ -3,9 +3,11 @@ import { Value } from '@sinclair/typebox/value';
 import { SIGNATURE_HEADER, signRequest } from '../../../shared/service/signing.ts';
 import {
   EvaluationSchema,
+  NodeInfoSchema,
   NodeJobSchema,
   TrainAcceptedSchema,
   type Evaluation,
+  type NodeInfo,
   type NodeJob,
   type NodeModelInput,
   type NodeTrainRequest,
@@ -31,7 +33,7 @@ export interface HospitalClientOptions {
   fetch?: typeof fetch;
   /** GET /health must answer within this (default 3 s). */
   healthTimeoutMs?: number;
-  /** POST /train, GET /train/:jobId and POST /train/:jobId/cancel (default 10 s). */
+  /** GET /info, POST /train, GET /train/:jobId and POST /train/:jobId/cancel (default 10 s). */
   requestTimeoutMs?: number;
   /** POST /evaluate (default 10 min: the node may finish a training first). */
   evaluateTimeoutMs?: number;
@@ -82,6 +84,19 @@ export class HospitalClient {
       if (signal.aborted) throw signal.reason;
       return (error as Error).message;
     }
+  }
+
+  /** GET /info (unsigned: counts only); resolves with what the aggregator reads of it. */
+  async info(hospital: HospitalTarget, signal: AbortSignal): Promise<NodeInfo> {
+    const answer = await this.call(
+      hospital,
+      'GET',
+      '/info',
+      undefined,
+      this.requestTimeoutMs,
+      signal,
+    );
+    return this.expect(hospital, 'GET /info', NodeInfoSchema, answer);
   }
 
   /** POST /train; resolves with the node's job id. */

@@ -11,8 +11,8 @@ import { weightedAverage } from '../../../shared/federated/fedavg.ts';
 import { serverMomentumStep } from '../../../shared/federated/fedavgm.ts';
 import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
 import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
-import type { Evaluation, NodeJob } from '../schemas/hospital-node.ts';
-import type { RunSettings } from '../schemas/runs.ts';
+import type { Evaluation, NodeJob, NodeTrainRequest } from '../schemas/hospital-node.ts';
+import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
 import { trainSummary, validationSummary } from './aggregation.ts';
 import { audit } from './audit.ts';
 import { calibrateThreshold, pooledMetrics } from './calibration.ts';
@@ -78,9 +78,11 @@ export class RoundRunner {
     private readonly dispatchSignal: AbortSignal,
   ) {}
 
+  /** @param classWeights the run's (resolveClassWeights): sent to every node, in the metrics. */
   async run(
     run: RunRef,
     settings: RunSettings,
+    classWeights: RunClassWeights,
     index: number,
     input: ModelVersion,
     existing: Round | null,
@@ -97,6 +99,7 @@ export class RoundRunner {
       attempt,
       input.id,
       this.signal,
+      classWeights.basis ? new Set(Object.keys(classWeights.basis)) : undefined,
     );
     this.signal.throwIfAborted();
     if (!selection.ok) return this.fail(run, index, input, selection.reason);
@@ -152,9 +155,10 @@ export class RoundRunner {
       excluded: selection.excluded,
     });
 
-    await this.dispatch(run, settings, round, selected, input, attempt);
+    const body = trainRequest(run.id, settings, number, attempt, input, classWeights.weights);
+    await this.dispatch(run, round, selected, body);
     await this.waitForUpdates(run, round, selected, deadlineAt.getTime());
-    return this.finish(run, settings, round, input);
+    return this.finish(run, settings, classWeights, round, input);
   }
 
   /** A round cut short by a restart is run again: its open updates are void. */
@@ -200,13 +204,10 @@ export class RoundRunner {
 
   private async dispatch(
     run: RunRef,
-    settings: RunSettings,
     round: Round,
     selected: readonly Hospital[],
-    input: ModelVersion,
-    attempt: number,
+    body: NodeTrainRequest,
   ): Promise<void> {
-    const body = trainRequest(run.id, settings, round.index + 1, attempt, input);
     // Every dispatch is waited for, even once one has thrown or the run is cancelled: a
     // cancellation stops the nodes by the job ids recorded here once the loop has ended.
     const results = await Promise.allSettled(
@@ -318,6 +319,7 @@ export class RoundRunner {
   private async finish(
     run: RunRef,
     settings: RunSettings,
+    classWeights: RunClassWeights,
     round: Round,
     input: ModelVersion,
   ): Promise<RoundOutcome> {
@@ -409,6 +411,7 @@ export class RoundRunner {
     const modelMetrics = toJson({ train, validation, evaluationFailures });
     const roundMetrics = toJson({
       strategy,
+      classWeights,
       train,
       validation,
       evaluationFailures,

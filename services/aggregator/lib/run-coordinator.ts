@@ -6,6 +6,7 @@ import { sleep } from '../../../shared/util/sleep.ts';
 import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { audit } from './audit.ts';
+import { resolveClassWeights } from './class-weights.ts';
 import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
 import { EarlyStopping, validationLossOf } from './early-stopping.ts';
 import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
@@ -142,6 +143,10 @@ export class RunCoordinator {
       run = await prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     }
 
+    // Before the initial model: a federation run that cannot read its class counts ends here.
+    const classWeights = await resolveClassWeights(this.deps, run, settings, signal);
+    signal.throwIfAborted();
+    if (!classWeights.ok) return this.failRun(runId, classWeights.reason);
     let input = await this.initialModel(run, settings, signal);
     // Dispatches are aborted by the shutdown only, not by a cancellation (see RoundRunner).
     const rounds = new RoundRunner(this.deps, signal, this.closing.signal);
@@ -162,7 +167,7 @@ export class RunCoordinator {
       if (existing?.status === 'failed') {
         return this.failRun(runId, `round ${index + 1} failed: ${existing.failureReason}`);
       }
-      const outcome = await rounds.run(run, settings, index, input, existing);
+      const outcome = await rounds.run(run, settings, classWeights.view, index, input, existing);
       signal.throwIfAborted();
       if (!outcome.ok) return this.failRun(runId, outcome.reason);
       input = outcome.model;

@@ -15,6 +15,7 @@ import {
   type RunStrategy,
   type StartRunBody,
 } from '../schemas/runs.ts';
+import { FEDERATION_WEIGHTS_KEY } from './class-weights.ts';
 
 /**
  * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed,
@@ -70,13 +71,15 @@ function canonicalThresholdRule(text: string): string {
 
 /**
  * Settings as stored in TrainingRun.settings, checked. Defaults fill fields added after a run
- * was stored, so a resumed run of an older version still reads.
+ * was stored, so a resumed run of an older version still reads. A federation run's stored
+ * class weights are left out (storedFederationWeights reads them).
  */
 export function parseRunSettings(stored: unknown): RunSettings {
-  const value: unknown =
-    stored !== null && typeof stored === 'object'
-      ? Value.Default(RunSettingsSchema, structuredClone(stored))
-      : stored;
+  let value: unknown = stored;
+  if (stored !== null && typeof stored === 'object') {
+    const { [FEDERATION_WEIGHTS_KEY]: _weights, ...fields } = stored as Record<string, unknown>;
+    value = Value.Default(RunSettingsSchema, structuredClone(fields));
+  }
   if (!Value.Check(RunSettingsSchema, value)) {
     const first = [...Value.Errors(RunSettingsSchema, value)][0];
     throw new Error(`invalid run settings: ${first?.path ?? ''} ${first?.message ?? ''}`.trim());
@@ -101,7 +104,8 @@ export function nodeModelInput(
 /**
  * The POST /train body of round `round` (1-based). The learning-rate schedule spans the whole
  * run. The local seed differs per round and per attempt, so a round restarted after an
- * aggregator restart is a new job for the node, not a repeat of the old one.
+ * aggregator restart is a new job for the node, not a repeat of the old one. `classWeights`
+ * (a federation run's) replace the node's own class weights.
  */
 export function trainRequest(
   runId: string,
@@ -109,6 +113,7 @@ export function trainRequest(
   round: number,
   attempt: number,
   model: { id: string; sha256: string },
+  classWeights: readonly [number, number] | null = null,
 ): NodeTrainRequest {
   return {
     runId,
@@ -119,6 +124,10 @@ export function trainRequest(
       batchSize: settings.batchSize,
       learningRate: settings.learningRate,
       seed: hashString(`${settings.seed}:${round}:${attempt}`) & 0x7fffffff,
+      ...(classWeights && {
+        classBalancing: 'weights' as const,
+        classWeights: [classWeights[0], classWeights[1]],
+      }),
     },
     schedule: {
       startEpoch: (round - 1) * settings.localEpochs,

@@ -13,7 +13,8 @@ export type Selection =
  * Picks a round's hospitals: the active ones that answer GET /health and are under S_max
  * (distinct models of this run downloaded < maxDownloads, unless the round's input model is
  * one of them), then FedAvg's m = max(round(C x J), 1) of them at random (seeded per run,
- * round and attempt).
+ * round and attempt). With `eligible` (a federation run's class-weight basis), only those
+ * hospitals: one whose counts the weights do not include would change the run's objective.
  */
 export async function selectHospitals(
   deps: { prisma: PrismaClient; client: HospitalClient },
@@ -23,6 +24,7 @@ export async function selectHospitals(
   attempt: number,
   inputModelId: string,
   signal: AbortSignal,
+  eligible?: ReadonlySet<string>,
 ): Promise<Selection> {
   const hospitals = await deps.prisma.hospital.findMany({
     where: { status: 'active' },
@@ -31,6 +33,9 @@ export async function selectHospitals(
   const excluded: string[] = [];
   const checks = await Promise.all(
     hospitals.map(async (hospital) => {
+      if (eligible && !eligible.has(hospital.id)) {
+        return `${hospital.name} is not in the run's class-weight basis (active only since the run started)`;
+      }
       const unhealthy = await deps.client.checkHealth(hospital, signal);
       if (unhealthy !== null) return `${hospital.name} is unavailable (${unhealthy})`;
       await deps.prisma.hospital.update({

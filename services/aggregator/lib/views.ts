@@ -9,6 +9,7 @@ import type {
 import type { HospitalView } from '../schemas/hospitals.ts';
 import type { ModelMetadata, ModelView } from '../schemas/models.ts';
 import type { RoundView, RunDetail, RunSummary } from '../schemas/runs.ts';
+import { classWeightsView, storedFederationWeights } from './class-weights.ts';
 import { parseRunSettings } from './run-settings.ts';
 
 const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -96,8 +97,10 @@ export function roundView(round: RoundWithUpdates): RoundView {
 
 export function runDetail(run: TrainingRun, rounds: RoundWithUpdates[]): RunDetail {
   const last = rounds.at(-1);
+  const summary = runSummary(run);
   return {
-    ...runSummary(run),
+    ...summary,
+    classWeights: classWeightsView(summary.settings, storedFederationWeights(run.settings)),
     finalModelId:
       run.status === 'completed' && last?.status === 'completed' ? last.outputModelId : null,
     rounds: rounds.map(roundView),

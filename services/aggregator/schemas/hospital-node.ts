@@ -20,11 +20,30 @@ export interface NodeModelInput {
 export interface NodeTrainRequest extends NodeModelInput {
   runId: string;
   round: number;
-  settings: { epochs: number; batchSize: number; learningRate: number; seed: number };
+  settings: {
+    epochs: number;
+    batchSize: number;
+    learningRate: number;
+    seed: number;
+    /** Sent with classWeights only: the loss is class-weighted, by those weights. */
+    classBalancing?: 'weights';
+    /** A federation run's [NORMAL, PNEUMONIA] weights, instead of the node's own. */
+    classWeights?: [number, number];
+  };
   schedule: { startEpoch: number; totalEpochs: number };
 }
 
 export const TrainAcceptedSchema = Type.Object({ jobId: Type.String({ minLength: 1 }) });
+
+const CountSchema = Type.Integer({ minimum: 0 });
+
+/** What the aggregator reads of GET /info: the class counts of the images the node trains on. */
+export const NodeInfoSchema = Type.Object({
+  splits: Type.Object({
+    train: Type.Object({ NORMAL: CountSchema, PNEUMONIA: CountSchema }),
+  }),
+});
+export type NodeInfo = Static<typeof NodeInfoSchema>;
 
 export const NodeJobSchema = Type.Object({
   status: Type.String(),

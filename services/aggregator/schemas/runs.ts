@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TInteger, type TNumber } from '@sinclair/typebox';
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import {
   AnyJson,
@@ -42,6 +42,60 @@ export const RunStrategySchema = Type.Object(
   },
 );
 export type RunStrategy = Static<typeof RunStrategySchema>;
+
+/** The loss weights of a run's local training: each hospital's own, or the federation's. */
+export const ClassWeightsModeSchema = Type.Union(
+  [Type.Literal('local'), Type.Literal('federation')],
+  {
+    default: 'local',
+    description:
+      "Class weights of the hospitals' loss (default local). local: each hospital weighs its own images' classes (w_c = n / (K n_c), K the classes present, normally 2); with label-skewed hospitals FedAvg then optimises a different objective from pooled training. federation: once, when the run starts, the aggregator reads every active hospital's training-split class counts (GET /info splits.train), sums them and sends the same weights of the sums (w_c = N / (K N_c)) as settings.classWeights in every POST /train of the run, so that each hospital's loss is its share of the pooled loss. The weights and the counts they come from are stored with the run (a restarted aggregator uses them again, asking nobody) and shown in GET /rounds/{id} and each round's metrics as classWeights. Counts that cannot be read fail the run at its start, with the reason; hospitals enabled or registered later are not selected. Runs stored without it are local",
+  },
+);
+
+/** [NORMAL, PNEUMONIA] as a plain array (OpenAPI 3.0 has no tuples), typed as the pair. */
+const pair = <T extends TNumber | TInteger>(item: T, description: string) =>
+  Type.Unsafe<[number, number]>(Type.Array(item, { minItems: 2, maxItems: 2, description }));
+
+const CountsSchema = (description: string) => pair(Type.Integer({ minimum: 0 }), description);
+
+const BasisSchema = Type.Unsafe<Record<string, [number, number]>>(
+  Type.Object(
+    {},
+    {
+      additionalProperties: CountsSchema('[NORMAL, PNEUMONIA]'),
+      description:
+        "Hospital id -> [NORMAL, PNEUMONIA]: each hospital's training-split counts as read when the run started",
+    },
+  ),
+);
+
+/** What a federation run stores with its settings once it has read the hospitals' counts. */
+export const FederationClassWeightsSchema = Type.Object({
+  weights: pair(
+    Type.Number({ minimum: 0 }),
+    '[NORMAL, PNEUMONIA]: classWeightsFromCounts(counts), sent to every hospital',
+  ),
+  counts: CountsSchema('[NORMAL, PNEUMONIA] summed over basis'),
+  basis: BasisSchema,
+  readAt: Timestamp,
+});
+export type FederationClassWeights = Static<typeof FederationClassWeightsSchema>;
+
+export const RunClassWeightsSchema = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('local'), Type.Literal('federation')]),
+    weights: Type.Union([FederationClassWeightsSchema.properties.weights, Type.Null()]),
+    counts: Type.Union([FederationClassWeightsSchema.properties.counts, Type.Null()]),
+    basis: Type.Union([BasisSchema, Type.Null()]),
+    readAt: NullableTimestamp,
+  },
+  {
+    description:
+      "The run's class weights (settings.classWeights): under federation the weights sent to every hospital, the summed counts they come from, each hospital's counts (basis) and when they were read; null under local (each hospital uses its own) and while a federation run has not read them yet",
+  },
+);
+export type RunClassWeights = Static<typeof RunClassWeightsSchema>;
 
 /** A run's settings with every default filled in: what is stored and what the round loop reads. */
 export const RunSettingsSchema = Type.Object({
@@ -94,6 +148,7 @@ export const RunSettingsSchema = Type.Object({
       "How each round's model gets its decision threshold: fixed:<t>, youden, min-recall:<r in (0,1]> or youden-shrunk:<w>, applied to the pooled score histograms of the hospitals' validation splits (fixed rules use no data)",
   }),
   strategy: RunStrategySchema,
+  classWeights: ClassWeightsModeSchema,
   promote: Type.Boolean({
     default: true,
     description: 'Put the final model into production when the run completes',
@@ -189,6 +244,7 @@ export type RunList = Static<typeof RunListSchema>;
 
 export const RunDetailSchema = Type.Object({
   ...runFields,
+  classWeights: RunClassWeightsSchema,
   finalModelId: NullableString,
   rounds: Type.Array(RoundViewSchema),
 });

@@ -4,7 +4,15 @@ import { ClassCountsSchema } from './common.ts';
 export const InfoResponseSchema = Type.Object({
   hospitalId: Type.String(),
   samples: ClassCountsSchema,
-  splits: Type.Object({ train: ClassCountsSchema, validation: ClassCountsSchema }),
+  splits: Type.Object({
+    train: Type.Object(ClassCountsSchema.properties, {
+      description:
+        "The images POST /train trains on, all of them every epoch (an update's numSamples is train.total): what an aggregator sums over its hospitals for federation-wide class weights",
+    }),
+    validation: Type.Object(ClassCountsSchema.properties, {
+      description: 'The images POST /evaluate scores; never trained on',
+    }),
+  }),
   backend: Type.String({ description: 'The TensorFlow.js backend: tensorflow, wasm or cpu' }),
   trainThreads: Type.Integer({
     description:

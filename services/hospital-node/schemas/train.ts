@@ -1,6 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelInputFields } from './common.ts';
 
+// A plain array with minItems/maxItems (OpenAPI 3.0 has no tuple form); typed as the pair.
+const ClassWeightsSchema = Type.Unsafe<[number, number]>(
+  Type.Array(Type.Number({ minimum: 0 }), {
+    minItems: 2,
+    maxItems: 2,
+    description:
+      "[NORMAL, PNEUMONIA] loss weights used instead of the local images' own class weights " +
+      "(when classBalancing is 'weights', the default): the aggregator sends a federation's, " +
+      "computed from all its hospitals' training-split counts (GET /info splits.train), so " +
+      'that every hospital optimises its share of the pooled loss. Finite, >= 0, not both 0',
+  }),
+);
+
 const TrainSettingsSchema = Type.Partial(
   Type.Object({
     epochs: Type.Integer({ maximum: 1000 }),
@@ -12,6 +25,7 @@ const TrainSettingsSchema = Type.Partial(
     schedule: Type.Union([Type.Literal('constant'), Type.Literal('cosine'), Type.Literal('step')]),
     warmupEpochs: Type.Number(),
     classBalancing: Type.Union([Type.Literal('weights'), Type.Literal('none')]),
+    classWeights: ClassWeightsSchema,
     labelSmoothing: Type.Number(),
     augment: Type.Boolean(),
     seed: Type.Integer(),
