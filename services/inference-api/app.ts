@@ -6,10 +6,15 @@ import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
-import { DEFAULT_RATE_LIMIT_PER_MINUTE, type InferenceConfig } from './config.ts';
+import {
+  DEFAULT_MAX_CONCURRENT_DIAGNOSES,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  type InferenceConfig,
+} from './config.ts';
 import { DiagnoseAccess } from './lib/access.ts';
 import { ApiKeyFile } from './lib/api-key-file.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
+import { InFlightLimit } from './lib/in-flight.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
 import { modelServicePlugin } from './plugins/model-service.ts';
@@ -49,6 +54,10 @@ export type InferenceApp = FastifyInstance & {
 };
 
 export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Promise<InferenceApp> {
+  // A bad cap (a config built in code skips the schema) is a RangeError before anything starts.
+  const inFlight = new InFlightLimit(
+    config.maxConcurrentDiagnoses ?? DEFAULT_MAX_CONCURRENT_DIAGNOSES,
+  );
   // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
   // else starts.
   const https = await loadTlsCredentials(config);
@@ -128,6 +137,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
           ? (config.apiKeys?.length ?? 0)
           : 'off',
       rateLimitPerMinute: access.limiter?.perMinute ?? 'off',
+      maxConcurrentDiagnoses: inFlight.max || 'off',
     },
     'POST /diagnose access',
   );
@@ -135,7 +145,8 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     models,
     maxUploadBytes: config.maxUploadBytes,
     access,
+    inFlight,
   });
-  await app.register(modelRoutes, { models });
+  await app.register(modelRoutes, { models, inFlight });
   return app as InferenceApp;
 }

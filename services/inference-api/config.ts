@@ -4,10 +4,16 @@ import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 import { checkApiKeys, MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
+import { MAX_CONCURRENT_DIAGNOSES_LIMIT } from './lib/in-flight.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 /** POST /diagnose requests per minute per API key (or per client IP without keys). */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120;
+/**
+ * POST /diagnose requests in flight at once; the documented load test ran 32 concurrent
+ * callers, all answered 200 (docs/reliability.md, Load).
+ */
+export const DEFAULT_MAX_CONCURRENT_DIAGNOSES = 32;
 export { MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
 
 export const InferenceConfigSchema = Type.Object({
@@ -47,6 +53,14 @@ export const InferenceConfigSchema = Type.Object({
    * gets it too).
    */
   rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 0 })),
+  /**
+   * POST /diagnose requests in flight at once (after the key and rate limit checks); beyond,
+   * 503 `busy` before the upload is read. 0 = no cap. Absent =
+   * DEFAULT_MAX_CONCURRENT_DIAGNOSES (applied by buildApp, like the rate limit).
+   */
+  maxConcurrentDiagnoses: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_CONCURRENT_DIAGNOSES_LIMIT }),
+  ),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Slow-client guard: ms to send a whole request (one X-ray upload); 0 = none. */
@@ -67,6 +81,7 @@ export const INFERENCE_CONFIG_ENV = {
   apiKeys: 'API_KEYS',
   apiKeysFile: 'API_KEYS_FILE',
   rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
+  maxConcurrentDiagnoses: 'MAX_CONCURRENT_DIAGNOSES',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;

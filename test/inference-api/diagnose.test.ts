@@ -205,7 +205,12 @@ describe('model and readiness routes', () => {
   it('GET /ready answers 200 with the model; GET /health answers', async () => {
     const ready = await request(app.server).get('/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ ready: true, model: { architecture: 'se-resnet18-gn' } });
+    expect(ready.body).toMatchObject({
+      ready: true,
+      model: { architecture: 'se-resnet18-gn' },
+      inFlight: 0,
+      maxConcurrentDiagnoses: 32,
+    });
     const health = await request(app.server).get('/health');
     expect(health.body).toMatchObject({ status: 'ok', service: 'fedxray-inference-api' });
   });
@@ -232,6 +237,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(post.responses)).toEqual(
       expect.arrayContaining(['200', '400', '413', '415', '503']),
     );
+    expect(post.responses['503'].description).toMatch(/`no-model`.*`busy`/);
     expect(Object.keys(res.body.paths)).toEqual(
       expect.arrayContaining(['/diagnose', '/models/current', '/ready', '/health']),
     );

@@ -91,6 +91,8 @@ describe('inference-api with the aggregator', () => {
         sha256: modelA.record.sha256,
         architecture: 'se-resnet18-gn',
       },
+      inFlight: 0,
+      maxConcurrentDiagnoses: 32,
     });
     const res = await diagnose();
     expect(res.status).toBe(200);

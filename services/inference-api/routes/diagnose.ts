@@ -3,6 +3,7 @@ import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
 import { API_KEY_SECURITY_SCHEMES, type DiagnoseAccess } from '../lib/access.ts';
 import { diagnose } from '../lib/diagnose.ts';
 import { noModel } from '../lib/errors.ts';
+import { BUSY_RETRY_AFTER_SECONDS, type InFlightLimit } from '../lib/in-flight.ts';
 import type { ModelService } from '../lib/model-service.ts';
 import { notMultipart, readImageUpload } from '../lib/upload.ts';
 import { DiagnoseBodySchema, DiagnosisSchema, type Diagnosis } from '../schemas/diagnose.ts';
@@ -12,11 +13,13 @@ export interface DiagnoseRoutesOptions {
   maxUploadBytes: number;
   /** API keys and the rate limit (checked before the upload is read). */
   access: DiagnoseAccess;
+  /** The cap on requests in flight (checked after access, before the upload is read). */
+  inFlight: InFlightLimit;
 }
 
 export async function diagnoseRoutes(
   app: FastifyInstance,
-  { models, maxUploadBytes, access }: DiagnoseRoutesOptions,
+  { models, maxUploadBytes, access, inFlight }: DiagnoseRoutesOptions,
 ): Promise<void> {
   // Bodies this route cannot parse (JSON too large, raw image/jpeg...) are "not multipart"
   // here, not fastify's generic codes; the parent handler writes the JSON error.
@@ -40,6 +43,11 @@ export async function diagnoseRoutes(
             ? ` At most ${access.limiter.perMinute} requests a minute per ` +
               (access.keysRequired ? 'API key' : 'client IP') +
               ' (429 with `retry-after` beyond).'
+            : '') +
+          (inFlight.max > 0
+            ? ` At most ${inFlight.max} requests in flight at once (MAX_CONCURRENT_DIAGNOSES): ` +
+              `beyond, 503 \`busy\` with \`retry-after: ${BUSY_RETRY_AFTER_SECONDS}\`, answered ` +
+              'before the upload is read.'
             : ''),
         tags: ['inference'],
         consumes: ['multipart/form-data'],
@@ -52,7 +60,14 @@ export async function diagnoseRoutes(
           413: ERROR_RESPONSE_SCHEMA,
           415: ERROR_RESPONSE_SCHEMA,
           ...(access.limiter ? { 429: ERROR_RESPONSE_SCHEMA } : {}),
-          503: ERROR_RESPONSE_SCHEMA,
+          503: {
+            ...ERROR_RESPONSE_SCHEMA,
+            description:
+              '`no-model`: no model is loaded yet' +
+              (inFlight.max > 0
+                ? `; \`busy\`: ${inFlight.max} requests are in flight (retry after \`retry-after\` seconds)`
+                : ''),
+          },
         },
       },
       config: {
@@ -68,22 +83,24 @@ export async function diagnoseRoutes(
           return { schema, url };
         },
       },
-      onRequest: access.onRequest,
+      // Unauthenticated and rate-limited callers are refused before they can take a slot.
+      onRequest: [access.onRequest, inFlight.onRequest],
       // The body schema documents the form for OpenAPI; the multipart stream is not a parsed
       // body, so the handler checks it (field, size, format) instead of the validator.
       validatorCompiler: () => () => true,
     },
-    async (request): Promise<Diagnosis> => {
-      if (!request.isMultipart()) throw notMultipart();
-      if (!models.current) throw noModel();
-      const bytes = await readImageUpload(request, maxUploadBytes);
-      const lease = models.acquire();
-      if (!lease) throw noModel();
-      try {
-        return await diagnose(lease.value, bytes);
-      } finally {
-        lease.release();
-      }
-    },
+    (request): Promise<Diagnosis> =>
+      inFlight.run(request, async () => {
+        if (!request.isMultipart()) throw notMultipart();
+        if (!models.current) throw noModel();
+        const bytes = await readImageUpload(request, maxUploadBytes);
+        const lease = models.acquire();
+        if (!lease) throw noModel();
+        try {
+          return await diagnose(lease.value, bytes);
+        } finally {
+          lease.release();
+        }
+      }),
   );
 }

@@ -2,17 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { noModel } from '../lib/errors.ts';
+import type { InFlightLimit } from '../lib/in-flight.ts';
 import type { ModelService } from '../lib/model-service.ts';
 import { modelRef, ModelInfoSchema, type ModelInfo } from '../schemas/model.ts';
 import { ReadySchema, type Ready } from '../schemas/ready.ts';
 
 export interface ModelRoutesOptions {
   models: ModelService;
+  /** POST /diagnose's cap on requests in flight, reported by /ready. */
+  inFlight: InFlightLimit;
 }
 
 export async function modelRoutes(
   app: FastifyInstance,
-  { models }: ModelRoutesOptions,
+  { models, inFlight }: ModelRoutesOptions,
 ): Promise<void> {
   app.get(
     '/models/current',
@@ -36,6 +39,9 @@ export async function modelRoutes(
     {
       schema: {
         summary: 'Readiness: 200 only once a model is loaded',
+        description:
+          'Also reports the POST /diagnose requests in flight and their cap ' +
+          '(MAX_CONCURRENT_DIAGNOSES); a service at its cap is still ready.',
         tags: ['service'],
         response: { 200: ReadySchema, 503: ERROR_RESPONSE_SCHEMA },
       },
@@ -43,7 +49,12 @@ export async function modelRoutes(
     async (): Promise<Ready> => {
       const current = models.current;
       if (!current) throw noModel({ ...models.status });
-      return { ready: true, model: modelRef(current.info) };
+      return {
+        ready: true,
+        model: modelRef(current.info),
+        inFlight: inFlight.count,
+        maxConcurrentDiagnoses: inFlight.max,
+      };
     },
   );
 }
