@@ -14,17 +14,37 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
 import { loadDataset, partitionByPatient, SAMPLE_DATA_DIR } from '../shared/data/index.ts';
 import { generateToken } from '../shared/service/auth.ts';
+import { ConfigError, loadConfig } from '../shared/service/config.ts';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const env = process.env;
 const stateDir = resolve(env.STATE_DIR ?? join(root, '.state'));
 const dataDir = resolve(env.DATA_DIR ?? SAMPLE_DATA_DIR);
-const hospitals = Number(env.HOSPITALS ?? 3);
-const aggregatorPort = Number(env.AGGREGATOR_PORT ?? 3000);
-const hospitalBasePort = Number(env.HOSPITAL_BASE_PORT ?? 3101);
-const inferencePort = Number(env.INFERENCE_PORT ?? 3200);
+const Port = (port: number) => Type.Integer({ minimum: 1, maximum: 65535, default: port });
+const StartConfigSchema = Type.Object({
+  hospitals: Type.Integer({ minimum: 1, default: 3 }),
+  aggregatorPort: Port(3000),
+  hospitalBasePort: Port(3101),
+  inferencePort: Port(3200),
+});
+const START_ENV = {
+  hospitals: 'HOSPITALS',
+  aggregatorPort: 'AGGREGATOR_PORT',
+  hospitalBasePort: 'HOSPITAL_BASE_PORT',
+  inferencePort: 'INFERENCE_PORT',
+};
+let startConfig: Static<typeof StartConfigSchema>;
+try {
+  startConfig = loadConfig(StartConfigSchema, START_ENV, env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+const { hospitals, aggregatorPort, hospitalBasePort, inferencePort } = startConfig;
 const aggregatorUrl = `http://127.0.0.1:${aggregatorPort}`;
 const children: ChildProcess[] = [];
 

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, generateToken, hashToken, secretsEqual } from '../../shared/service/auth.ts';
-import { ConfigError, loadConfig } from '../../shared/service/config.ts';
+import { ConfigError, describeValue, loadConfig } from '../../shared/service/config.ts';
 import { createServiceApp } from '../../shared/service/create-app.ts';
 import { HttpError } from '../../shared/service/errors.ts';
 
@@ -32,6 +32,66 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/PORT: .*\(got "eighty"\)/);
     expect((error as Error).message).toMatch(/SOME_URL: .*\(not set\)/);
+  });
+
+  describe('numbers are plain decimals', () => {
+    const numeric = Type.Object({
+      count: Type.Integer({ default: 7 }),
+      ratio: Type.Optional(Type.Number()),
+    });
+    const names = { count: 'COUNT', ratio: 'RATIO' };
+    const read = (env: NodeJS.ProcessEnv) => loadConfig(numeric, names, env);
+
+    it('reads signed decimal integers and decimals, blanks around them trimmed', () => {
+      expect(read({ COUNT: '0', RATIO: '0.25' })).toEqual({ count: 0, ratio: 0.25 });
+      expect(read({ COUNT: ' 32 ', RATIO: '.5' })).toEqual({ count: 32, ratio: 0.5 });
+      expect(read({ COUNT: '-12', RATIO: '-3' })).toEqual({ count: -12, ratio: -3 });
+      expect(read({ COUNT: '007', RATIO: '1.' })).toEqual({ count: 7, ratio: 1 });
+      expect(Object.is(read({ COUNT: '-0' }).count, 0)).toBe(true);
+      // An empty variable is unset, as for every variable (npm start relies on it).
+      expect(read({ COUNT: '' })).toEqual({ count: 7 });
+    });
+
+    it('refuses fractions, exponents, other radixes, separators and garbage in integers', () => {
+      for (const bad of [
+        '1.5',
+        '2e1',
+        '1e3',
+        '0x10',
+        '0b11',
+        '0o7',
+        '1_000',
+        '10abc',
+        '  ',
+        '+',
+        '1 2',
+      ]) {
+        expect(() => read({ COUNT: bad }), bad).toThrow(ConfigError);
+        expect(() => read({ COUNT: bad }), bad).toThrow(
+          `COUNT: Expected a whole decimal number (got "${bad}")`,
+        );
+      }
+      // Beyond 2^53 an integer is no longer exact.
+      expect(() => read({ COUNT: '9007199254740993' })).toThrow(/COUNT: Expected a whole/);
+    });
+
+    it('refuses exponents and garbage in numbers', () => {
+      for (const bad of ['1.5abc', 'NaN', 'Infinity', '-Infinity', '1e-1', '0x10', '1.2.3', '.']) {
+        expect(() => read({ RATIO: bad }), bad).toThrow(
+          `RATIO: Expected a decimal number (got "${bad}")`,
+        );
+      }
+    });
+
+    it('reports a malformed number with the other problems, in schema order', () => {
+      const both = Type.Object({
+        count: Type.Integer({ minimum: 1 }),
+        url: Type.String({ minLength: 1 }),
+      });
+      expect(() => loadConfig(both, { count: 'COUNT', url: 'SOME_URL' }, { COUNT: '2e1' })).toThrow(
+        /COUNT: Expected a whole decimal number \(got "2e1"\)\n {2}SOME_URL: .*\(not set\)$/,
+      );
+    });
   });
 });
 
@@ -145,5 +205,14 @@ describe('GET /info', () => {
     });
     expect(res.body.version).toMatch(/^\d+\.\d+\.\d+/);
     await app.close();
+  });
+});
+
+describe('describeValue', () => {
+  it('quotes ordinary values and shows only the length of secrets', () => {
+    expect(describeValue('PORT', 'eighty')).toBe('"eighty"');
+    for (const variable of ['ADMIN_TOKEN', 'HOSPITAL_TOKEN', 'API_KEYS', 'DATABASE_URL'])
+      expect(describeValue(variable, 'postgres://u:pw@h/db')).toBe('20 characters, not shown');
+    expect(describeValue('API_KEYS_FILE', '/run/keys')).toBe('"/run/keys"');
   });
 });
