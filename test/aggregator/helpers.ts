@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AggregatorDeps } from '../../services/aggregator/app.ts';
+import type { AggregatorConfig } from '../../services/aggregator/config.ts';
 import type { Database, DatabaseKind } from '../../shared/db/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../shared/db/testing.ts';
 
@@ -26,14 +27,17 @@ export interface Aggregator {
   port: number;
 }
 
-/** An aggregator on an ephemeral port (or `port`), on a given database and state directory. */
+/**
+ * An aggregator on an ephemeral port (or `port`), on a given database and state directory
+ * (`config`: over the test's; e.g. requestTimeoutMs, 0 by default).
+ */
 export async function startAggregator(
   database: Database,
   stateDir: string,
-  options: { port?: number; deps?: AggregatorDeps } = {},
+  options: { port?: number; deps?: AggregatorDeps; config?: Partial<AggregatorConfig> } = {},
 ): Promise<Aggregator> {
   const app = await buildApp(
-    { port: 0, host: '127.0.0.1', stateDir, adminToken: ADMIN_TOKEN },
+    { port: 0, host: '127.0.0.1', stateDir, adminToken: ADMIN_TOKEN, ...options.config },
     { ...FAST, ...options.deps, database },
   );
   const url = await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });

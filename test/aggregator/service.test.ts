@@ -151,6 +151,19 @@ describe('aggregator service', () => {
     const fake = await startFakeHospital('hospital-a', () => agg.url);
     cleanups.push(() => fake.close());
     const { token } = await registerHospital(agg.url, 'hospital-a', fake.url);
+    fake.token = token;
+    // Selected in an open round, so that its upload is read (others are refused before it).
+    const release = fake.hold(1);
+    cleanups.push(async () => {
+      release();
+      await fake.settled();
+    });
+    const run = await json<{ id: string }>(`${agg.url}/rounds`, {
+      method: 'POST',
+      token: ADMIN_TOKEN,
+      body: JSON.stringify({ ...TINY_RUN, rounds: 1, roundTimeoutSeconds: 60 }),
+    });
+    await waitForRun(agg.url, run.body.id, (r) => r.rounds[0]?.status === 'dispatched');
     const boundary = 'fedxray-regression';
     const body = Buffer.concat([
       Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`),
@@ -158,7 +171,7 @@ describe('aggregator service', () => {
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
     const res = await Promise.race([
-      fetch(`${agg.url}/rounds/no-such-run/updates`, {
+      fetch(`${agg.url}/rounds/${run.body.id}/updates`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${token}`,
@@ -168,7 +181,7 @@ describe('aggregator service', () => {
       }),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('hang')), 10_000)),
     ]);
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(res.status).toBeLessThan(500);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('missing-meta');
   });
 });

@@ -4,6 +4,7 @@ import {
   type ClientUpdateStatus,
   type Hospital,
   type PrismaClient,
+  type RoundStatus,
 } from '../../../shared/db/index.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import {
@@ -33,8 +34,20 @@ export interface IntakeResult {
 }
 
 /** States from which an upload is taken (failed: the dispatch may have failed on our side only). */
-const RECEIVABLE: ClientUpdateStatus[] = ['dispatched', 'training', 'failed'];
-const RECEIVED: ClientUpdateStatus[] = ['received', 'accepted', 'rejected'];
+export const RECEIVABLE: readonly ClientUpdateStatus[] = ['dispatched', 'training', 'failed'];
+/** States whose job gets its recorded outcome when it sends again. */
+export const RECEIVED: readonly ClientUpdateStatus[] = ['received', 'accepted', 'rejected'];
+
+/** Why an update of round `number` is refused as late now, or undefined while it is open. */
+export function lateReason(
+  round: { status: RoundStatus; deadlineAt: Date | null },
+  number: number,
+): string | undefined {
+  if (round.status === 'dispatched' && (!round.deadlineAt || round.deadlineAt > new Date())) {
+    return undefined;
+  }
+  return `late update refused: round ${number} is ${round.status === 'dispatched' ? 'past its deadline' : round.status}`;
+}
 
 /**
  * Takes one hospital's update of a round (POST /rounds/:runId/updates): the hospital must be
@@ -94,10 +107,10 @@ export async function receiveUpdate(
   }
 
   const context = { deps, hospital, runId, round: meta.round, roundId: round.id };
-  if (round.status !== 'dispatched' || (round.deadlineAt && round.deadlineAt <= new Date())) {
-    const reason = `late update refused: round ${meta.round} is ${round.status === 'dispatched' ? 'past its deadline' : round.status}`;
-    await refuseLate(context, update, reason);
-    throw new HttpError(409, 'round-closed', reason);
+  const late = lateReason(round, meta.round);
+  if (late !== undefined) {
+    await refuseLate(context, update, late);
+    throw new HttpError(409, 'round-closed', late);
   }
   if (!RECEIVABLE.includes(update.status)) {
     throw new HttpError(
@@ -193,12 +206,12 @@ interface IntakeContext {
 async function record(
   ctx: IntakeContext,
   updateId: string,
-  from: ClientUpdateStatus[],
+  from: readonly ClientUpdateStatus[],
   to: ClientUpdateStatus,
   data: Omit<Prisma.ClientUpdateUpdateManyMutationInput, 'status'>,
 ): Promise<boolean> {
   const { count } = await ctx.deps.prisma.clientUpdate.updateMany({
-    where: { id: updateId, status: { in: from } },
+    where: { id: updateId, status: { in: [...from] } },
     data: { ...data, status: to },
   });
   if (count === 0) return false;
@@ -214,7 +227,11 @@ async function record(
 }
 
 /** A late update: the round's record says so (an open update times out now). */
-async function refuseLate(ctx: IntakeContext, update: ClientUpdate, reason: string): Promise<void> {
+export async function refuseLate(
+  ctx: IntakeContext,
+  update: ClientUpdate,
+  reason: string,
+): Promise<void> {
   const timedOut = await record(ctx, update.id, ['dispatched', 'training'], 'timed_out', {
     failureReason: reason,
   });
