@@ -37,8 +37,8 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * The node's only outbound connection: downloads global weights and pushes updates, with the
- * hospital's token, retrying network failures and 5xx answers. Error messages name the URL
- * and never the token.
+ * hospital's token, retrying network failures, 5xx answers and 409 upload-in-progress. Error
+ * messages name the URL and never the token.
  */
 export class AggregatorClient {
   private readonly baseUrl: string;
@@ -127,8 +127,10 @@ export class AggregatorClient {
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
         });
         if (res.ok) return await read(res);
-        const reason = await errorReason(res);
-        if (res.status < 500) {
+        const { code, reason } = await errorOf(res);
+        // The aggregator takes one upload per hospital at a time: a previous job's upload still
+        // being read is worth waiting for, like a 5xx.
+        if (res.status < 500 && !(res.status === 409 && code === 'upload-in-progress')) {
           throw new AggregatorError(
             'aggregator-rejected',
             `the aggregator answered ${method} ${url} with ${res.status}: ${reason}`,
@@ -149,15 +151,17 @@ export class AggregatorClient {
   }
 }
 
-async function errorReason(res: Response): Promise<string> {
+async function errorOf(res: Response): Promise<{ code?: string; reason: string }> {
   const text = await res.text().catch(() => '');
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } };
-    if (typeof body.error?.message === 'string') return body.error.message.slice(0, 300);
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const code = typeof body.error?.code === 'string' ? body.error.code : undefined;
+    if (typeof body.error?.message === 'string')
+      return { code, reason: body.error.message.slice(0, 300) };
   } catch {
     // not JSON: fall through
   }
-  return text.slice(0, 300) || res.statusText;
+  return { reason: text.slice(0, 300) || res.statusText };
 }
 
 function describeNetworkError(error: unknown, timeoutMs: number): string {
