@@ -18,6 +18,7 @@ import { readInferenceConfig, type InferenceConfig } from '../../services/infere
 import { InFlightLimit } from '../../services/inference-api/lib/in-flight.ts';
 import { ConfigError } from '../../shared/service/config.ts';
 import { tf } from '../../shared/tf/tf.ts';
+import { RawConnection, type RawResponse } from '../helpers/raw-http.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, tinyPng, writeTinyModelDir } from './fixtures.ts';
 
@@ -63,96 +64,6 @@ async function start(overrides: Partial<InferenceConfig>): Promise<{
   apps.push(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, port: (app.server.address() as net.AddressInfo).port };
-}
-
-// ---- a raw HTTP/1.1 connection, to send a body in pieces and read answers as they come ----
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-class RawConnection {
-  private buffer = Buffer.alloc(0);
-  private closed = false;
-  private wake: (() => void) | undefined;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', () => undefined); // the server closing mid-write; 'close' follows
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-
-  static open(port: number): Promise<RawConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => resolve(new RawConnection(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  write(data: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.socket.write(data, (error) => (error ? reject(error) : resolve())),
-    );
-  }
-
-  /** The next whole answer (bodies with content-length only); rejects if the socket closes. */
-  async response(timeoutMs = 10_000): Promise<RawResponse> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const parsed = this.take();
-      if (parsed) return parsed;
-      if (this.closed) throw new Error(`closed before an answer (got "${this.buffer}")`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no answer within ${timeoutMs} ms (got "${this.buffer}")`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  /** Waits until the server has closed the connection. */
-  async closedByServer(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('the connection is still open');
-      await sleep(10);
-    }
-  }
-
-  /** Hangs up at once, as a client that gives up. */
-  abort(): void {
-    this.socket.destroy();
-  }
-
-  private take(): RawResponse | undefined {
-    const end = this.buffer.indexOf('\r\n\r\n');
-    if (end < 0) return undefined;
-    const [statusLine, ...lines] = this.buffer.subarray(0, end).toString('latin1').split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    const length = Number(headers['content-length'] ?? 0);
-    if (this.buffer.length < end + 4 + length) return undefined;
-    const body = this.buffer.subarray(end + 4, end + 4 + length).toString('utf8');
-    this.buffer = this.buffer.subarray(end + 4 + length);
-    return { status: Number(statusLine.split(' ')[1]), headers, body };
-  }
 }
 
 function sleep(ms: number): Promise<void> {
