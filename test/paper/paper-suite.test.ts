@@ -298,9 +298,9 @@ describe('paper suite dry run (tiny profile, shipped sample)', () => {
     const text = await readFile(out, 'utf8');
     expect(text).toMatch(/\| `cpu` \| \d+ of 21 \|/);
     expect(text).toMatch(/\| `paper` \| \d+ of 22 \|/);
-    // Not run in the committed results yet: its row is there, without numbers.
+    // The committed federation-weights result, in the row after the Dirichlet federation.
     expect(text).toMatch(
-      /\| Federated, Dirichlet alpha 0\.5, federation-wide class weights \| [^|]+ \| - \| - \| - \| - \| - \|/,
+      /\| Federated, Dirichlet alpha 0\.5 \|[^\n]+\n\| Federated, Dirichlet alpha 0\.5, federation-wide class weights \| [^|]+ \| 0\.743 \[0\.704, 0\.779\] \|/,
     );
     expect(text).toMatch(/## How our setup differs from the paper's/);
     // The committed federated IID result, beside the paper's 0.952.
