@@ -4,21 +4,11 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { federationClassWeights } from '../../services/aggregator/lib/class-weights.ts';
 import { classWeightsFromCounts } from '../../shared/data/class-balance.ts';
-import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  deadUrl,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-  type RunDetailBody,
-} from './helpers.ts';
+import type { FakeBehaviour } from './fake-hospital.ts';
+import { AggregatorHarness, type RegisteredFake } from './harness.ts';
+import { deadUrl, json, registerHospital, waitForRun, type RunDetailBody } from './helpers.ts';
 
 /** Label-skewed hospitals: hospital-a has a single PNEUMONIA image among 954. */
 const SKEWED: Record<string, FakeBehaviour> = {
@@ -28,7 +18,6 @@ const SKEWED: Record<string, FakeBehaviour> = {
 };
 const SUMMED: [number, number] = [1063, 801];
 
-type Fake = FakeHospital & { id: string };
 type Detail = RunDetailBody & { classWeights: Record<string, unknown> };
 
 describe('federationClassWeights', () => {
@@ -50,66 +39,22 @@ describe('federationClassWeights', () => {
 describe.each(['pglite', 'postgres'] as const)(
   'class weights of a run on %s',
   (kind: DatabaseKind) => {
-    let cleanups: (() => Promise<void>)[] = [];
-    let db: Database;
-    let agg: Aggregator;
-    let restart: () => Promise<void>;
+    const h = new AggregatorHarness();
 
     beforeAll(async () => {
       await useTestBackend();
     });
 
-    afterEach(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup();
-      cleanups = [];
-    });
-
-    async function setUp(): Promise<void> {
-      const state = await freshState(kind);
-      cleanups.push(state.cleanup);
-      db = state.test.db;
-      agg = await startAggregator(db, state.stateDir);
-      cleanups.push(() => agg.app.close());
-      /** Stops the aggregator and starts a new one on the same database, state and port. */
-      restart = async () => {
-        const { port } = agg;
-        await agg.app.close();
-        agg = await startAggregator(db, state.stateDir, { port });
-        cleanups.push(() => agg.app.close());
-      };
-    }
-
-    async function hospitals(specs: Record<string, FakeBehaviour>): Promise<Record<string, Fake>> {
-      const fakes: Record<string, Fake> = {};
-      for (const [name, behaviour] of Object.entries(specs)) {
-        const fake = await startFakeHospital(name, () => agg.url, { ...behaviour });
-        cleanups.push(async () => {
-          await fake.settled();
-          await fake.close();
-        });
-        const { id, token } = await registerHospital(agg.url, name, fake.url);
-        fake.token = token;
-        fakes[name] = Object.assign(fake, { id });
-      }
-      return fakes;
-    }
-
-    function postRun(body: Record<string, unknown>) {
-      return json<{ id: string; error: { code: string; message: string } }>(`${agg.url}/rounds`, {
-        method: 'POST',
-        token: ADMIN_TOKEN,
-        body: JSON.stringify({ ...TINY_RUN, ...body }),
-      });
-    }
+    afterEach(() => h.close());
 
     async function finishedRun(body: Record<string, unknown>): Promise<Detail> {
-      const started = await postRun(body);
+      const started = await h.postRun(body);
       expect(started.status, JSON.stringify(started.body)).toBe(202);
-      return (await waitForRun(agg.url, started.body.id)) as Detail;
+      return (await waitForRun(h.agg.url, started.body.id)) as Detail;
     }
 
     /** What a federation run over SKEWED must show: the weights with their basis. */
-    function expectedView(fakes: Record<string, Fake>) {
+    function expectedView(fakes: Record<string, RegisteredFake>) {
       return {
         mode: 'federation',
         weights: classWeightsFromCounts(SUMMED),
@@ -122,8 +67,8 @@ describe.each(['pglite', 'postgres'] as const)(
     }
 
     it('federation: every node gets the weights of the summed counts, stored and shown', async () => {
-      await setUp();
-      const fakes = await hospitals(SKEWED);
+      await h.start(kind);
+      const fakes = await h.addHospitals(SKEWED);
       // C = 0.5: two of the three hospitals train each round, yet all three make the weights.
       const run = await finishedRun({ classWeights: 'federation', clientFraction: 0.5, rounds: 3 });
       expect(run.status, run.failureReason ?? '').toBe('completed');
@@ -147,13 +92,13 @@ describe.each(['pglite', 'postgres'] as const)(
       }
 
       // Stored with the run's settings, and audited once.
-      const stored = await db.prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } });
+      const stored = await h.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } });
       expect((stored.settings as Record<string, unknown>).federationClassWeights).toEqual({
         ...view,
         mode: undefined,
         readAt: run.classWeights.readAt,
       });
-      const audits = await db.prisma.auditEvent.findMany({
+      const audits = await h.db.prisma.auditEvent.findMany({
         where: { action: 'run.class-weights' },
       });
       expect(audits.map((a) => [a.subjectId, a.details])).toEqual([
@@ -161,7 +106,7 @@ describe.each(['pglite', 'postgres'] as const)(
       ]);
       // The list shows the mode; the stored weights stay out of `settings`.
       const list = await json<{ runs: { settings: Record<string, unknown> }[] }>(
-        `${agg.url}/rounds`,
+        `${h.agg.url}/rounds`,
       );
       expect(list.body.runs[0].settings.classWeights).toBe('federation');
       expect(list.body.runs[0].settings).not.toHaveProperty('federationClassWeights');
@@ -169,21 +114,21 @@ describe.each(['pglite', 'postgres'] as const)(
     });
 
     it('resumes after a restart with the stored weights, reading no counts again', async () => {
-      await setUp();
-      const fakes = await hospitals(SKEWED);
+      await h.start(kind);
+      const fakes = await h.addHospitals(SKEWED);
       const holds = Object.values(fakes).map((f) => f.hold(2));
-      const started = await postRun({ classWeights: 'federation', rounds: 3 });
+      const started = await h.postRun({ classWeights: 'federation', rounds: 3 });
       expect(started.status, JSON.stringify(started.body)).toBe(202);
-      await waitForRun(agg.url, started.body.id, (r) => r.rounds[1]?.status === 'dispatched');
+      await waitForRun(h.agg.url, started.body.id, (r) => r.rounds[1]?.status === 'dispatched');
       while (!Object.values(fakes).every((f) => f.trains.length === 2)) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       // Counts read now would give other weights; a hospital registered now is not in the basis.
       for (const fake of Object.values(fakes)) fake.behaviour.trainCounts = [5, 5];
-      const late = await hospitals({ 'hospital-d': { trainCounts: [0, 1000] } });
-      await restart();
+      const late = await h.addHospitals({ 'hospital-d': { trainCounts: [0, 1000] } });
+      await h.restart();
       holds.forEach((release) => release());
-      const run = (await waitForRun(agg.url, started.body.id)) as Detail;
+      const run = (await waitForRun(h.agg.url, started.body.id)) as Detail;
       expect(run.status, run.failureReason ?? '').toBe('completed');
       expect(run.classWeights).toEqual(expectedView(fakes));
       const weights = classWeightsFromCounts(SUMMED);
@@ -200,12 +145,12 @@ describe.each(['pglite', 'postgres'] as const)(
     });
 
     it("fails the run at its start, with the reason, when a hospital's counts cannot be read", async () => {
-      await setUp();
-      const fakes = await hospitals({
+      await h.start(kind);
+      const fakes = await h.addHospitals({
         'hospital-a': SKEWED['hospital-a'],
         'hospital-b': { ...SKEWED['hospital-b'], infoStatus: 503 },
       });
-      await registerHospital(agg.url, 'hospital-gone', await deadUrl());
+      await registerHospital(h.agg.url, 'hospital-gone', await deadUrl());
       const run = await finishedRun({ classWeights: 'federation' });
       expect(run.status).toBe('failed');
       expect(run.failureReason).toMatch(
@@ -228,15 +173,15 @@ describe.each(['pglite', 'postgres'] as const)(
         readAt: null,
       });
       expect(Object.values(fakes).flatMap((f) => f.trains)).toEqual([]);
-      expect(await db.prisma.modelVersion.count()).toBe(0);
-      const failed = await db.prisma.auditEvent.findMany({ where: { action: 'run.failed' } });
+      expect(await h.db.prisma.modelVersion.count()).toBe(0);
+      const failed = await h.db.prisma.auditEvent.findMany({ where: { action: 'run.failed' } });
       expect(failed.map((a) => a.details)).toEqual([{ reason: run.failureReason }]);
 
       // Disabled, the broken hospitals are left out: the next run goes on without them.
-      for (const hospital of (await db.prisma.hospital.findMany()).filter(
+      for (const hospital of (await h.db.prisma.hospital.findMany()).filter(
         (h) => h.name !== 'hospital-a',
       )) {
-        await db.prisma.hospital.update({
+        await h.db.prisma.hospital.update({
           where: { id: hospital.id },
           data: { status: 'disabled' },
         });
@@ -250,9 +195,9 @@ describe.each(['pglite', 'postgres'] as const)(
     });
 
     it('local (the default): nothing read, no class weights sent; a bad mode is a 400', async () => {
-      await setUp();
-      const fakes = await hospitals(SKEWED);
-      const bad = await postRun({ classWeights: 'global' });
+      await h.start(kind);
+      const fakes = await h.addHospitals(SKEWED);
+      const bad = await h.postRun({ classWeights: 'global' });
       expect(bad.status).toBe(400);
       expect(bad.body.error.message).toContain('classWeights');
       const run = await finishedRun({});

@@ -5,18 +5,9 @@ import { weightedAverage } from '../../shared/federated/fedavg.ts';
 import { serverMomentumStep } from '../../shared/federated/fedavgm.ts';
 import { decodeWeights, unpackWeights, type NamedWeights } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-  type RunDetailBody,
-} from './helpers.ts';
+import type { FakeBehaviour, FakeHospital } from './fake-hospital.ts';
+import { AggregatorHarness } from './harness.ts';
+import { ADMIN_TOKEN, json, waitForRun, type RunDetailBody } from './helpers.ts';
 
 /** Deterministic updates that pull in different directions, of unequal sizes. */
 const HOSPITALS: Record<string, Required<Pick<FakeBehaviour, 'makeUpdate' | 'numSamples'>>> = {
@@ -33,54 +24,21 @@ const HOSPITALS: Record<string, Required<Pick<FakeBehaviour, 'makeUpdate' | 'num
 };
 
 describe('the aggregation strategy of a run', () => {
-  let cleanups: (() => Promise<void>)[] = [];
-  let agg: Aggregator;
-  let restart: () => Promise<void>;
+  const h = new AggregatorHarness();
 
   beforeAll(async () => {
     await useTestBackend();
   });
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
+  afterEach(() => h.close());
 
   async function setUp(specs: Record<string, FakeBehaviour>): Promise<FakeHospital[]> {
-    const state = await freshState('pglite');
-    cleanups.push(state.cleanup);
-    agg = await startAggregator(state.test.db, state.stateDir);
-    cleanups.push(() => agg.app.close());
-    /** Stops the aggregator and starts a new one on the same database, state and port. */
-    restart = async () => {
-      const { port } = agg;
-      await agg.app.close();
-      agg = await startAggregator(state.test.db, state.stateDir, { port });
-      cleanups.push(() => agg.app.close());
-    };
-    const fakes: FakeHospital[] = [];
-    for (const [name, behaviour] of Object.entries(specs)) {
-      const fake = await startFakeHospital(name, () => agg.url, behaviour);
-      cleanups.push(async () => {
-        await fake.settled();
-        await fake.close();
-      });
-      fake.token = (await registerHospital(agg.url, name, fake.url)).token;
-      fakes.push(fake);
-    }
-    return fakes;
-  }
-
-  function postRun(body: Record<string, unknown>) {
-    return json<{ id: string; error: { code: string; message: string } }>(`${agg.url}/rounds`, {
-      method: 'POST',
-      token: ADMIN_TOKEN,
-      body: JSON.stringify({ ...TINY_RUN, ...body }),
-    });
+    await h.start('pglite');
+    return Object.values(await h.addHospitals(specs));
   }
 
   async function modelWeights(id: string | null): Promise<NamedWeights[]> {
-    const res = await fetch(`${agg.url}/models/${id}/weights`, {
+    const res = await fetch(`${h.agg.url}/models/${id}/weights`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(200);
@@ -90,12 +48,12 @@ describe('the aggregation strategy of a run', () => {
 
   it('runs FedAvgM: each output is the server momentum step over the stored inputs', async () => {
     await setUp(HOSPITALS);
-    const started = await postRun({
+    const started = await h.postRun({
       rounds: 3,
       strategy: { name: 'fedavgm', serverMomentum: 0.5 },
     });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
-    const run = await waitForRun(agg.url, started.body.id);
+    const run = await waitForRun(h.agg.url, started.body.id);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const strategy = { name: 'fedavgm', serverMomentum: 0.5, serverLearningRate: 1 };
     expect(run.settings.strategy).toEqual(strategy);
@@ -107,19 +65,19 @@ describe('the aggregation strategy of a run', () => {
   it('goes on with the same momentum after an aggregator restart', async () => {
     const fakes = await setUp(HOSPITALS);
     const holds = fakes.map((f) => f.hold(2));
-    const started = await postRun({
+    const started = await h.postRun({
       rounds: 3,
       strategy: { name: 'fedavgm', serverMomentum: 0.5 },
     });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
-    await waitForRun(agg.url, started.body.id, (r) => r.rounds[1]?.status === 'dispatched');
+    await waitForRun(h.agg.url, started.body.id, (r) => r.rounds[1]?.status === 'dispatched');
     while (!fakes.every((f) => f.trains.length === 2)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Stopped mid-round 2: the new aggregator rebuilds the velocity from the stored models.
-    await restart();
+    await h.restart();
     holds.forEach((release) => release());
-    const run = await waitForRun(agg.url, started.body.id);
+    const run = await waitForRun(h.agg.url, started.body.id);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(fakes[0].trains.map((t) => t.body.round)).toEqual([1, 2, 2, 3]);
     await expectMomentumSteps(run, { name: 'fedavgm', serverMomentum: 0.5, serverLearningRate: 1 });
@@ -172,15 +130,15 @@ describe('the aggregation strategy of a run', () => {
       [{ name: 'fedavg', serverMomentum: 0.5 }, 'strategy/serverMomentum'],
       ['fedavgm', 'strategy'],
     ] as const) {
-      const res = await postRun({ strategy });
+      const res = await h.postRun({ strategy });
       expect(res.status, JSON.stringify(strategy)).toBe(400);
       expect(res.body.error.message, JSON.stringify(strategy)).toContain(field);
     }
-    expect((await json<{ runs: unknown[] }>(`${agg.url}/rounds`)).body.runs).toEqual([]);
+    expect((await json<{ runs: unknown[] }>(`${h.agg.url}/rounds`)).body.runs).toEqual([]);
 
-    const started = await postRun({ rounds: 2 });
+    const started = await h.postRun({ rounds: 2 });
     expect(started.status).toBe(202);
-    const run = await waitForRun(agg.url, started.body.id);
+    const run = await waitForRun(h.agg.url, started.body.id);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.settings.strategy).toEqual({ name: 'fedavg' });
     const last = run.rounds[1];

@@ -1,0 +1,91 @@
+import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
+import {
+  ADMIN_TOKEN,
+  freshState,
+  json,
+  registerHospital,
+  startAggregator,
+  TINY_RUN,
+  type Aggregator,
+} from './helpers.ts';
+
+export type RegisteredFake = FakeHospital & { id: string };
+
+/**
+ * One test's aggregator on a fresh database and state directory, restartable on the same port,
+ * with fake hospitals registered to it; `close` undoes everything in reverse order.
+ */
+export class AggregatorHarness {
+  private cleanups: (() => Promise<void>)[] = [];
+  private current: Aggregator | undefined;
+  private state: { db: Database; stateDir: string } | undefined;
+
+  get agg(): Aggregator {
+    if (!this.current) throw new Error('AggregatorHarness: start() first');
+    return this.current;
+  }
+
+  get db(): Database {
+    if (!this.state) throw new Error('AggregatorHarness: start() first');
+    return this.state.db;
+  }
+
+  async start(kind: DatabaseKind): Promise<void> {
+    const state = await freshState(kind);
+    this.cleanups.push(state.cleanup);
+    this.state = { db: state.test.db, stateDir: state.stateDir };
+    await this.launch();
+  }
+
+  /** Stops the aggregator and starts a new one on the same database, state and port. */
+  async restart(): Promise<void> {
+    const { port } = this.agg;
+    await this.agg.app.close();
+    await this.launch(port);
+  }
+
+  /** Starts and registers one fake hospital per entry, in order. */
+  async addHospitals(
+    specs: Record<string, FakeBehaviour>,
+  ): Promise<Record<string, RegisteredFake>> {
+    const fakes: Record<string, RegisteredFake> = {};
+    for (const [name, behaviour] of Object.entries(specs)) {
+      const fake = await startFakeHospital(name, () => this.agg.url, { ...behaviour });
+      this.cleanups.push(async () => {
+        await fake.settled();
+        await fake.close();
+      });
+      const { id, token } = await registerHospital(this.agg.url, name, fake.url);
+      fake.token = token;
+      fakes[name] = Object.assign(fake, { id });
+    }
+    return fakes;
+  }
+
+  /** POST /rounds with TINY_RUN overridden by `body`, as the admin. */
+  postRun(body: Record<string, unknown>) {
+    return json<{ id: string; error: { code: string; message: string } }>(
+      `${this.agg.url}/rounds`,
+      {
+        method: 'POST',
+        token: ADMIN_TOKEN,
+        body: JSON.stringify({ ...TINY_RUN, ...body }),
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const cleanup of this.cleanups.reverse()) await cleanup();
+    this.cleanups = [];
+    this.current = undefined;
+    this.state = undefined;
+  }
+
+  private async launch(port?: number): Promise<void> {
+    const { db, stateDir } = this.state!;
+    const agg = await startAggregator(db, stateDir, port === undefined ? {} : { port });
+    this.cleanups.push(() => agg.app.close());
+    this.current = agg;
+  }
+}
