@@ -40,6 +40,22 @@ export function classWeightsFromCounts(counts: readonly [number, number]): [numb
 }
 
 /**
+ * A federation's class weights: classWeightsFromCounts of the hospitals' summed
+ * [NORMAL, PNEUMONIA] counts, with the sums they came from.
+ */
+export function pooledClassWeights(perHospital: Iterable<readonly [number, number]>): {
+  counts: [number, number];
+  weights: [number, number];
+} {
+  const counts: [number, number] = [0, 0];
+  for (const [normal, pneumonia] of perHospital) {
+    counts[0] += normal;
+    counts[1] += pneumonia;
+  }
+  return { counts, weights: classWeightsFromCounts(counts) };
+}
+
+/**
  * An epoch's order of record indices with both classes equally frequent: every image of the
  * larger class once, the smaller class repeated whole as often as it fits and topped up
  * with a random subset without replacement; then shuffled. Length 2 * max(n0, n1) (or n if

@@ -63,6 +63,7 @@ export {
   classCounts,
   classWeights,
   classWeightsFromCounts,
+  pooledClassWeights,
 } from './class-balance.ts';
 export type { BalancingMethod } from './class-balance.ts';
 export { DEFAULT_CACHE_BYTES, ImageCache } from './image-cache.ts';

@@ -1,6 +1,6 @@
 import {
   classCounts,
-  classWeightsFromCounts,
+  pooledClassWeights,
   partitionByPatient,
   splitByPatient,
   type ImageCache,
@@ -143,13 +143,7 @@ export function resolveClassWeights(
     throw new Error(
       `classWeights 'federation' needs classBalancing 'weights' (got ${settings.classBalancing})`,
     );
-  const counts: [number, number] = [0, 0];
-  for (const records of trainedOn) {
-    const [normal, pneumonia] = classCounts(records);
-    counts[0] += normal;
-    counts[1] += pneumonia;
-  }
-  return { source, counts, weights: classWeightsFromCounts(counts) };
+  return { source, ...pooledClassWeights(trainedOn.map(classCounts)) };
 }
 
 /**

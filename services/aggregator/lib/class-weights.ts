@@ -1,5 +1,5 @@
 import { Value } from '@sinclair/typebox/value';
-import { classWeightsFromCounts } from '../../../shared/data/class-balance.ts';
+import { pooledClassWeights } from '../../../shared/data/class-balance.ts';
 import type { Prisma, PrismaClient, TrainingRun } from '../../../shared/db/index.ts';
 import {
   FederationClassWeightsSchema,
@@ -19,12 +19,8 @@ export function federationClassWeights(
   basis: Record<string, [number, number]>,
   readAt: Date,
 ): FederationClassWeights {
-  const counts: [number, number] = [0, 0];
-  for (const [normal, pneumonia] of Object.values(basis)) {
-    counts[0] += normal;
-    counts[1] += pneumonia;
-  }
-  return { weights: classWeightsFromCounts(counts), counts, basis, readAt: readAt.toISOString() };
+  const { weights, counts } = pooledClassWeights(Object.values(basis));
+  return { weights, counts, basis, readAt: readAt.toISOString() };
 }
 
 /** The weights stored with a run (TrainingRun.settings), or null when it has none. */
