@@ -198,12 +198,14 @@ export function buildPlan(profile: Profile): ExperimentPlan {
   });
 
   // Table 3 and the curves: the paper's headline comparison.
+  const baselineEpochs = (architecture: ArchitectureName): number =>
+    profile.table3Epochs?.[architecture] ?? profile.centralisedEpochs;
   const table3: ExperimentSpec[] = [
     federated(partitions[0]),
     centralised('se-resnet18-bn', profile.batchSize, profile.centralisedEpochs),
-    centralised('alexnet', profile.batchSize, profile.centralisedEpochs),
-    centralised('resnet18', profile.batchSize, profile.centralisedEpochs),
-    centralised('vgg16', profile.batchSize, profile.centralisedEpochs),
+    ...(['alexnet', 'resnet18', 'vgg16'] as const).map((architecture) =>
+      centralised(architecture, profile.batchSize, baselineEpochs(architecture)),
+    ),
   ];
   const table3Priority = [0, 1, 30, 31, 40];
   table3.forEach((spec, i) => {
