@@ -54,10 +54,10 @@ async function measure(architecture: string, threads: number): Promise<Omit<Row,
   );
   try {
     const options = { preprocessing, cache, peers };
-    await trainLocal(model, records, settings, { ...options, maxStepsPerEpoch: 1 }); // warm-up
+    await trainLocal(model, records, { ...settings, maxStepsPerEpoch: 1 }, options); // warm-up
     const before = tf.memory().numTensors;
     const started = performance.now();
-    await trainLocal(model, records, settings, { ...options, maxStepsPerEpoch: steps });
+    await trainLocal(model, records, { ...settings, maxStepsPerEpoch: steps }, options);
     const seconds = (performance.now() - started) / 1000;
     return {
       architecture,

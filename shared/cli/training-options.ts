@@ -33,6 +33,7 @@ export const TRAINING_OPTIONS = {
   'warmup-epochs': { type: 'string' },
   'class-balance': { type: 'string' },
   'label-smoothing': { type: 'string' },
+  'max-steps-per-epoch': { type: 'string' },
   'no-augment': { type: 'boolean' },
   normalization: { type: 'string' },
   equalize: { type: 'boolean' },
@@ -104,6 +105,11 @@ export function readCommonTraining(args: ParsedArgs, epochs: number): CommonTrai
     augment: !flag(args, 'no-augment'),
     seed,
   };
+  if (args.values['max-steps-per-epoch'] !== undefined)
+    settings.maxStepsPerEpoch = numberOpt(args, 'max-steps-per-epoch', 1, {
+      integer: true,
+      min: 1,
+    });
   validateTrainSettings(settings);
   const thresholdRuleText = stringOpt(args, 'threshold-rule', DEFAULT_THRESHOLD_RULE);
   let thresholdRule: ThresholdRule;

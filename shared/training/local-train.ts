@@ -50,8 +50,6 @@ export interface LocalTrainOptions {
   cache?: ImageCache;
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal;
-  /** Stop after this many steps per epoch (benchmarks, tests). */
-  maxStepsPerEpoch?: number;
   /**
    * Data-parallel training: each batch is split between this thread and these workers, and
    * their gradients are summed into one update (the same update up to float rounding). Not
@@ -93,7 +91,7 @@ export async function trainLocal(
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const decayed = model.trainableWeights.filter(isDecayed);
   const fullSteps = Math.ceil(records.length / settings.batchSize);
-  const stepsPerEpoch = Math.min(fullSteps, options.maxStepsPerEpoch ?? fullSteps);
+  const stepsPerEpoch = Math.min(fullSteps, settings.maxStepsPerEpoch ?? fullSteps);
   const epochs: EpochSummary[] = [];
   const peers = options.peers;
   if (peers) {

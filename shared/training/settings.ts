@@ -21,6 +21,12 @@ export interface TrainSettings {
    * classBalancing is 'weights': a federation's, from all its hospitals' class counts.
    */
   classWeights?: [number, number];
+  /**
+   * Stop each epoch after this many steps (each epoch still draws a fresh shuffle). In a
+   * federation with 1 local epoch this is FedAvg with K local steps per round: less client
+   * drift on skewed shares than whole local epochs. Absent: whole epochs.
+   */
+  maxStepsPerEpoch?: number;
   labelSmoothing: number;
   augment: boolean;
   seed: number;
@@ -67,6 +73,11 @@ export function validateTrainSettings(s: TrainSettings): void {
     problems.push(
       `class weights must be two finite numbers >= 0, not both 0 (got ${JSON.stringify(s.classWeights)})`,
     );
+  if (
+    s.maxStepsPerEpoch !== undefined &&
+    !(Number.isInteger(s.maxStepsPerEpoch) && s.maxStepsPerEpoch >= 1)
+  )
+    problems.push(`max steps per epoch must be a positive integer (got ${s.maxStepsPerEpoch})`);
   if (!['adam', 'sgd'].includes(s.optimizer))
     problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
   if (!['constant', 'cosine', 'step'].includes(s.schedule))

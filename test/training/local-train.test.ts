@@ -51,6 +51,29 @@ describe('trainLocal', () => {
     }
   });
 
+  it('stops each epoch after settings.maxStepsPerEpoch steps, and refuses a bad cap', async () => {
+    const model = tinyModel();
+    const progress: TrainProgress[] = [];
+    const result = await trainLocal(
+      model,
+      records.slice(0, 40),
+      tinySettings({ epochs: 2, maxStepsPerEpoch: 2 }),
+      { preprocessing: TINY_PREPROCESSING, onProgress: (p) => progress.push(p) },
+    );
+    expect(progress).toHaveLength(2 * 2);
+    expect(progress.at(-1)).toMatchObject({ epoch: 2, step: 2, stepsPerEpoch: 2, images: 16 });
+    expect(result.epochs.map((e) => e.images)).toEqual([16, 16]);
+    // FedAvg still weighs the hospital by its images, not by the steps it took.
+    expect(result.numSamples).toBe(40);
+    for (const bad of [0, 1.5])
+      await expect(
+        trainLocal(model, records.slice(0, 40), tinySettings({ maxStepsPerEpoch: bad }), {
+          preprocessing: TINY_PREPROCESSING,
+        }),
+      ).rejects.toThrow(/max steps per epoch must be a positive integer/);
+    model.dispose();
+  });
+
   it('learns: training loss falls on a small real sample', async () => {
     const model = tinyModel();
     const subset = records.slice(0, 48);

@@ -42,6 +42,9 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   weights the classes of its loss by its own share's counts (local), or every hospital by one
   set computed from the summed class counts of all hospitals' training images (federation),
   which makes FedAvg optimise the pooled class-weighted loss on skewed (non-IID) shares.
+  --max-steps-per-epoch K: each local epoch stops after K steps (a fresh shuffle per round), so
+  with --local-epochs 1 every selected hospital takes K steps per round (FedAvg with K local
+  steps; still weighted by image counts): less client drift on skewed shares.
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
