@@ -212,9 +212,13 @@ export function header(
       '',
     );
   const fed = rows.find((r) => r.spec?.federation)?.spec;
-  const central = rows.find((r) => r.spec?.kind === 'centralised')?.spec;
+  const centralEpochs = usualCentralisedEpochs(rows);
+  const shorter = rows
+    .filter((r) => r.spec?.kind === 'centralised' && r.spec.settings.epochs !== centralEpochs)
+    .map((r) => `${displayName(r.spec!.architecture)} ${r.spec!.settings.epochs}`);
   const budget = [
-    central && `centralised ${plural(central.settings.epochs, 'epoch')}`,
+    centralEpochs !== undefined &&
+      `centralised ${plural(centralEpochs, 'epoch')}${shorter.length > 0 ? ` (${shorter.join(', ')})` : ''}`,
     fed?.federation &&
       `federated ${plural(fed.federation.rounds, 'round')} x ${plural(fed.settings.epochs, 'local epoch')} over ${fed.federation.clients} hospitals (FedAvg weighted by images, fraction ${fed.federation.fraction})`,
   ].filter(Boolean);
@@ -291,7 +295,19 @@ function paperKey(spec: ExperimentSpec | undefined): string | undefined {
   return spec ? `${spec.kind}/${spec.architecture}` : undefined;
 }
 
+/** The epochs most of the rows' centralised runs were trained for (ties: the first seen). */
+function usualCentralisedEpochs(rows: readonly Row[]): number | undefined {
+  const counts = new Map<number, number>();
+  for (const r of rows)
+    if (r.spec?.kind === 'centralised')
+      counts.set(r.spec.settings.epochs, (counts.get(r.spec.settings.epochs) ?? 0) + 1);
+  let best: number | undefined;
+  for (const [epochs, n] of counts) if (best === undefined || n > counts.get(best)!) best = epochs;
+  return best;
+}
+
 export function table3Section(rows: Row[]): string {
+  const usualEpochs = usualCentralisedEpochs(rows);
   const body = rows.map((row) => {
     const r = row.result;
     const paper = PAPER_TABLE3[paperKey(row.spec) ?? ''] ?? {};
@@ -300,7 +316,9 @@ export function table3Section(rows: Row[]): string {
       : row.id;
     return [
       label,
-      row.spec?.kind ?? '-',
+      row.spec?.kind === 'centralised' && row.spec.settings.epochs !== usualEpochs
+        ? `centralised, ${plural(row.spec.settings.epochs, 'epoch')}`
+        : (row.spec?.kind ?? '-'),
       num(paper.accuracy),
       est(r?.metrics.accuracy),
       num(paper.precision),
