@@ -1,6 +1,11 @@
 // The aggregator's routes and round loop against fake hospital nodes, on both database engines
 // (an in-process PGlite and the PostgreSQL server at 127.0.0.1:5432).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  parseRunSettings,
+  resolveRunSettings,
+  trainRequest,
+} from '../../services/aggregator/lib/run-settings.ts';
 import type { Database, DatabaseKind } from '../../shared/db/index.ts';
 import { decodeWeights, unpackWeights, type NamedWeights } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -34,6 +39,26 @@ interface ModelBody {
 
 beforeAll(async () => {
   await useTestBackend();
+});
+
+describe('trainRequest', () => {
+  const model = { id: 'model-1', sha256: 'a'.repeat(64) };
+
+  it('sends maxStepsPerEpoch only when the run has it', () => {
+    const whole = trainRequest('run-1', resolveRunSettings({ seed: 1 }), 1, 0, model);
+    expect(whole.settings).not.toHaveProperty('maxStepsPerEpoch');
+    // Settings stored before the field existed read back without it (whole epochs).
+    const stored = JSON.parse(JSON.stringify(resolveRunSettings({ seed: 1 }))) as unknown;
+    expect(parseRunSettings(stored)).not.toHaveProperty('maxStepsPerEpoch');
+    const capped = resolveRunSettings({ seed: 1, localEpochs: 1, maxStepsPerEpoch: 3 });
+    const request = trainRequest('run-1', capped, 2, 0, model);
+    expect(request.settings).toEqual({
+      ...whole.settings,
+      seed: expect.any(Number),
+      maxStepsPerEpoch: 3,
+    });
+    expect(request.schedule).toEqual({ startEpoch: 1, totalEpochs: 2 });
+  });
 });
 
 describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: DatabaseKind) => {
@@ -224,6 +249,32 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     expect(models.body.models).toEqual([
       expect.objectContaining({ roundIndex: 0, runId: run.id, width: 64, inputSize: 64 }),
     ]);
+  });
+
+  it('validates, stores and sends maxStepsPerEpoch (K local steps per epoch)', async () => {
+    await setUp();
+    for (const maxStepsPerEpoch of [0, 1.5, -1, 1000001]) {
+      const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
+        method: 'POST',
+        token: ADMIN_TOKEN,
+        body: JSON.stringify({ ...TINY_RUN, maxStepsPerEpoch }),
+      });
+      expect(bad.status, String(maxStepsPerEpoch)).toBe(400);
+      expect(bad.body.error.message).toContain('maxStepsPerEpoch');
+    }
+    const fakes = await hospitals({ 'hospital-a': {} });
+    const run = await waitForRun(agg.url, await startRun({ ...TINY_RUN, maxStepsPerEpoch: 2 }));
+    expect(run.status, run.failureReason ?? '').toBe('completed');
+    expect(run.settings).toMatchObject({ localEpochs: 1, maxStepsPerEpoch: 2 });
+    const listed = await json<{ runs: { id: string; settings: Record<string, unknown> }[] }>(
+      `${agg.url}/rounds`,
+    );
+    expect(listed.body.runs.find((r) => r.id === run.id)?.settings.maxStepsPerEpoch).toBe(2);
+    const trains = fakes['hospital-a'].trains.map((t) => t.body);
+    expect(trains).toHaveLength(2);
+    for (const body of trains) {
+      expect(body.settings).toMatchObject({ epochs: 1, batchSize: 8, maxStepsPerEpoch: 2 });
+    }
   });
 
   it('runs 2 rounds over 3 hospitals and promotes the final model', async () => {

@@ -78,6 +78,21 @@ describe('fedxray CLI', () => {
     expect(missing.stderr).toMatch(/No readable fedxray model/);
   });
 
+  it('train --max-steps-per-epoch 0 is a usage error (exit code 2), before any training', async () => {
+    const bad = await fedxray(
+      'train',
+      '--data',
+      SAMPLE_DATA_DIR,
+      '--out',
+      join(work, 'steps-0'),
+      '--max-steps-per-epoch',
+      '0',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--max-steps-per-epoch must be an integer >= 1, got "0"/);
+    await expect(stat(join(work, 'steps-0'))).rejects.toThrow();
+  });
+
   it('train --threads 2 trains data-parallel and says so in the report; BatchNorm refuses', async () => {
     const out = join(work, 'train-threads');
     const common = ['--data', SAMPLE_DATA_DIR, '--size', '32', '--width', '8', '--batch', '8'];

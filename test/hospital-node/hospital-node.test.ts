@@ -207,6 +207,16 @@ describe('POST /train: admission', () => {
     expect(infinite.body.error.message).toMatch(/class weights|classWeights/);
     expect(fake.downloads).toBe(0);
   });
+
+  it('refuses maxStepsPerEpoch that is not an integer in [1, 1000000]', async () => {
+    for (const maxStepsPerEpoch of [0, 1.5, -1, 1000001, 'all']) {
+      const body = trainBody({ settings: { epochs: 1, batchSize: 8, maxStepsPerEpoch } });
+      const res = await send(signedPost(app, '/train', body));
+      expect(res.status, JSON.stringify(maxStepsPerEpoch)).toBe(400);
+      expect(res.body.error.message, JSON.stringify(maxStepsPerEpoch)).toMatch(/maxStepsPerEpoch/);
+    }
+    expect(fake.downloads).toBe(0);
+  });
 });
 
 describe('POST /train: a round of local training', () => {
@@ -297,6 +307,19 @@ describe('POST /train: a round of local training', () => {
     const scaled = await lossWith(3, { classWeights: own.map((w) => 100 * w) });
     expect(scaled / local).toBeGreaterThan(50);
     expect(scaled / local).toBeLessThan(200);
+  });
+
+  it('stops each epoch after settings.maxStepsPerEpoch steps', async () => {
+    const { train } = (await send(request(app.server).get('/info'))).body.splits;
+    expect(Math.ceil(train.total / 8)).toBeGreaterThan(1);
+    const settings = { epochs: 2, batchSize: 8, augment: false, maxStepsPerEpoch: 1 };
+    const body = trainBody({ runId: 'run-steps', settings });
+    const job = await waitForJob(app, await startJob(app, body));
+    expect(job.status, job.error ?? '').toBe('done');
+    expect(job.progress).toEqual({ epoch: 2, epochs: 2, step: 1, steps: 1 });
+    // FedAvg still weighs the update by all the node's training images.
+    expect(job.metrics?.numSamples).toBe(train.total);
+    expect(fake.updates.at(-1)?.meta).toMatchObject({ round: 1, numSamples: train.total });
   });
 
   it('runs one job at a time', async () => {

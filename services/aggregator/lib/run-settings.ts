@@ -124,6 +124,9 @@ export function trainRequest(
       batchSize: settings.batchSize,
       learningRate: settings.learningRate,
       seed: hashString(`${settings.seed}:${round}:${attempt}`) & 0x7fffffff,
+      ...(settings.maxStepsPerEpoch !== undefined && {
+        maxStepsPerEpoch: settings.maxStepsPerEpoch,
+      }),
       ...(classWeights && {
         classBalancing: 'weights' as const,
         classWeights: [classWeights[0], classWeights[1]],

@@ -111,6 +111,14 @@ export const RunSettingsSchema = Type.Object({
   }),
   localEpochs: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
   batchSize: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  maxStepsPerEpoch: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1000000,
+      description:
+        'K: each selected hospital stops each local epoch after K steps (with localEpochs 1: FedAvg with K local steps per round; still weighted by image counts). Absent: whole local epochs',
+    }),
+  ),
   learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.001 }),
   minHospitals: Type.Integer({
     minimum: 1,

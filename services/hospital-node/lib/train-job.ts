@@ -19,7 +19,8 @@ export async function runTrainJob(
   plan: TrainPlan,
   ctx: TrainJobContext,
 ): Promise<void> {
-  const steps = Math.ceil(ctx.engine.data.train.length / plan.settings.batchSize);
+  const fullSteps = Math.ceil(ctx.engine.data.train.length / plan.settings.batchSize);
+  const steps = Math.min(fullSteps, plan.settings.maxStepsPerEpoch ?? fullSteps);
   job.progress = { epoch: 0, epochs: plan.settings.epochs, step: 0, steps };
   job.status = 'downloading';
   const global = await ctx.client.downloadWeights(plan.model.id, plan.model.sha256, ctx.signal);

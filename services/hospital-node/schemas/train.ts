@@ -27,6 +27,13 @@ const TrainSettingsSchema = Type.Partial(
     classBalancing: Type.Union([Type.Literal('weights'), Type.Literal('none')]),
     classWeights: ClassWeightsSchema,
     labelSmoothing: Type.Number(),
+    maxStepsPerEpoch: Type.Integer({
+      minimum: 1,
+      maximum: 1000000,
+      description:
+        'K: stop each local epoch after K steps (each epoch still draws a fresh shuffle); ' +
+        'with 1 epoch: K local steps per round. Absent: whole epochs',
+    }),
     augment: Type.Boolean(),
     seed: Type.Integer(),
   }),
