@@ -30,7 +30,7 @@ const DIFFERENCES = `## How our setup differs from the paper's
   same distribution as the training images and is easier than the official test split: our
   numbers are not comparable one to one with the paper's.
 - **Input size and epochs (\`cpu\` profile).** 64 x 64 instead of 224 x 224, and 6 centralised
-  epochs (VGG-16: 4, for cost) or 6 federated rounds x 1 local epoch instead of the paper's
+  epochs (VGG-16: 3, for cost) or 6 federated rounds x 1 local epoch instead of the paper's
   longer schedules (20 rounds x 10 local epochs federated), so that the suite fits 2 CPU cores.
   The \`paper\` profile is the paper's protocol at 224 px for a GPU machine.
 - **Hardware.** 2 CPU cores with TensorFlow.js on its wasm backend, not a GPU: one thread per

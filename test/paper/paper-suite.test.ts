@@ -50,7 +50,7 @@ describe('paper suite profiles and plan', () => {
       'centralised/alexnet/b16',
       'centralised/resnet18/b16',
       'centralised/se-resnet18-bn/b16',
-      'centralised/vgg16/b16-e4',
+      'centralised/vgg16/b16-e3',
       'federated/se-resnet18-gn/iid',
     ]);
     expect(group('curves').sort()).toEqual(group('table3').sort());
