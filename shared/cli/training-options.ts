@@ -34,6 +34,7 @@ export const TRAINING_OPTIONS = {
   'class-balance': { type: 'string' },
   'label-smoothing': { type: 'string' },
   'max-steps-per-epoch': { type: 'string' },
+  'proximal-mu': { type: 'string' },
   'no-augment': { type: 'boolean' },
   normalization: { type: 'string' },
   equalize: { type: 'boolean' },
@@ -110,6 +111,8 @@ export function readCommonTraining(args: ParsedArgs, epochs: number): CommonTrai
       integer: true,
       min: 1,
     });
+  if (args.values['proximal-mu'] !== undefined)
+    settings.proximalMu = numberOpt(args, 'proximal-mu', 0, { min: 0, max: 999 });
   validateTrainSettings(settings);
   const thresholdRuleText = stringOpt(args, 'threshold-rule', DEFAULT_THRESHOLD_RULE);
   let thresholdRule: ThresholdRule;

@@ -102,6 +102,12 @@ export async function trainLocal(
       );
   }
 
+  // FedProx: the anchor w0 of the proximal term is the weights training starts from. With mu
+  // absent or 0 nothing is copied and the steps run exactly as plain local training.
+  const mu = settings.proximalMu ?? 0;
+  const proximal: Proximal | undefined =
+    mu > 0 ? { mu, anchors: trainable.map((v) => tf.keep(v.clone())) } : undefined;
+
   try {
     for (let epoch = 0; epoch < settings.epochs; epoch++) {
       const epochStarted = performance.now();
@@ -136,6 +142,7 @@ export async function trainLocal(
               weights,
               settings.labelSmoothing,
               dropoutSeed,
+              proximal,
             )
           : trainStep(
               model,
@@ -145,6 +152,7 @@ export async function trainLocal(
               weights,
               settings.labelSmoothing,
               dropoutSeed,
+              proximal,
             );
         if (settings.weightDecay > 0)
           applyWeightDecay(decayed, learningRate * settings.weightDecay);
@@ -183,6 +191,7 @@ export async function trainLocal(
     }
   } finally {
     disposeOptimizer(optimizer);
+    if (proximal) for (const anchor of proximal.anchors) anchor.dispose();
   }
   const last = epochs[epochs.length - 1];
   return {
@@ -193,6 +202,12 @@ export async function trainLocal(
     accuracy: last.accuracy,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** FedProx's proximal term (mu / 2)·||w − anchor||², one anchor per trainable variable. */
+interface Proximal {
+  mu: number;
+  anchors: tf.Tensor[];
 }
 
 interface Batch {
@@ -209,9 +224,12 @@ function trainStep(
   classWeights: [number, number],
   labelSmoothing: number,
   dropoutSeed: number,
+  proximal?: Proximal,
 ): { loss: number; hits: number } {
   const size = Math.round(Math.sqrt(batch.xs.length / batch.count));
   let hitsTensor: tf.Scalar | undefined;
+  // With a proximal term, minimize sees data + proximal loss; the data loss alone is reported.
+  let dataLossTensor: tf.Scalar | undefined;
   const lossTensor = tf.tidy(() => {
     const xs = tf.tensor4d(batch.xs, [batch.count, size, size, 1]);
     const labels = tf.tensor1d(batch.labels, 'int32');
@@ -224,17 +242,27 @@ function trainStep(
         hitsTensor = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')) as tf.Scalar,
         );
-        return weightedCrossEntropy(probabilities, labels, classWeights, labelSmoothing);
+        const dataLoss = weightedCrossEntropy(probabilities, labels, classWeights, labelSmoothing);
+        if (!proximal) return dataLoss;
+        dataLossTensor = tf.keep(dataLoss);
+        return tf.add(dataLoss, proximalLoss(trainable, proximal)) as tf.Scalar;
       },
       true,
       trainable,
     ) as tf.Scalar;
   });
-  const loss = lossTensor.dataSync()[0];
+  const loss = (dataLossTensor ?? lossTensor).dataSync()[0];
   const hits = hitsTensor ? hitsTensor.dataSync()[0] : 0;
   lossTensor.dispose();
   hitsTensor?.dispose();
+  dataLossTensor?.dispose();
   return { loss, hits };
+}
+
+/** (mu / 2)·Σ ||w − anchor||² over the trainable variables; its gradient is mu·(w − anchor). */
+function proximalLoss(trainable: tf.Variable[], proximal: Proximal): tf.Scalar {
+  const squares = trainable.map((v, i) => tf.sum(tf.square(tf.sub(v, proximal.anchors[i]))));
+  return tf.mul(tf.addN(squares), proximal.mu / 2);
 }
 
 /**
@@ -250,6 +278,7 @@ async function parallelStep(
   classWeights: [number, number],
   labelSmoothing: number,
   dropoutSeed: number,
+  proximal?: Proximal,
 ): Promise<{ loss: number; hits: number }> {
   const [own, ...rest] = splitBatch(batch, peers.size + 1);
   const scales = rest.map((shard) => shard.count / batch.count);
@@ -278,6 +307,9 @@ async function parallelStep(
       trainable.forEach((variable, i) => {
         let grad: tf.Tensor = local.grads[i];
         for (const peer of others) grad = tf.add(grad, tf.tensor(peer.grads[i], grad.shape));
+        // FedProx: the proximal term does not depend on the data, so it is added here once.
+        if (proximal)
+          grad = tf.add(grad, tf.mul(tf.sub(variable, proximal.anchors[i]), proximal.mu));
         summed[variable.name] = grad;
       });
       optimizer.applyGradients(summed);

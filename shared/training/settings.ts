@@ -27,6 +27,13 @@ export interface TrainSettings {
    * drift on skewed shares than whole local epochs. Absent: whole epochs.
    */
   maxStepsPerEpoch?: number;
+  /**
+   * FedProx's mu (Li et al., 2020): local training minimises loss(w) + (mu / 2)·||w − w0||²
+   * over the trainable weights, where w0 are the weights trainLocal starts from (in a
+   * federation, the round's global model). Limits client drift on skewed (non-IID) shares.
+   * The reported loss stays the data loss alone. Absent or 0: plain local training.
+   */
+  proximalMu?: number;
   labelSmoothing: number;
   augment: boolean;
   seed: number;
@@ -78,6 +85,8 @@ export function validateTrainSettings(s: TrainSettings): void {
     !(Number.isInteger(s.maxStepsPerEpoch) && s.maxStepsPerEpoch >= 1)
   )
     problems.push(`max steps per epoch must be a positive integer (got ${s.maxStepsPerEpoch})`);
+  if (s.proximalMu !== undefined && !(s.proximalMu >= 0 && s.proximalMu < 1000))
+    problems.push(`proximal mu must be a finite number >= 0 (got ${s.proximalMu})`);
   if (!['adam', 'sgd'].includes(s.optimizer))
     problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
   if (!['constant', 'cosine', 'step'].includes(s.schedule))

@@ -72,6 +72,32 @@ describe('data-parallel training', () => {
     parallel.dispose();
   });
 
+  it('adds the FedProx proximal gradient once: the same model as one thread with mu > 0', async () => {
+    const settings = tinySettings({ epochs: 1, augment: true, weightDecay: 1e-4, proximalMu: 10 });
+    const single = tinyModel();
+    const parallel = tinyModel();
+    const one = await trainLocal(single, records, settings, { preprocessing: TINY_PREPROCESSING });
+    const before = tf.memory().numTensors;
+    const two = await trainLocal(parallel, records, settings, {
+      preprocessing: TINY_PREPROCESSING,
+      peers,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    two.epochs.forEach((e, i) => {
+      expect(e.loss).toBeCloseTo(one.epochs[i].loss, 4);
+      expect(e.accuracy).toBe(one.epochs[i].accuracy);
+    });
+    const a = getModelWeights(single);
+    const b = getModelWeights(parallel);
+    let worst = 0;
+    a.forEach((w, i) =>
+      w.data.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - b[i].data[j])))),
+    );
+    expect(worst).toBeLessThan(1e-3);
+    single.dispose();
+    parallel.dispose();
+  });
+
   it('refuses a BatchNorm model, whose statistics would come from each shard alone', async () => {
     const bnPeers = await GradientPeers.start(
       { architecture: 'se-resnet18-bn', inputSize: 32, width: 8 },

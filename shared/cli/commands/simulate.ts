@@ -45,6 +45,8 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   --max-steps-per-epoch K: each local epoch stops after K steps (a fresh shuffle per round), so
   with --local-epochs 1 every selected hospital takes K steps per round (FedAvg with K local
   steps; still weighted by image counts): less client drift on skewed shares.
+  --proximal-mu MU (FedProx; default 0 = FedAvg's plain local training): each hospital adds
+  (mu/2)||w - w_global||^2 to its loss, which limits client drift on skewed shares.
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
