@@ -44,18 +44,33 @@ beforeAll(async () => {
 describe('trainRequest', () => {
   const model = { id: 'model-1', sha256: 'a'.repeat(64) };
 
-  it('sends maxStepsPerEpoch only when the run has it', () => {
+  it('sends maxStepsPerEpoch and proximalMu only when the run has them', () => {
     const whole = trainRequest('run-1', resolveRunSettings({ seed: 1 }), 1, 0, model);
     expect(whole.settings).not.toHaveProperty('maxStepsPerEpoch');
+    expect(whole.settings).not.toHaveProperty('proximalMu');
+    const zeroMu = trainRequest(
+      'run-1',
+      resolveRunSettings({ seed: 1, proximalMu: 0 }),
+      1,
+      0,
+      model,
+    );
+    expect(zeroMu.settings).not.toHaveProperty('proximalMu');
     // Settings stored before the field existed read back without it (whole epochs).
     const stored = JSON.parse(JSON.stringify(resolveRunSettings({ seed: 1 }))) as unknown;
     expect(parseRunSettings(stored)).not.toHaveProperty('maxStepsPerEpoch');
-    const capped = resolveRunSettings({ seed: 1, localEpochs: 1, maxStepsPerEpoch: 3 });
+    const capped = resolveRunSettings({
+      seed: 1,
+      localEpochs: 1,
+      maxStepsPerEpoch: 3,
+      proximalMu: 0.01,
+    });
     const request = trainRequest('run-1', capped, 2, 0, model);
     expect(request.settings).toEqual({
       ...whole.settings,
       seed: expect.any(Number),
       maxStepsPerEpoch: 3,
+      proximalMu: 0.01,
     });
     expect(request.schedule).toEqual({ startEpoch: 1, totalEpochs: 2 });
   });
@@ -251,7 +266,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     ]);
   });
 
-  it('validates, stores and sends maxStepsPerEpoch (K local steps per epoch)', async () => {
+  it('validates, stores and sends maxStepsPerEpoch (K local steps) and proximalMu', async () => {
     await setUp();
     for (const maxStepsPerEpoch of [0, 1.5, -1, 1000001]) {
       const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
@@ -262,10 +277,22 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       expect(bad.status, String(maxStepsPerEpoch)).toBe(400);
       expect(bad.body.error.message).toContain('maxStepsPerEpoch');
     }
+    for (const proximalMu of [-0.1, 1000, 'x']) {
+      const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
+        method: 'POST',
+        token: ADMIN_TOKEN,
+        body: JSON.stringify({ ...TINY_RUN, proximalMu }),
+      });
+      expect(bad.status, String(proximalMu)).toBe(400);
+      expect(bad.body.error.message).toContain('proximalMu');
+    }
     const fakes = await hospitals({ 'hospital-a': {} });
-    const run = await waitForRun(agg.url, await startRun({ ...TINY_RUN, maxStepsPerEpoch: 2 }));
+    const run = await waitForRun(
+      agg.url,
+      await startRun({ ...TINY_RUN, maxStepsPerEpoch: 2, proximalMu: 0.5 }),
+    );
     expect(run.status, run.failureReason ?? '').toBe('completed');
-    expect(run.settings).toMatchObject({ localEpochs: 1, maxStepsPerEpoch: 2 });
+    expect(run.settings).toMatchObject({ localEpochs: 1, maxStepsPerEpoch: 2, proximalMu: 0.5 });
     const listed = await json<{ runs: { id: string; settings: Record<string, unknown> }[] }>(
       `${agg.url}/rounds`,
     );
@@ -273,7 +300,12 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     const trains = fakes['hospital-a'].trains.map((t) => t.body);
     expect(trains).toHaveLength(2);
     for (const body of trains) {
-      expect(body.settings).toMatchObject({ epochs: 1, batchSize: 8, maxStepsPerEpoch: 2 });
+      expect(body.settings).toMatchObject({
+        epochs: 1,
+        batchSize: 8,
+        maxStepsPerEpoch: 2,
+        proximalMu: 0.5,
+      });
     }
   });
 

@@ -217,6 +217,16 @@ describe('POST /train: admission', () => {
     }
     expect(fake.downloads).toBe(0);
   });
+
+  it('refuses proximalMu that is not a number in [0, 999]', async () => {
+    for (const proximalMu of [-0.1, 1000, 'strong']) {
+      const body = trainBody({ settings: { epochs: 1, batchSize: 8, proximalMu } });
+      const res = await send(signedPost(app, '/train', body));
+      expect(res.status, JSON.stringify(proximalMu)).toBe(400);
+      expect(res.body.error.message, JSON.stringify(proximalMu)).toMatch(/proximalMu/);
+    }
+    expect(fake.downloads).toBe(0);
+  });
 });
 
 describe('POST /train: a round of local training', () => {
@@ -312,7 +322,14 @@ describe('POST /train: a round of local training', () => {
   it('stops each epoch after settings.maxStepsPerEpoch steps', async () => {
     const { train } = (await send(request(app.server).get('/info'))).body.splits;
     expect(Math.ceil(train.total / 8)).toBeGreaterThan(1);
-    const settings = { epochs: 2, batchSize: 8, augment: false, maxStepsPerEpoch: 1 };
+    // With FedProx's term too: the job trains with it (the engine's tests check its effect).
+    const settings = {
+      epochs: 2,
+      batchSize: 8,
+      augment: false,
+      maxStepsPerEpoch: 1,
+      proximalMu: 0.1,
+    };
     const body = trainBody({ runId: 'run-steps', settings });
     const job = await waitForJob(app, await startJob(app, body));
     expect(job.status, job.error ?? '').toBe('done');

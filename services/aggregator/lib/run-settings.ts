@@ -127,6 +127,8 @@ export function trainRequest(
       ...(settings.maxStepsPerEpoch !== undefined && {
         maxStepsPerEpoch: settings.maxStepsPerEpoch,
       }),
+      ...(settings.proximalMu !== undefined &&
+        settings.proximalMu > 0 && { proximalMu: settings.proximalMu }),
       ...(classWeights && {
         classBalancing: 'weights' as const,
         classWeights: [classWeights[0], classWeights[1]],

@@ -27,6 +27,8 @@ export interface NodeTrainRequest extends NodeModelInput {
     seed: number;
     /** Sent only when the run has it: each local epoch stops after this many steps. */
     maxStepsPerEpoch?: number;
+    /** Sent only when the run has mu > 0: FedProx's proximal term. */
+    proximalMu?: number;
     /** Sent with classWeights only: the loss is class-weighted, by those weights. */
     classBalancing?: 'weights';
     /** A federation run's [NORMAL, PNEUMONIA] weights, instead of the node's own. */

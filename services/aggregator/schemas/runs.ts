@@ -119,6 +119,14 @@ export const RunSettingsSchema = Type.Object({
         'K: each selected hospital stops each local epoch after K steps (with localEpochs 1: FedAvg with K local steps per round; still weighted by image counts). Absent: whole local epochs',
     }),
   ),
+  proximalMu: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 999,
+      description:
+        "FedProx's mu: each selected hospital minimises loss + (mu/2)||w - w_global||^2, w_global the round's model, which limits client drift on skewed shares. Absent or 0: FedAvg's plain local training",
+    }),
+  ),
   learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.001 }),
   minHospitals: Type.Integer({
     minimum: 1,

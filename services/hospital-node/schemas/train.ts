@@ -34,6 +34,13 @@ const TrainSettingsSchema = Type.Partial(
         'K: stop each local epoch after K steps (each epoch still draws a fresh shuffle); ' +
         'with 1 epoch: K local steps per round. Absent: whole epochs',
     }),
+    proximalMu: Type.Number({
+      minimum: 0,
+      maximum: 999,
+      description:
+        "FedProx's mu: the loss gains (mu/2)||w - w0||^2, w0 the downloaded global weights. " +
+        'Absent or 0: plain local training',
+    }),
     augment: Type.Boolean(),
     seed: Type.Integer(),
   }),
