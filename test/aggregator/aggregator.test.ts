@@ -268,24 +268,20 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
 
   it('validates, stores and sends maxStepsPerEpoch (K local steps) and proximalMu', async () => {
     await setUp();
-    for (const maxStepsPerEpoch of [0, 1.5, -1, 1000001]) {
-      const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
-        method: 'POST',
-        token: ADMIN_TOKEN,
-        body: JSON.stringify({ ...TINY_RUN, maxStepsPerEpoch }),
-      });
-      expect(bad.status, String(maxStepsPerEpoch)).toBe(400);
-      expect(bad.body.error.message).toContain('maxStepsPerEpoch');
-    }
-    for (const proximalMu of [-0.1, 1000, 'x']) {
-      const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
-        method: 'POST',
-        token: ADMIN_TOKEN,
-        body: JSON.stringify({ ...TINY_RUN, proximalMu }),
-      });
-      expect(bad.status, String(proximalMu)).toBe(400);
-      expect(bad.body.error.message).toContain('proximalMu');
-    }
+    const refused: [string, unknown[]][] = [
+      ['maxStepsPerEpoch', [0, 1.5, -1, 1000001]],
+      ['proximalMu', [-0.1, 1000, 'x']],
+    ];
+    for (const [field, values] of refused)
+      for (const value of values) {
+        const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
+          method: 'POST',
+          token: ADMIN_TOKEN,
+          body: JSON.stringify({ ...TINY_RUN, [field]: value }),
+        });
+        expect(bad.status, `${field} ${String(value)}`).toBe(400);
+        expect(bad.body.error.message).toContain(field);
+      }
     const fakes = await hospitals({ 'hospital-a': {} });
     const run = await waitForRun(
       agg.url,

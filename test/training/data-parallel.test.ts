@@ -61,13 +61,7 @@ describe('data-parallel training', () => {
       expect(e.accuracy).toBe(one.epochs[i].accuracy);
       expect(e.images).toBe(one.epochs[i].images);
     });
-    const a = getModelWeights(single);
-    const b = getModelWeights(parallel);
-    let worst = 0;
-    a.forEach((w, i) =>
-      w.data.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - b[i].data[j])))),
-    );
-    expect(worst).toBeLessThan(1e-3);
+    expect(largestWeightDifference(single, parallel)).toBeLessThan(1e-3);
     single.dispose();
     parallel.dispose();
   });
@@ -87,13 +81,7 @@ describe('data-parallel training', () => {
       expect(e.loss).toBeCloseTo(one.epochs[i].loss, 4);
       expect(e.accuracy).toBe(one.epochs[i].accuracy);
     });
-    const a = getModelWeights(single);
-    const b = getModelWeights(parallel);
-    let worst = 0;
-    a.forEach((w, i) =>
-      w.data.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - b[i].data[j])))),
-    );
-    expect(worst).toBeLessThan(1e-3);
+    expect(largestWeightDifference(single, parallel)).toBeLessThan(1e-3);
     single.dispose();
     parallel.dispose();
   });
@@ -171,3 +159,12 @@ describe('data-parallel training', () => {
     }
   });
 });
+
+function largestWeightDifference(a: tf.LayersModel, b: tf.LayersModel): number {
+  const wb = getModelWeights(b);
+  let worst = 0;
+  getModelWeights(a).forEach((w, i) =>
+    w.data.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - wb[i].data[j])))),
+  );
+  return worst;
+}
