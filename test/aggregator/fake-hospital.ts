@@ -26,6 +26,8 @@ export interface FakeBehaviour {
   healthDelayMs?: number;
   /** Fields answered by POST /evaluate over the defaults (e.g. a score histogram). */
   evaluation?: Record<string, unknown>;
+  /** Answer POST /evaluate with this status (an error) instead of the metrics. */
+  evaluateStatus?: number;
   /** GET /info's splits.train [NORMAL, PNEUMONIA] (default: 40% / 60% of numSamples). */
   trainCounts?: [number, number];
   /** Answer GET /info with this status (an error) instead of the counts. */
@@ -288,8 +290,13 @@ export async function startFakeHospital(
   app.post<{ Body: { model: { id: string; sha256: string } } }>(
     '/evaluate',
     { onRequest: signed },
-    async (request) => {
+    async (request, reply) => {
       fake.evaluations.push(request.body as Record<string, unknown>);
+      if (fake.behaviour.evaluateStatus) {
+        return reply
+          .status(fake.behaviour.evaluateStatus)
+          .send({ error: { code: 'broken', message: 'cannot evaluate' } });
+      }
       const res = await call(`/models/${request.body.model.id}/weights`);
       if (!res.ok) throw new Error(`evaluation download answered ${res.status}`);
       const { manifest } = unpackWeights(Buffer.from(await res.arrayBuffer()));

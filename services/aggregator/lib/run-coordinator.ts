@@ -9,6 +9,7 @@ import { audit } from './audit.ts';
 import { resolveClassWeights } from './class-weights.ts';
 import { findOrCreateModelVersion, promoteModel } from './model-versions.ts';
 import { EarlyStopping, validationLossOf } from './early-stopping.ts';
+import { promotionRefusal } from './promotion-gate.ts';
 import { RoundRunner, type CoordinatorDeps } from './round-runner.ts';
 import {
   announceCancellation,
@@ -216,6 +217,11 @@ export class RunCoordinator {
     return model;
   }
 
+  /**
+   * Completes the run and, with promote, puts the final model into production unless the
+   * promotion gate or the degenerate-model guard refuses it (promotion-gate.ts): then the run
+   * completes all the same, production is left as it is and the reason is recorded.
+   */
   private async completeRun(
     run: TrainingRun,
     settings: RunSettings,
@@ -223,14 +229,17 @@ export class RunCoordinator {
     roundsDone: number,
   ): Promise<void> {
     const converged = roundsDone < settings.rounds;
+    const refusal = run.promoteOnFinish ? promotionRefusal(settings.promotionGate, final) : null;
     const promoted = await this.deps.prisma.$transaction(async (tx) => {
       // Only a running run completes (a cancelled one is not promoted).
       await lockRunningRun(tx, run.id, {
         status: 'completed',
         finishedAt: new Date(),
         currentRound: roundsDone,
+        promotionRefusedReason: refusal,
       });
-      if (run.promoteOnFinish) await promoteModel(tx, final.id, 'system');
+      const promote = run.promoteOnFinish && refusal === null;
+      if (promote) await promoteModel(tx, final.id, 'system');
       await audit(tx, {
         actor: 'system',
         action: 'run.completed',
@@ -239,19 +248,28 @@ export class RunCoordinator {
         details: {
           finalModelId: final.id,
           version: final.version,
-          promoted: run.promoteOnFinish,
+          promoted: promote,
+          promotionRefused: refusal,
           rounds: roundsDone,
           converged,
         },
       });
-      return run.promoteOnFinish;
+      return promote;
     });
-    this.deps.log.info({ runId: run.id, modelId: final.id, promoted }, 'training run completed');
+    if (refusal === null) {
+      this.deps.log.info({ runId: run.id, modelId: final.id, promoted }, 'training run completed');
+    } else {
+      this.deps.log.warn(
+        { runId: run.id, modelId: final.id, promoted, promotionRefused: refusal },
+        `training run completed; its final model was not promoted: ${refusal}`,
+      );
+    }
     this.deps.events.publish(run.id, 'run-completed', {
       finalModelId: final.id,
       version: final.version,
       sha256: final.sha256,
       promoted,
+      promotionRefused: refusal,
       rounds: roundsDone,
       converged,
     });

@@ -47,6 +47,7 @@ export function runSummary(run: TrainingRun): RunSummary {
     settings: parseRunSettings(run.settings),
     currentRound: run.currentRound,
     failureReason: run.failureReason,
+    promotionRefusedReason: run.promotionRefusedReason,
     cancellation: run.cancelledAt
       ? {
           at: run.cancelledAt.toISOString(),

@@ -53,6 +53,33 @@ export const ClassWeightsModeSchema = Type.Union(
   },
 );
 
+const gateMinimum = (description: string) =>
+  Type.Optional(Type.Number({ minimum: 0, maximum: 1, description }));
+
+/** The minimum validation quality of a run's final model for it to be promoted automatically. */
+export const PromotionGateSchema = Type.Object(
+  {
+    minAccuracy: gateMinimum(
+      "Minimum pooled validation accuracy at the final model's decision threshold",
+    ),
+    minAuc: gateMinimum(
+      "Minimum validation AUC (the hospitals' AUCs weighted by their validation sizes; no threshold)",
+    ),
+    minRecall: gateMinimum(
+      "Minimum pooled validation recall (sensitivity, PNEUMONIA) at the final model's decision threshold",
+    ),
+    minSpecificity: gateMinimum(
+      "Minimum pooled validation specificity (NORMAL) at the final model's decision threshold",
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "Promotion gate (default none): with promote, the final model goes into production only if its validation summary (the hospitals' POST /evaluate answers, metrics.validation of the version) meets every minimum given. accuracy, recall and specificity are read at the model's own threshold: validation.atThreshold when the summary has it, else the hospitals' values at 0.5 when that is the model's threshold; a minimum that cannot be read so, or a final model no hospital evaluated, refuses the promotion. auc is validation.auc. A refusal leaves production unchanged, completes the run all the same and is recorded in the run's promotionRefusedReason; an admin can still promote the model with POST /models/{id}/promote. Independently of any gate, a final model that calls every validation image the same class while both classes are present is never promoted automatically. Runs stored without a gate have none",
+  },
+);
+export type PromotionGate = Static<typeof PromotionGateSchema>;
+
 /** [NORMAL, PNEUMONIA] as a plain array (OpenAPI 3.0 has no tuples), typed as the pair. */
 const pair = <T extends TNumber | TInteger>(item: T, description: string) =>
   Type.Unsafe<[number, number]>(Type.Array(item, { minItems: 2, maxItems: 2, description }));
@@ -167,8 +194,10 @@ export const RunSettingsSchema = Type.Object({
   classWeights: ClassWeightsModeSchema,
   promote: Type.Boolean({
     default: true,
-    description: 'Put the final model into production when the run completes',
+    description:
+      'Put the final model into production when the run completes, unless the promotion gate or the degenerate-model guard refuses it (promotionRefusedReason)',
   }),
+  promotionGate: Type.Optional(PromotionGateSchema),
   seed: Type.Integer({
     minimum: 0,
     maximum: 2147483647,
@@ -246,6 +275,10 @@ const runFields = {
   settings: RunSettingsSchema,
   currentRound: Type.Integer({ description: 'The round in progress, or the last one' }),
   failureReason: NullableString,
+  promotionRefusedReason: Type.Union([Type.String(), Type.Null()], {
+    description:
+      "Set when a completed run's final model was not promoted although promote was true: why the promotion gate (settings.promotionGate) or the degenerate-model guard refused it (production was left unchanged; POST /models/{id}/promote still promotes it by hand). Null otherwise",
+  }),
   cancellation: CancellationSchema,
   createdAt: Timestamp,
   startedAt: NullableTimestamp,
