@@ -6,20 +6,18 @@ import {
   resolveRunSettings,
   trainRequest,
 } from '../../services/aggregator/lib/run-settings.ts';
-import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
 import { decodeWeights, unpackWeights, type NamedWeights } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
+import type { FakeHospital } from './fake-hospital.ts';
+import { AggregatorHarness } from './harness.ts';
 import {
   ADMIN_TOKEN,
   deadUrl,
-  freshState,
   json,
   registerHospital,
-  startAggregator,
   TINY_RUN,
   waitForRun,
-  type Aggregator,
   type RunBody,
 } from './helpers.ts';
 
@@ -78,56 +76,18 @@ describe('trainRequest', () => {
 
 describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: DatabaseKind) => {
   /** Everything a test started, closed after it. */
-  let cleanups: (() => Promise<void>)[] = [];
-  let db: Database;
-  let stateDir: string;
-  let agg: Aggregator;
+  const h = new AggregatorHarness();
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
-
-  async function setUp(): Promise<Aggregator> {
-    const state = await freshState(kind);
-    cleanups.push(state.cleanup);
-    db = state.test.db;
-    stateDir = state.stateDir;
-    agg = await startAggregator(db, stateDir);
-    cleanups.push(() => agg.app.close());
-    return agg;
-  }
-
-  /** Fake hospitals, registered with the aggregator under their names. */
-  async function hospitals(
-    specs: Record<string, FakeBehaviour>,
-  ): Promise<Record<string, FakeHospital & { id: string }>> {
-    const out: Record<string, FakeHospital & { id: string }> = {};
-    for (const [name, behaviour] of Object.entries(specs)) {
-      const fake = await startFakeHospital(name, () => agg.url, behaviour);
-      cleanups.push(async () => {
-        await fake.settled();
-        await fake.close();
-      });
-      const { id, token } = await registerHospital(agg.url, name, fake.url);
-      fake.token = token;
-      out[name] = Object.assign(fake, { id });
-    }
-    return out;
-  }
+  afterEach(() => h.close());
 
   async function startRun(body: RunBody): Promise<string> {
-    const res = await json<{ id: string }>(`${agg.url}/rounds`, {
-      method: 'POST',
-      token: ADMIN_TOKEN,
-      body: JSON.stringify(body),
-    });
+    const res = await h.postRun(body);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     return res.body.id;
   }
 
   async function modelWeights(id: string): Promise<NamedWeights[]> {
-    const res = await fetch(`${agg.url}/models/${id}/weights`, {
+    const res = await fetch(`${h.agg.url}/models/${id}/weights`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(200);
@@ -136,9 +96,9 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   }
 
   it('registers hospitals and tells tokens apart', async () => {
-    await setUp();
+    await h.start(kind);
     const post = (body: unknown, token?: string) =>
-      json(`${agg.url}/hospitals`, { method: 'POST', token, body: JSON.stringify(body) });
+      json(`${h.agg.url}/hospitals`, { method: 'POST', token, body: JSON.stringify(body) });
     expect((await post({ name: 'a', baseUrl: 'http://127.0.0.1:1' })).status).toBe(401);
     expect(
       (await post({ name: 'a', baseUrl: 'http://127.0.0.1:1' }, 'not-the-admin-token')).status,
@@ -160,36 +120,38 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     expect(JSON.stringify(badUrl.body)).toMatch(/baseUrl/);
 
     // A hospital's token is known, but not for admin routes.
-    expect((await json(`${agg.url}/hospitals`)).status).toBe(401);
-    expect((await json(`${agg.url}/hospitals`, { token })).status).toBe(403);
-    const forbidden = await json(`${agg.url}/rounds`, { method: 'POST', token, body: '{}' });
+    expect((await json(`${h.agg.url}/hospitals`)).status).toBe(401);
+    expect((await json(`${h.agg.url}/hospitals`, { token })).status).toBe(403);
+    const forbidden = await json(`${h.agg.url}/rounds`, { method: 'POST', token, body: '{}' });
     expect(forbidden.status).toBe(403);
-    const list = await json<{ hospitals: Record<string, unknown>[] }>(`${agg.url}/hospitals`, {
+    const list = await json<{ hospitals: Record<string, unknown>[] }>(`${h.agg.url}/hospitals`, {
       token: ADMIN_TOKEN,
     });
     expect(list.status).toBe(200);
     expect(list.body.hospitals).toEqual([
       expect.objectContaining({ name: 'hospital-a', status: 'active', lastSeenAt: null }),
     ]);
-    const stored = await db.prisma.hospital.findFirstOrThrow();
+    const stored = await h.db.prisma.hospital.findFirstOrThrow();
     expect(JSON.stringify(list.body)).not.toContain(token);
     expect(JSON.stringify(list.body)).not.toContain(stored.tokenHash);
     expect(stored.tokenHash).not.toContain(token);
 
     // Only hospitals post updates; weights need a token.
-    const asAdmin = await json(`${agg.url}/rounds/x/updates`, {
+    const asAdmin = await json(`${h.agg.url}/rounds/x/updates`, {
       method: 'POST',
       token: ADMIN_TOKEN,
     });
     expect(asAdmin.status).toBe(403);
-    expect((await json(`${agg.url}/models/x/weights`)).status).toBe(401);
-    expect((await json(`${agg.url}/models/production`)).body).toMatchObject({
+    expect((await json(`${h.agg.url}/models/x/weights`)).status).toBe(401);
+    expect((await json(`${h.agg.url}/models/production`)).body).toMatchObject({
       error: { code: 'no-production-model' },
     });
-    const audit = await db.prisma.auditEvent.findMany({ where: { action: 'hospital.registered' } });
+    const audit = await h.db.prisma.auditEvent.findMany({
+      where: { action: 'hospital.registered' },
+    });
     expect(audit).toHaveLength(1);
     expect(JSON.stringify(audit)).not.toContain(token);
-    const docs = await json<{ paths: Record<string, unknown> }>(`${agg.url}/docs/json`);
+    const docs = await json<{ paths: Record<string, unknown> }>(`${h.agg.url}/docs/json`);
     expect(Object.keys(docs.body.paths)).toEqual(
       expect.arrayContaining([
         '/hospitals',
@@ -207,9 +169,9 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('validates POST /rounds, naming the field, and fills the defaults', async () => {
-    await setUp();
+    await h.start(kind);
     const post = (body: unknown) =>
-      json<{ error: { message: string } }>(`${agg.url}/rounds`, {
+      json<{ error: { message: string } }>(`${h.agg.url}/rounds`, {
         method: 'POST',
         token: ADMIN_TOKEN,
         body: JSON.stringify(body),
@@ -227,13 +189,13 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.message).toContain(field);
     }
-    const { status, body } = await json<{ id: string }>(`${agg.url}/rounds`, {
+    const { status, body } = await json<{ id: string }>(`${h.agg.url}/rounds`, {
       method: 'POST',
       token: ADMIN_TOKEN,
       body: '{}',
     });
     expect(status).toBe(202);
-    const run = await waitForRun(agg.url, body.id);
+    const run = await waitForRun(h.agg.url, body.id);
     expect(run.settings).toEqual({
       architecture: 'se-resnet18-gn',
       inputSize: 64,
@@ -260,21 +222,21 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     expect(run.failureReason).toMatch(
       /round 1 failed: 0 of 0 registered hospital.*minHospitals = 1/,
     );
-    const models = await json<{ models: ModelBody[] }>(`${agg.url}/models`);
+    const models = await json<{ models: ModelBody[] }>(`${h.agg.url}/models`);
     expect(models.body.models).toEqual([
       expect.objectContaining({ roundIndex: 0, runId: run.id, width: 64, inputSize: 64 }),
     ]);
   });
 
   it('validates, stores and sends maxStepsPerEpoch (K local steps) and proximalMu', async () => {
-    await setUp();
+    await h.start(kind);
     const refused: [string, unknown[]][] = [
       ['maxStepsPerEpoch', [0, 1.5, -1, 1000001]],
       ['proximalMu', [-0.1, 1000, 'x']],
     ];
     for (const [field, values] of refused)
       for (const value of values) {
-        const bad = await json<{ error: { message: string } }>(`${agg.url}/rounds`, {
+        const bad = await json<{ error: { message: string } }>(`${h.agg.url}/rounds`, {
           method: 'POST',
           token: ADMIN_TOKEN,
           body: JSON.stringify({ ...TINY_RUN, [field]: value }),
@@ -282,15 +244,15 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
         expect(bad.status, `${field} ${String(value)}`).toBe(400);
         expect(bad.body.error.message).toContain(field);
       }
-    const fakes = await hospitals({ 'hospital-a': {} });
+    const fakes = await h.addHospitals({ 'hospital-a': {} });
     const run = await waitForRun(
-      agg.url,
-      await startRun({ ...TINY_RUN, maxStepsPerEpoch: 2, proximalMu: 0.5 }),
+      h.agg.url,
+      await startRun({ maxStepsPerEpoch: 2, proximalMu: 0.5 }),
     );
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.settings).toMatchObject({ localEpochs: 1, maxStepsPerEpoch: 2, proximalMu: 0.5 });
     const listed = await json<{ runs: { id: string; settings: Record<string, unknown> }[] }>(
-      `${agg.url}/rounds`,
+      `${h.agg.url}/rounds`,
     );
     expect(listed.body.runs.find((r) => r.id === run.id)?.settings.maxStepsPerEpoch).toBe(2);
     const trains = fakes['hospital-a'].trains.map((t) => t.body);
@@ -306,16 +268,16 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('runs 2 rounds over 3 hospitals and promotes the final model', async () => {
-    await setUp();
-    const fakes = await hospitals({ 'hospital-a': {}, 'hospital-b': {}, 'hospital-c': {} });
-    const runId = await startRun(TINY_RUN);
-    const busy = await json(`${agg.url}/rounds`, {
+    await h.start(kind);
+    const fakes = await h.addHospitals({ 'hospital-a': {}, 'hospital-b': {}, 'hospital-c': {} });
+    const runId = await startRun({});
+    const busy = await json(`${h.agg.url}/rounds`, {
       method: 'POST',
       token: ADMIN_TOKEN,
       body: '{}',
     });
     expect(busy.status).toBe(409);
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.currentRound).toBe(2);
     expect(run.rounds.map((r) => [r.round, r.status, r.updates.map((u) => u.status)])).toEqual([
@@ -340,7 +302,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       evaluationFailures: [],
     });
 
-    const models = (await json<{ models: ModelBody[] }>(`${agg.url}/models`)).body.models;
+    const models = (await json<{ models: ModelBody[] }>(`${h.agg.url}/models`)).body.models;
     expect(models.map((m) => [m.roundIndex, m.stage])).toEqual([
       [2, 'production'],
       [1, 'candidate'],
@@ -353,7 +315,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     expect(run.finalModelId).toBe(models[0].id);
 
     // What the inference-api reads (docs/inference-api.md).
-    const production = await json<ModelBody>(`${agg.url}/models/production`);
+    const production = await json<ModelBody>(`${h.agg.url}/models/production`);
     expect(production.status).toBe(200);
     expect(production.body).toMatchObject({
       id: models[0].id,
@@ -397,9 +359,9 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     expect(fakes['hospital-c'].uploads.map((u) => u.status)).toEqual([202, 202]);
 
     // Downloads: one per round and hospital, counted against the run; evaluations are not.
-    const downloads = await db.prisma.weightDownload.findMany({ where: { runId } });
+    const downloads = await h.db.prisma.weightDownload.findMany({ where: { runId } });
     expect(downloads).toHaveLength(6);
-    const actions = await db.prisma.auditEvent.groupBy({ by: ['action'], _count: true });
+    const actions = await h.db.prisma.auditEvent.groupBy({ by: ['action'], _count: true });
     const count = Object.fromEntries(actions.map((a) => [a.action, a._count]));
     expect(count).toMatchObject({
       'run.created': 1,
@@ -410,19 +372,19 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     });
     expect(count['model.downloaded']).toBe(6 + 6 + 1);
 
-    const runs = await json<{ runs: { id: string; status: string }[] }>(`${agg.url}/rounds`);
+    const runs = await json<{ runs: { id: string; status: string }[] }>(`${h.agg.url}/rounds`);
     expect(runs.body.runs).toEqual([expect.objectContaining({ id: runId, status: 'completed' })]);
 
     // Promotion by hand: the previous production model is archived.
-    const promoted = await json<ModelBody>(`${agg.url}/models/${models[1].id}/promote`, {
+    const promoted = await json<ModelBody>(`${h.agg.url}/models/${models[1].id}/promote`, {
       method: 'POST',
       token: ADMIN_TOKEN,
     });
     expect(promoted.status).toBe(200);
     expect(promoted.body.stage).toBe('production');
-    const after = (await json<{ models: ModelBody[] }>(`${agg.url}/models`)).body.models;
+    const after = (await json<{ models: ModelBody[] }>(`${h.agg.url}/models`)).body.models;
     expect(after.map((m) => m.stage)).toEqual(['archived', 'production', 'candidate']);
-    const missing = await json(`${agg.url}/models/nope/promote`, {
+    const missing = await json(`${h.agg.url}/models/nope/promote`, {
       method: 'POST',
       token: ADMIN_TOKEN,
     });
@@ -430,17 +392,17 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('averages the updates weighted by sample counts', async () => {
-    await setUp();
+    await h.start(kind);
     const constant =
       (value: number) =>
       (global: NamedWeights[]): NamedWeights[] =>
         global.map((w) => ({ ...w, data: new Float32Array(w.data.length).fill(value) }));
-    await hospitals({
+    await h.addHospitals({
       'hospital-a': { makeUpdate: constant(1), numSamples: 3 },
       'hospital-b': { makeUpdate: constant(5), numSamples: 1 },
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1, promote: false });
-    const run = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1, promote: false });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const weights = await modelWeights(run.rounds[0].outputModelId as string);
     // (3 x 1 + 1 x 5) / 4
@@ -452,29 +414,33 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
         { hospital: 'hospital-b', numSamples: 1, share: 0.25 },
       ],
     });
-    expect((await json(`${agg.url}/models/production`)).status).toBe(404);
+    expect((await json(`${h.agg.url}/models/production`)).status).toBe(404);
   });
 
   it('ends a run early once the validation loss stops improving (convergence)', async () => {
-    await setUp();
+    await h.start(kind);
     // Fake hospitals report the same validation loss every round: no improvement after round 1.
-    await hospitals({ 'hospital-a': {}, 'hospital-b': {} });
-    const runId = await startRun({ ...TINY_RUN, rounds: 5, maxDownloads: 5, earlyStopPatience: 1 });
-    const run = await waitForRun(agg.url, runId);
+    await h.addHospitals({ 'hospital-a': {}, 'hospital-b': {} });
+    const runId = await startRun({ rounds: 5, maxDownloads: 5, earlyStopPatience: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.rounds).toHaveLength(2);
     expect(run.currentRound).toBe(2);
-    expect((await json<{ id: string }>(`${agg.url}/models/production`)).body.id).toBe(
+    expect((await json<{ id: string }>(`${h.agg.url}/models/production`)).body.id).toBe(
       run.rounds[1].outputModelId,
     );
   });
 
   it('goes on without a dead hospital or one that refuses the work', async () => {
-    await setUp();
-    await hospitals({ 'hospital-a': {}, 'hospital-b': {}, 'hospital-c': { trainStatus: 500 } });
-    await registerHospital(agg.url, 'hospital-dead', await deadUrl());
-    const runId = await startRun({ ...TINY_RUN, rounds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    await h.start(kind);
+    await h.addHospitals({
+      'hospital-a': {},
+      'hospital-b': {},
+      'hospital-c': { trainStatus: 500 },
+    });
+    await registerHospital(h.agg.url, 'hospital-dead', await deadUrl());
+    const runId = await startRun({ rounds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const [round] = run.rounds;
     // The dead one fails its health check and is not selected; the broken one fails dispatch.
@@ -490,11 +456,11 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('fails the run when too few hospitals are available', async () => {
-    await setUp();
-    await hospitals({ 'hospital-a': {}, 'hospital-b': {} });
-    await registerHospital(agg.url, 'hospital-dead', await deadUrl());
-    const runId = await startRun({ ...TINY_RUN, minHospitals: 3 });
-    const run = await waitForRun(agg.url, runId);
+    await h.start(kind);
+    await h.addHospitals({ 'hospital-a': {}, 'hospital-b': {} });
+    await registerHospital(h.agg.url, 'hospital-dead', await deadUrl());
+    const runId = await startRun({ minHospitals: 3 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status).toBe('failed');
     expect(run.failureReason).toMatch(
       /^round 1 failed: 2 of 3 registered hospital\(s\) available, fewer than minHospitals = 3: hospital-dead is unavailable \(GET http:.*\/health failed: ECONNREFUSED\)$/,
@@ -505,13 +471,13 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('times out a hospital at the deadline and refuses its late update', async () => {
-    await setUp();
-    const fakes = await hospitals({
+    await h.start(kind);
+    const fakes = await h.addHospitals({
       'hospital-a': {},
       'hospital-slow': { uploadDelayMs: 2_500 },
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1, roundTimeoutSeconds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1, roundTimeoutSeconds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const slow = run.rounds[0].updates.find((u) => u.hospitalName === 'hospital-slow');
     expect(slow).toMatchObject({ status: 'timed_out' });
@@ -523,15 +489,15 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
         body: { error: expect.objectContaining({ code: 'round-closed' }) },
       }),
     ]);
-    const after = await waitForRun(agg.url, runId);
+    const after = await waitForRun(h.agg.url, runId);
     expect(after.rounds[0].updates[1].failureReason).toMatch(/late update refused/);
   });
 
   it('minHospitals counts accepted updates: a round with too few fails the run', async () => {
-    await setUp();
-    await hospitals({ 'hospital-a': {}, 'hospital-silent': { silent: true } });
-    const runId = await startRun({ ...TINY_RUN, minHospitals: 2, roundTimeoutSeconds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    await h.start(kind);
+    await h.addHospitals({ 'hospital-a': {}, 'hospital-silent': { silent: true } });
+    const runId = await startRun({ minHospitals: 2, roundTimeoutSeconds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status).toBe('failed');
     expect(run.failureReason).toMatch(
       /^round 1 failed: 1 accepted update\(s\), fewer than minHospitals = 2 \[hospital-a: accepted; hospital-silent: timed_out/,
@@ -539,8 +505,8 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('rejects a wrong-shaped update with the reason and goes on', async () => {
-    await setUp();
-    const fakes = await hospitals({
+    await h.start(kind);
+    const fakes = await h.addHospitals({
       'hospital-a': {},
       'hospital-b': {},
       'hospital-bad': {
@@ -548,8 +514,8 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
           global.map((w, i) => (i === 0 ? { ...w, shape: [w.data.length], data: w.data } : w)),
       },
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const bad = run.rounds[0].updates.find((u) => u.hospitalName === 'hospital-bad');
     expect(bad?.status).toBe('rejected');
@@ -559,12 +525,12 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       body: { error: { code: 'incompatible-update' } },
     });
     expect(run.rounds[0].metrics).toMatchObject({ train: { hospitals: 2 } });
-    expect(await db.prisma.auditEvent.count({ where: { action: 'update.rejected' } })).toBe(1);
+    expect(await h.db.prisma.auditEvent.count({ where: { action: 'update.rejected' } })).toBe(1);
   });
 
   it('rejects a poisoned and an unchanged update by their norms, and goes on', async () => {
-    await setUp();
-    await hospitals({
+    await h.start(kind);
+    await h.addHospitals({
       'hospital-a': {},
       'hospital-b': {},
       'hospital-c': {},
@@ -575,8 +541,8 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       // A free rider sending the global model back.
       'hospital-idle': { makeUpdate: (global) => global },
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const byName = new Map(run.rounds[0].updates.map((u) => [u.hospitalName, u]));
     expect(byName.get('hospital-poisoned')).toMatchObject({ status: 'rejected' });
@@ -596,46 +562,46 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
         expect(w.data[k]).toBeCloseTo(input[i].data[k] + 0.001, 5);
       }
     }
-    const audited = await db.prisma.auditEvent.findMany({ where: { action: 'update.rejected' } });
+    const audited = await h.db.prisma.auditEvent.findMany({ where: { action: 'update.rejected' } });
     expect(audited).toHaveLength(2);
   });
 
   it('takes every update when the norm check is off (maxUpdateNormRatio 0)', async () => {
-    await setUp();
-    await hospitals({
+    await h.start(kind);
+    await h.addHospitals({
       'hospital-a': {},
       'hospital-b': {},
       'hospital-poisoned': {
         makeUpdate: (global) => global.map((w) => ({ ...w, data: w.data.map((v) => v + 1) })),
       },
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1, maxUpdateNormRatio: 0 });
-    const run = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1, maxUpdateNormRatio: 0 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.rounds[0].updates.every((u) => u.status === 'accepted')).toBe(true);
   });
 
   it('answers a repeated update with its recorded status', async () => {
-    await setUp();
-    const fakes = await hospitals({ 'hospital-a': { uploadTwice: true } });
-    const runId = await startRun({ ...TINY_RUN, rounds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    await h.start(kind);
+    const fakes = await h.addHospitals({ 'hospital-a': { uploadTwice: true } });
+    const runId = await startRun({ rounds: 1 });
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const [first, second] = fakes['hospital-a'].uploads;
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(second.body).toEqual({ ...first.body, status: 'accepted' });
-    expect(await db.prisma.auditEvent.count({ where: { action: 'update.accepted' } })).toBe(1);
+    expect(await h.db.prisma.auditEvent.count({ where: { action: 'update.accepted' } })).toBe(1);
   });
 
   it('enforces S_max: no download beyond it, not selected once at it', async () => {
-    await setUp();
-    const fakes = await hospitals({ 'hospital-a': {}, 'hospital-b': {}, 'hospital-c': {} });
+    await h.start(kind);
+    const fakes = await h.addHospitals({ 'hospital-a': {}, 'hospital-b': {}, 'hospital-c': {} });
     const holds = Object.values(fakes).map((f) => f.hold(2));
-    cleanups.push(async () => holds.forEach((release) => release()));
+    h.onClose(() => holds.forEach((release) => release()));
     // C = 0.34: one hospital a round; S_max = 1: each may see one model of the run.
-    const runId = await startRun({ ...TINY_RUN, clientFraction: 0.34, maxDownloads: 1 });
-    const during = await waitForRun(agg.url, runId, (r) => r.rounds[1]?.status === 'dispatched');
+    const runId = await startRun({ clientFraction: 0.34, maxDownloads: 1 });
+    const during = await waitForRun(h.agg.url, runId, (r) => r.rounds[1]?.status === 'dispatched');
     const [first, second] = during.rounds.map((r) => r.selectedHospitalIds);
     expect(first).toHaveLength(1);
     expect(second).toHaveLength(1);
@@ -643,7 +609,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     const used = Object.values(fakes).find((f) => f.id === first[0]) as FakeHospital;
 
     const download = (modelId: string, token: string) =>
-      fetch(`${agg.url}/models/${modelId}/weights`, {
+      fetch(`${h.agg.url}/models/${modelId}/weights`, {
         headers: { authorization: `Bearer ${token}` },
       });
     const newer = await download(during.rounds[1].inputModelId as string, used.token);
@@ -652,14 +618,14 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     // The model it already has is no new exposure; the admin token is never counted.
     expect((await download(during.rounds[0].inputModelId as string, used.token)).status).toBe(200);
     expect((await download(during.rounds[1].inputModelId as string, ADMIN_TOKEN)).status).toBe(200);
-    expect(await db.prisma.auditEvent.count({ where: { action: 'model.download-refused' } })).toBe(
-      1,
-    );
+    expect(
+      await h.db.prisma.auditEvent.count({ where: { action: 'model.download-refused' } }),
+    ).toBe(1);
 
     holds.forEach((release) => release());
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
-    const perHospital = await db.prisma.weightDownload.groupBy({
+    const perHospital = await h.db.prisma.weightDownload.groupBy({
       by: ['hospitalId'],
       where: { runId },
       _count: true,
@@ -668,12 +634,12 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
   });
 
   it('streams the run as server-sent events', async () => {
-    await setUp();
+    await h.start(kind);
     // Slow health checks: the stream is open before round 1 starts.
-    await hospitals({ 'hospital-a': { healthDelayMs: 300 }, 'hospital-b': {} });
-    const runId = await startRun(TINY_RUN);
+    await h.addHospitals({ 'hospital-a': { healthDelayMs: 300 }, 'hospital-b': {} });
+    const runId = await startRun({});
     const raw: string[] = [];
-    const events = await readEvents(`${agg.url}/rounds/${runId}/events`, raw);
+    const events = await readEvents(`${h.agg.url}/rounds/${runId}/events`, raw);
     expect(raw[0]).toContain(': keep-alive\n\n');
     const types = events.map((e) => e.event);
     expect(types[0]).toBe('snapshot');
@@ -689,40 +655,39 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
     });
     expect(events.at(-1)?.data).toMatchObject({ runId, promoted: true });
     // A finished run: the snapshot, then the end.
-    const again = await readEvents(`${agg.url}/rounds/${runId}/events`);
+    const again = await readEvents(`${h.agg.url}/rounds/${runId}/events`);
     expect(again.map((e) => e.event)).toEqual(['snapshot']);
     expect(again[0].data).toMatchObject({ id: runId, status: 'completed' });
-    expect((await fetch(`${agg.url}/rounds/nope/events`)).status).toBe(404);
+    expect((await fetch(`${h.agg.url}/rounds/nope/events`)).status).toBe(404);
   });
 
   it('resumes a run after a restart, without duplicating versions', async () => {
-    await setUp();
-    const fakes = await hospitals({ 'hospital-a': {}, 'hospital-b': {} });
+    await h.start(kind);
+    const fakes = await h.addHospitals({ 'hospital-a': {}, 'hospital-b': {} });
     const holds = Object.values(fakes).map((f) => f.hold(2));
-    const runId = await startRun(TINY_RUN);
-    await waitForRun(agg.url, runId, (r) => r.rounds[1]?.status === 'dispatched');
+    const runId = await startRun({});
+    await waitForRun(h.agg.url, runId, (r) => r.rounds[1]?.status === 'dispatched');
     const dispatched = Object.values(fakes);
     while (!dispatched.every((f) => f.trains.length === 2)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
 
     // Stop mid-round, then start a new aggregator on the same database and state directory.
-    const { port } = agg;
-    await agg.app.close();
-    agg = await startAggregator(db, stateDir, { port });
-    cleanups.push(() => agg.app.close());
+    await h.restart();
     holds.forEach((release) => release());
 
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.rounds.map((r) => r.status)).toEqual(['completed', 'completed']);
-    const versions = await db.prisma.modelVersion.findMany({ orderBy: { version: 'asc' } });
+    const versions = await h.db.prisma.modelVersion.findMany({ orderBy: { version: 'asc' } });
     expect(versions.map((v) => [v.version, v.roundIndex])).toEqual([
       [1, 0],
       [2, 1],
       [3, 2],
     ]);
-    const restarted = await db.prisma.auditEvent.findMany({ where: { action: 'round.restarted' } });
+    const restarted = await h.db.prisma.auditEvent.findMany({
+      where: { action: 'round.restarted' },
+    });
     expect(restarted).toHaveLength(1);
     expect(restarted[0].details).toMatchObject({ round: 2, attempt: 2 });
     // Round 1 was not redone; round 2 was dispatched twice, with different seeds.

@@ -1,3 +1,5 @@
+import type { AggregatorDeps } from '../../services/aggregator/app.ts';
+import type { AggregatorConfig } from '../../services/aggregator/config.ts';
 import type { Database, DatabaseKind } from '../../shared/db/index.ts';
 import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
 import {
@@ -12,6 +14,12 @@ import {
 
 export type RegisteredFake = FakeHospital & { id: string };
 
+/** What `start` passes to startAggregator, for the first aggregator and every restart. */
+export interface HarnessOptions {
+  config?: Partial<AggregatorConfig>;
+  deps?: AggregatorDeps;
+}
+
 /**
  * One test's aggregator on a fresh database and state directory, restartable on the same port,
  * with fake hospitals registered to it; `close` undoes everything in reverse order.
@@ -20,6 +28,7 @@ export class AggregatorHarness {
   private cleanups: (() => Promise<void>)[] = [];
   private current: Aggregator | undefined;
   private state: { db: Database; stateDir: string } | undefined;
+  private options: HarnessOptions = {};
 
   get agg(): Aggregator {
     if (!this.current) throw new Error('AggregatorHarness: start() first');
@@ -31,10 +40,11 @@ export class AggregatorHarness {
     return this.state.db;
   }
 
-  async start(kind: DatabaseKind): Promise<void> {
+  async start(kind: DatabaseKind, options: HarnessOptions = {}): Promise<void> {
     const state = await freshState(kind);
     this.cleanups.push(state.cleanup);
     this.state = { db: state.test.db, stateDir: state.stateDir };
+    this.options = options;
     await this.launch();
   }
 
@@ -63,6 +73,13 @@ export class AggregatorHarness {
     return fakes;
   }
 
+  /** Runs `cleanup` on close, before everything started until now (e.g. releasing holds). */
+  onClose(cleanup: () => void | Promise<void>): void {
+    this.cleanups.push(async () => {
+      await cleanup();
+    });
+  }
+
   /** POST /rounds with TINY_RUN overridden by `body`, as the admin. */
   postRun(body: Record<string, unknown>) {
     return json<{ id: string; error: { code: string; message: string } }>(
@@ -80,11 +97,12 @@ export class AggregatorHarness {
     this.cleanups = [];
     this.current = undefined;
     this.state = undefined;
+    this.options = {};
   }
 
   private async launch(port?: number): Promise<void> {
     const { db, stateDir } = this.state!;
-    const agg = await startAggregator(db, stateDir, port === undefined ? {} : { port });
+    const agg = await startAggregator(db, stateDir, { ...this.options, port });
     this.cleanups.push(() => agg.app.close());
     this.current = agg;
   }

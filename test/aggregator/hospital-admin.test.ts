@@ -2,21 +2,12 @@
 // window, disabling, enabling and moving a hospital (PATCH /hospitals/:id), GET
 // /hospitals/:id. The grace window on PGlite and PostgreSQL, the rest on PGlite.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
 import { hashToken } from '../../shared/service/auth.ts';
 import { REDACTED_PATHS } from '../../shared/service/create-app.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeHospital } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-} from './helpers.ts';
+import { AggregatorHarness, type RegisteredFake } from './harness.ts';
+import { ADMIN_TOKEN, json, waitForRun } from './helpers.ts';
 
 interface HospitalBody {
   id: string;
@@ -44,24 +35,18 @@ beforeAll(async () => {
   await useTestBackend();
 });
 
-let cleanups: (() => Promise<void>)[] = [];
+const h = new AggregatorHarness();
 afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
+  await h.close();
   skewMs = 0;
 });
 
-let db: Database;
-let agg: Aggregator;
 /** The aggregator's clock (token expiry) runs this far ahead of the real one. */
 let skewMs = 0;
 const clock = (): number => Date.now() + skewMs;
 
-async function setUp(logLines?: string[], kind: DatabaseKind = 'pglite'): Promise<Aggregator> {
-  const state = await freshState(kind);
-  cleanups.push(state.cleanup);
-  db = state.test.db;
-  agg = await startAggregator(db, state.stateDir, {
+async function setUp(logLines?: string[], kind: DatabaseKind = 'pglite'): Promise<void> {
+  await h.start(kind, {
     deps: {
       now: clock,
       ...(logLines
@@ -75,24 +60,15 @@ async function setUp(logLines?: string[], kind: DatabaseKind = 'pglite'): Promis
         : {}),
     },
   });
-  cleanups.push(() => agg.app.close());
-  return agg;
 }
 
 /** A fake node registered under its name, with its token. */
-async function hospital(name: string): Promise<FakeHospital & { id: string }> {
-  const fake = await startFakeHospital(name, () => agg.url);
-  cleanups.push(async () => {
-    await fake.settled();
-    await fake.close();
-  });
-  const { id, token } = await registerHospital(agg.url, name, fake.url);
-  fake.token = token;
-  return Object.assign(fake, { id });
+async function hospital(name: string): Promise<RegisteredFake> {
+  return (await h.addHospitals({ [name]: {} }))[name];
 }
 
 const rotate = (id: string, token?: string, body?: unknown) =>
-  json<RotatedBody & ErrorBody>(`${agg.url}/hospitals/${id}/token`, {
+  json<RotatedBody & ErrorBody>(`${h.agg.url}/hospitals/${id}/token`, {
     method: 'POST',
     token,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -100,7 +76,7 @@ const rotate = (id: string, token?: string, body?: unknown) =>
 
 /** PATCH /hospitals/:id, as the admin unless told otherwise (null: no token). */
 const patch = (id: string, body: unknown, token: string | null = ADMIN_TOKEN) =>
-  json<HospitalBody & ErrorBody>(`${agg.url}/hospitals/${id}`, {
+  json<HospitalBody & ErrorBody>(`${h.agg.url}/hospitals/${id}`, {
     method: 'PATCH',
     token: token ?? undefined,
     body: JSON.stringify(body),
@@ -111,7 +87,7 @@ async function download(
   modelId: string,
   token: string,
 ): Promise<{ status: number; body: ErrorBody }> {
-  const res = await fetch(`${agg.url}/models/${modelId}/weights`, {
+  const res = await fetch(`${h.agg.url}/models/${modelId}/weights`, {
     headers: { authorization: `Bearer ${token}` },
   });
   if (res.ok) {
@@ -123,16 +99,12 @@ async function download(
 
 /** POST /rounds/x/updates: the token is checked before anything else. */
 const upload = (token: string) =>
-  json<ErrorBody>(`${agg.url}/rounds/no-such-run/updates`, { method: 'POST', token });
+  json<ErrorBody>(`${h.agg.url}/rounds/no-such-run/updates`, { method: 'POST', token });
 
 async function runOnce(): Promise<Awaited<ReturnType<typeof waitForRun>>> {
-  const res = await json<{ id: string }>(`${agg.url}/rounds`, {
-    method: 'POST',
-    token: ADMIN_TOKEN,
-    body: JSON.stringify({ ...TINY_RUN, rounds: 1 }),
-  });
+  const res = await h.postRun({ rounds: 1 });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return waitForRun(agg.url, res.body.id);
+  return waitForRun(h.agg.url, res.body.id);
 }
 
 describe('hospital token rotation', () => {
@@ -141,7 +113,7 @@ describe('hospital token rotation', () => {
     await setUp(lines);
     const a = await hospital('hospital-a');
     const oldToken = a.token;
-    const before = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const before = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect((await download('no-such-model', oldToken)).status).toBe(404);
 
     const rotated = await rotate(a.id, ADMIN_TOKEN);
@@ -160,11 +132,11 @@ describe('hospital token rotation', () => {
     );
 
     // Only the hash is stored.
-    const after = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const after = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect(after.tokenHash).toBe(hashToken(newToken));
     expect(after.tokenHash).not.toBe(before.tokenHash);
     expect(after.tokenRotatedAt.toISOString()).toBe(rotated.body.tokenRotatedAt);
-    const rows = JSON.stringify(await db.prisma.hospital.findMany());
+    const rows = JSON.stringify(await h.db.prisma.hospital.findMany());
     expect(rows).not.toContain(newToken);
 
     // The old token is unknown at once; the new one works.
@@ -177,7 +149,9 @@ describe('hospital token rotation', () => {
     expect(fresh.body.error.code).toBe('model-not-found');
 
     // GET /hospitals/:id shows the rotation, no token data.
-    const shown = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    const shown = await json<HospitalBody>(`${h.agg.url}/hospitals/${a.id}`, {
+      token: ADMIN_TOKEN,
+    });
     expect(shown.status).toBe(200);
     expect(shown.body).toMatchObject({
       id: a.id,
@@ -187,13 +161,13 @@ describe('hospital token rotation', () => {
     expect(JSON.stringify(shown.body)).not.toContain(after.tokenHash);
 
     // Audited, without the token or its hash.
-    const events = await db.prisma.auditEvent.findMany({
+    const events = await h.db.prisma.auditEvent.findMany({
       where: { action: 'hospital.token-rotated' },
     });
     expect(events).toEqual([
       expect.objectContaining({ actor: 'admin', subjectType: 'hospital', subjectId: a.id }),
     ]);
-    const audit = JSON.stringify(await db.prisma.auditEvent.findMany());
+    const audit = JSON.stringify(await h.db.prisma.auditEvent.findMany());
     for (const secret of [oldToken, newToken, before.tokenHash, after.tokenHash]) {
       expect(audit).not.toContain(secret);
       for (const line of lines) expect(line).not.toContain(secret);
@@ -213,9 +187,9 @@ describe('hospital token rotation', () => {
     expect(unknown.body.error.code).toBe('hospital-not-found');
     // Nothing changed.
     expect((await download('no-such-model', a.token)).status).toBe(404);
-    expect(await db.prisma.auditEvent.count({ where: { action: 'hospital.token-rotated' } })).toBe(
-      0,
-    );
+    expect(
+      await h.db.prisma.auditEvent.count({ where: { action: 'hospital.token-rotated' } }),
+    ).toBe(0);
   });
 
   it('a node still on the old token refuses the signed dispatch; restarted with the new one it trains', async () => {
@@ -276,7 +250,7 @@ describe('hospital token rotation', () => {
     await setUp();
     const docs = await json<{
       paths: Record<string, Record<string, Record<string, unknown>>>;
-    }>(`${agg.url}/docs/json`);
+    }>(`${h.agg.url}/docs/json`);
     const rotation = docs.body.paths['/hospitals/{id}/token'].post;
     expect(rotation).toMatchObject({ tags: ['hospitals'], security: [{ bearerAuth: [] }] });
     expect(rotation.description).toContain('HOSPITAL_TOKEN');
@@ -324,21 +298,23 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
       expect((await upload(token)).status).not.toBe(401);
     }
     // Only hashes are stored: the current one and the one it replaced.
-    const row = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const row = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect(row.tokenHash).toBe(hashToken(newToken));
     expect(row.previousTokenHash).toBe(hashToken(oldToken));
     expect(row.previousTokenExpiresAt?.toISOString()).toBe(expiresAt);
 
     // GET /hospitals/:id and GET /hospitals show the expiry, never a token or hash.
-    const shown = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    const shown = await json<HospitalBody>(`${h.agg.url}/hospitals/${a.id}`, {
+      token: ADMIN_TOKEN,
+    });
     expect(shown.body).toMatchObject({ id: a.id, previousTokenExpiresAt: expiresAt });
-    const list = await json<{ hospitals: HospitalBody[] }>(`${agg.url}/hospitals`, {
+    const list = await json<{ hospitals: HospitalBody[] }>(`${h.agg.url}/hospitals`, {
       token: ADMIN_TOKEN,
     });
     expect(list.body.hospitals[0].previousTokenExpiresAt).toBe(expiresAt);
 
     // Audited with the grace, without any token or hash.
-    const event = await db.prisma.auditEvent.findFirstOrThrow({
+    const event = await h.db.prisma.auditEvent.findFirstOrThrow({
       where: { action: 'hospital.token-rotated', subjectId: a.id },
     });
     expect(event.details).toEqual({
@@ -371,12 +347,14 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
     expect(expired.body.error.code).toBe('unauthorized');
     expect((await upload(oldToken)).status).toBe(401);
     expect((await download('no-such-model', newToken)).status).toBe(404);
-    const after = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    const after = await json<HospitalBody>(`${h.agg.url}/hospitals/${a.id}`, {
+      token: ADMIN_TOKEN,
+    });
     expect(after.body.previousTokenExpiresAt).toBeNull();
 
     // No token or hash in any answer, audit event or log line.
     const answers = JSON.stringify([rotated.body.previousTokenExpiresAt, shown, list, after]);
-    const audit = JSON.stringify(await db.prisma.auditEvent.findMany());
+    const audit = JSON.stringify(await h.db.prisma.auditEvent.findMany());
     for (const secret of [oldToken, row.tokenHash, row.previousTokenHash as string]) {
       expect(answers).not.toContain(secret);
     }
@@ -402,7 +380,7 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
     expect((await download('no-such-model', t0)).status).toBe(401);
     expect((await download('no-such-model', t1)).status).toBe(404);
     expect((await download('no-such-model', t2)).status).toBe(404);
-    const row = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const row = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect(row.previousTokenHash).toBe(hashToken(t1));
 
     // Without a grace the one replaced is refused at once, and the older one stays refused.
@@ -413,10 +391,10 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
       expect((await download('no-such-model', token)).status).toBe(401);
     }
     expect((await download('no-such-model', third.body.token)).status).toBe(404);
-    const cleared = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const cleared = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect([cleared.previousTokenHash, cleared.previousTokenExpiresAt]).toEqual([null, null]);
     const grace = (
-      await db.prisma.auditEvent.findMany({
+      await h.db.prisma.auditEvent.findMany({
         where: { action: 'hospital.token-rotated', subjectId: a.id },
         orderBy: { at: 'asc' },
       })
@@ -440,7 +418,7 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
     expect((await upload(newToken)).status).toBe(403);
     expect((await download('no-such-model', oldToken)).status).toBe(401);
     expect((await upload(oldToken)).status).toBe(401);
-    const event = await db.prisma.auditEvent.findFirstOrThrow({
+    const event = await h.db.prisma.auditEvent.findFirstOrThrow({
       where: { action: 'hospital.disabled', subjectId: a.id },
     });
     expect(event.details).toEqual({
@@ -480,9 +458,9 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
       expect(JSON.stringify(res.body)).not.toContain('"token"');
     }
     expect((await download('no-such-model', a.token)).status).toBe(404);
-    expect(await db.prisma.auditEvent.count({ where: { action: 'hospital.token-rotated' } })).toBe(
-      0,
-    );
+    expect(
+      await h.db.prisma.auditEvent.count({ where: { action: 'hospital.token-rotated' } }),
+    ).toBe(0);
     // The largest grace is taken; an empty body is no grace.
     const longest = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 604_800 });
     expect(longest.status).toBe(200);
@@ -533,7 +511,7 @@ describe('disabling and enabling a hospital', () => {
     expect(a.trains).toHaveLength(1);
     expect(a.uploads.map((u) => u.status)).toEqual([202]);
 
-    const events = await db.prisma.auditEvent.findMany({
+    const events = await h.db.prisma.auditEvent.findMany({
       where: { subjectId: a.id, action: { in: ['hospital.disabled', 'hospital.enabled'] } },
       orderBy: { at: 'asc' },
     });
@@ -551,7 +529,7 @@ describe('disabling and enabling a hospital', () => {
     expect(moved.body).toMatchObject({ baseUrl: 'http://127.0.0.1:1/node', status: 'active' });
     const same = await patch(a.id, { baseUrl: 'http://127.0.0.1:1/node', status: 'active' });
     expect(same.status).toBe(200);
-    const events = await db.prisma.auditEvent.findMany({
+    const events = await h.db.prisma.auditEvent.findMany({
       where: { subjectId: a.id, action: { startsWith: 'hospital.' } },
       orderBy: { at: 'asc' },
     });
@@ -563,7 +541,9 @@ describe('disabling and enabling a hospital', () => {
         { name: 'hospital-a', from: a.url, to: 'http://127.0.0.1:1/node' },
       ],
     ]);
-    const shown = await json<HospitalBody>(`${agg.url}/hospitals/${a.id}`, { token: ADMIN_TOKEN });
+    const shown = await json<HospitalBody>(`${h.agg.url}/hospitals/${a.id}`, {
+      token: ADMIN_TOKEN,
+    });
     expect(shown.body.baseUrl).toBe('http://127.0.0.1:1/node');
   });
 
@@ -587,14 +567,14 @@ describe('disabling and enabling a hospital', () => {
     const unknown = await patch('no-such-hospital', { status: 'disabled' });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('hospital-not-found');
-    expect((await json(`${agg.url}/hospitals/${a.id}`, { token: a.token })).status).toBe(403);
-    expect((await json(`${agg.url}/hospitals/${a.id}`)).status).toBe(401);
+    expect((await json(`${h.agg.url}/hospitals/${a.id}`, { token: a.token })).status).toBe(403);
+    expect((await json(`${h.agg.url}/hospitals/${a.id}`)).status).toBe(401);
     expect(
-      (await json(`${agg.url}/hospitals/no-such-hospital`, { token: ADMIN_TOKEN })).status,
+      (await json(`${h.agg.url}/hospitals/no-such-hospital`, { token: ADMIN_TOKEN })).status,
     ).toBe(404);
     // Nothing was changed by the refused requests.
-    const row = await db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
+    const row = await h.db.prisma.hospital.findUniqueOrThrow({ where: { id: a.id } });
     expect(row.status).toBe('active');
-    expect(await db.prisma.auditEvent.count({ where: { subjectId: a.id } })).toBe(1);
+    expect(await h.db.prisma.auditEvent.count({ where: { subjectId: a.id } })).toBe(1);
   });
 });

@@ -1,21 +1,11 @@
 // POST /rounds/{id}/cancel against fake hospital nodes, on both database engines: the round
 // loop stops mid-round, nothing is made from the cancelled round, and the run stays cancelled.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-  type RunBody,
-  type RunDetailBody,
-} from './helpers.ts';
+import type { FakeBehaviour, FakeHospital } from './fake-hospital.ts';
+import { AggregatorHarness, type RegisteredFake } from './harness.ts';
+import { ADMIN_TOKEN, json, waitForRun, type RunBody, type RunDetailBody } from './helpers.ts';
 
 interface CancelledRunBody extends RunDetailBody {
   cancellation: { at: string; by: string; reason: string | null } | null;
@@ -34,61 +24,31 @@ beforeAll(async () => {
 });
 
 describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: DatabaseKind) => {
-  let cleanups: (() => Promise<void>)[] = [];
-  let db: Database;
-  let stateDir: string;
-  let agg: Aggregator;
+  const h = new AggregatorHarness();
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
-
-  async function setUp(): Promise<void> {
-    const state = await freshState(kind);
-    cleanups.push(state.cleanup);
-    db = state.test.db;
-    stateDir = state.stateDir;
-    agg = await startAggregator(db, stateDir);
-    cleanups.push(() => agg.app.close());
-  }
+  afterEach(() => h.close());
 
   /** Fake hospitals, registered under their names; each holds its uploads of `heldRound`. */
   async function hospitals(
     specs: Record<string, FakeBehaviour>,
     heldRound: number,
-  ): Promise<{ fakes: Record<string, FakeHospital & { id: string }>; release(): void }> {
-    const fakes: Record<string, FakeHospital & { id: string }> = {};
-    const releases: (() => void)[] = [];
+  ): Promise<{ fakes: Record<string, RegisteredFake>; release(): void }> {
+    const fakes = await h.addHospitals(specs);
+    const releases = Object.values(fakes).map((fake) => fake.hold(heldRound));
     const release = (): void => releases.forEach((r) => r());
-    for (const [name, behaviour] of Object.entries(specs)) {
-      const fake = await startFakeHospital(name, () => agg.url, behaviour);
-      releases.push(fake.hold(heldRound));
-      cleanups.push(async () => {
-        release();
-        await fake.settled();
-        await fake.close();
-      });
-      const { id, token } = await registerHospital(agg.url, name, fake.url);
-      fake.token = token;
-      fakes[name] = Object.assign(fake, { id });
-    }
+    h.onClose(release);
     return { fakes, release };
   }
 
   async function startRun(body: RunBody): Promise<string> {
-    const res = await json<{ id: string }>(`${agg.url}/rounds`, {
-      method: 'POST',
-      token: ADMIN_TOKEN,
-      body: JSON.stringify(body),
-    });
+    const res = await h.postRun(body);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     return res.body.id;
   }
 
   function cancel(runId: string, options: { token?: string; body?: unknown } = {}) {
     return json<CancelledRunBody & { error: { code: string; message: string } }>(
-      `${agg.url}/rounds/${runId}/cancel`,
+      `${h.agg.url}/rounds/${runId}/cancel`,
       {
         method: 'POST',
         token: 'token' in options ? options.token : ADMIN_TOKEN,
@@ -99,7 +59,7 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
 
   /** Waits until round `round` is dispatched and every node's job id is recorded. */
   async function untilTraining(runId: string, round: number, fakes: FakeHospital[]) {
-    await waitForRun(agg.url, runId, (r) => {
+    await waitForRun(h.agg.url, runId, (r) => {
       const open = r.rounds[round - 1];
       return open?.status === 'dispatched' && open.updates.every((u) => u.jobId !== null);
     });
@@ -107,15 +67,15 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
   }
 
   it('cancels mid-round: the loop stops, no model from the round, late uploads refused', async () => {
-    await setUp();
+    await h.start(kind);
     const { fakes, release } = await hospitals(
       { 'hospital-a': { cancellable: true }, 'hospital-b': {} },
       2,
     );
     const [a, b] = [fakes['hospital-a'], fakes['hospital-b']];
-    const runId = await startRun({ ...TINY_RUN, rounds: 3, roundTimeoutSeconds: 60 });
+    const runId = await startRun({ rounds: 3, roundTimeoutSeconds: 60 });
     await untilTraining(runId, 2, [a, b]);
-    const stream = await openEvents(`${agg.url}/rounds/${runId}/events`);
+    const stream = await openEvents(`${h.agg.url}/rounds/${runId}/events`);
 
     const res = await cancel(runId, { body: { reason: 'wrong learning rate' } });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -163,14 +123,14 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
     });
 
     // Persisted: who, why, when; audited once.
-    const row = await db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
+    const row = await h.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     expect(row).toMatchObject({
       status: 'cancelled',
       cancelledBy: 'admin',
       cancelReason: 'wrong learning rate',
     });
     expect(row.cancelledAt?.toISOString()).toBe(run.cancellation?.at);
-    const audited = await db.prisma.auditEvent.findMany({ where: { action: 'run.cancelled' } });
+    const audited = await h.db.prisma.auditEvent.findMany({ where: { action: 'run.cancelled' } });
     expect(audited).toEqual([
       expect.objectContaining({
         actor: 'admin',
@@ -187,9 +147,9 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
       code: 'run-finished',
       message: expect.stringContaining('already cancelled'),
     });
-    const after = await db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
+    const after = await h.db.prisma.trainingRun.findUniqueOrThrow({ where: { id: runId } });
     expect(after).toEqual(row);
-    expect(await db.prisma.auditEvent.count({ where: { action: 'run.cancelled' } })).toBe(1);
+    expect(await h.db.prisma.auditEvent.count({ where: { action: 'run.cancelled' } })).toBe(1);
 
     // The nodes finish: the one that was not stopped gets 409 round-closed; nothing else comes.
     release();
@@ -206,18 +166,18 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
     // The loop is gone: no third round, no further /train, no new version (initial + round 1).
     await sleep(600);
     expect([a.trains.length, b.trains.length]).toEqual([2, 2]);
-    const final = await waitForRun(agg.url, runId, () => true);
+    const final = await waitForRun(h.agg.url, runId, () => true);
     expect(final.rounds.map((r) => r.status)).toEqual(['completed', 'cancelled']);
-    const versions = await db.prisma.modelVersion.findMany({ orderBy: { version: 'asc' } });
+    const versions = await h.db.prisma.modelVersion.findMany({ orderBy: { version: 'asc' } });
     expect(versions.map((v) => [v.roundIndex, v.stage])).toEqual([
       [0, 'candidate'],
       [1, 'candidate'],
     ]);
-    expect((await json(`${agg.url}/models/production`)).status).toBe(404);
+    expect((await json(`${h.agg.url}/models/production`)).status).toBe(404);
   });
 
   it('cancels while POST /train is in flight: the late job id is recorded and the node stopped', async () => {
-    await setUp();
+    await h.start(kind);
     const { fakes, release } = await hospitals(
       { 'hospital-a': { cancellable: true }, 'hospital-b': { trainStatus: 503 } },
       1,
@@ -225,19 +185,19 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
     const [a, b] = [fakes['hospital-a'], fakes['hospital-b']];
     // Both nodes get the dispatch; their answers (a's job id, b's refusal) wait.
     const [heldA, heldB] = [a.holdTrainAnswer(), b.holdTrainAnswer()];
-    cleanups.push(async () => {
+    h.onClose(() => {
       heldA.release();
       heldB.release();
     });
-    const runId = await startRun({ ...TINY_RUN, rounds: 2, roundTimeoutSeconds: 60 });
+    const runId = await startRun({ rounds: 2, roundTimeoutSeconds: 60 });
     await Promise.all([heldA.received, heldB.received]);
     expect(a.trains).toHaveLength(1);
     const jobId = a.trains[0].jobId;
-    const stream = await openEvents(`${agg.url}/rounds/${runId}/events`);
+    const stream = await openEvents(`${h.agg.url}/rounds/${runId}/events`);
 
     // The cancel waits for the loop, which waits for the dispatches: not awaited yet.
     const cancelling = cancel(runId, { body: { reason: 'raced a dispatch' } });
-    await waitForRun(agg.url, runId, (r) => r.status === 'cancelled');
+    await waitForRun(h.agg.url, runId, (r) => r.status === 'cancelled');
     await sleep(100);
     // The refusal comes after the cancel (it must not fail the update over the cancellation
     // nor end the wait for the other node), then the job id.
@@ -285,11 +245,11 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
   });
 
   it('refuses an unknown or finished run, a missing admin token and bad bodies', async () => {
-    await setUp();
+    await h.start(kind);
     const { fakes, release } = await hospitals({ 'hospital-a': {} }, 0);
     release();
-    const runId = await startRun({ ...TINY_RUN, rounds: 1, promote: false });
-    const done = await waitForRun(agg.url, runId);
+    const runId = await startRun({ rounds: 1, promote: false });
+    const done = await waitForRun(h.agg.url, runId);
     expect(done.status, done.failureReason ?? '').toBe('completed');
 
     expect((await cancel(runId, { token: undefined })).status).toBe(401);
@@ -309,12 +269,12 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
       code: 'run-finished',
       message: `run ${runId} is already completed: only a pending or running run can be cancelled`,
     });
-    const run = await waitForRun(agg.url, runId, () => true);
+    const run = await waitForRun(h.agg.url, runId, () => true);
     expect(run).toMatchObject({ status: 'completed', cancellation: null });
-    expect(await db.prisma.auditEvent.count({ where: { action: 'run.cancelled' } })).toBe(0);
+    expect(await h.db.prisma.auditEvent.count({ where: { action: 'run.cancelled' } })).toBe(0);
 
     const docs = await json<{ paths: Record<string, Record<string, unknown>> }>(
-      `${agg.url}/docs/json`,
+      `${h.agg.url}/docs/json`,
     );
     expect(docs.body.paths['/rounds/{id}/cancel']?.post).toMatchObject({
       security: [{ bearerAuth: [] }],
@@ -323,33 +283,30 @@ describe.each(['pglite', 'postgres'] as const)('run cancel on %s', (kind: Databa
   });
 
   it('does not resume a cancelled run after a restart; a new run starts and completes', async () => {
-    await setUp();
+    await h.start(kind);
     const { fakes, release } = await hospitals({ 'hospital-a': {} }, 1);
     const a = fakes['hospital-a'];
-    const runId = await startRun({ ...TINY_RUN, roundTimeoutSeconds: 60 });
+    const runId = await startRun({ roundTimeoutSeconds: 60 });
     await untilTraining(runId, 1, [a]);
     const res = await cancel(runId);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.cancellation).toMatchObject({ by: 'admin', reason: null });
 
     // A new aggregator on the same database and state directory.
-    const { port } = agg;
-    await agg.app.close();
-    agg = await startAggregator(db, stateDir, { port });
-    cleanups.push(() => agg.app.close());
+    await h.restart();
     release();
     await a.settled();
     await sleep(600);
-    const kept = await waitForRun(agg.url, runId, () => true);
+    const kept = await waitForRun(h.agg.url, runId, () => true);
     expect(kept.status).toBe('cancelled');
     expect(kept.rounds.map((r) => r.status)).toEqual(['cancelled']);
     expect(a.trains).toHaveLength(1);
     expect(a.uploads.map((u) => u.status)).toEqual([409]);
 
-    const next = await startRun({ ...TINY_RUN, rounds: 1 });
-    const run = await waitForRun(agg.url, next);
+    const next = await startRun({ rounds: 1 });
+    const run = await waitForRun(h.agg.url, next);
     expect(run.status, run.failureReason ?? '').toBe('completed');
-    expect((await json<{ id: string }>(`${agg.url}/models/production`)).body.id).toBe(
+    expect((await json<{ id: string }>(`${h.agg.url}/models/production`)).body.id).toBe(
       run.finalModelId,
     );
   });

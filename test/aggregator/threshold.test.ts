@@ -15,17 +15,9 @@ import {
   type ScoreHistogram,
 } from '../../shared/metrics/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-} from './helpers.ts';
+import type { FakeBehaviour } from './fake-hospital.ts';
+import { AggregatorHarness } from './harness.ts';
+import { json, waitForRun } from './helpers.ts';
 
 /** A validation split's histogram: `scores` of positives and negatives, 100 bins. */
 function histogram(positives: number[], negatives: number[]): ScoreHistogram {
@@ -142,49 +134,29 @@ describe('calibrateThreshold', () => {
 });
 
 describe('the run threshold on fake nodes', () => {
-  let cleanups: (() => Promise<void>)[] = [];
-  let agg: Aggregator;
+  const h = new AggregatorHarness();
 
   beforeAll(async () => {
     await useTestBackend();
   });
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
+  afterEach(() => h.close());
 
   async function setUp(specs: Record<string, FakeBehaviour>): Promise<void> {
-    const state = await freshState('pglite');
-    cleanups.push(state.cleanup);
-    agg = await startAggregator(state.test.db, state.stateDir);
-    cleanups.push(() => agg.app.close());
-    for (const [name, behaviour] of Object.entries(specs)) {
-      const fake = await startFakeHospital(name, () => agg.url, behaviour);
-      cleanups.push(async () => {
-        await fake.settled();
-        await fake.close();
-      });
-      fake.token = (await registerHospital(agg.url, name, fake.url)).token;
-    }
+    await h.start('pglite');
+    await h.addHospitals(specs);
   }
 
-  function postRun(body: Record<string, unknown>) {
-    return json<{ id: string; error: { code: string; message: string } }>(`${agg.url}/rounds`, {
-      method: 'POST',
-      token: ADMIN_TOKEN,
-      body: JSON.stringify({ ...TINY_RUN, rounds: 1, ...body }),
-    });
-  }
+  const postRun = (body: Record<string, unknown>) => h.postRun({ rounds: 1, ...body });
 
   /** Runs one round to completion; the production model and the round's metrics. */
   async function runOneRound(body: Record<string, unknown>) {
     const started = await postRun(body);
     expect(started.status, JSON.stringify(started.body)).toBe(202);
-    const run = await waitForRun(agg.url, started.body.id);
+    const run = await waitForRun(h.agg.url, started.body.id);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     const production = await json<{ id: string; metadata: { threshold: Record<string, unknown> } }>(
-      `${agg.url}/models/production`,
+      `${h.agg.url}/models/production`,
     );
     expect(production.body.id).toBe(run.finalModelId);
     return { run, threshold: production.body.metadata.threshold, round: run.rounds[0] };
@@ -217,7 +189,7 @@ describe('the run threshold on fake nodes', () => {
     expect(threshold.description).toContain(expected.description);
     // The same record on GET /models/{id}, and the metrics at it in the round's summary.
     const model = await json<{ metadata: { threshold: unknown } }>(
-      `${agg.url}/models/${run.finalModelId}`,
+      `${h.agg.url}/models/${run.finalModelId}`,
     );
     expect(model.body.metadata.threshold).toEqual(threshold);
     expect(round.metrics).toMatchObject({
@@ -270,11 +242,11 @@ describe('the run threshold on fake nodes', () => {
       expect(res.status, rule).toBe(400);
       expect(res.body.error.message, rule).toContain('thresholdRule');
     }
-    expect((await json<{ runs: unknown[] }>(`${agg.url}/rounds`)).body.runs).toEqual([]);
+    expect((await json<{ runs: unknown[] }>(`${h.agg.url}/rounds`)).body.runs).toEqual([]);
     // A bare number is a fixed rule, stored in its canonical form.
     const res = await postRun({ thresholdRule: '0.4', rounds: 1 });
     expect(res.status).toBe(202);
-    const run = await waitForRun(agg.url, res.body.id);
+    const run = await waitForRun(h.agg.url, res.body.id);
     expect(run.settings.thresholdRule).toBe('fixed:0.4');
   });
 });

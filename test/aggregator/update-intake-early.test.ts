@@ -6,20 +6,11 @@ import { EventEmitter } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UploadSlots } from '../../services/aggregator/lib/upload-slots.ts';
-import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import type { DatabaseKind } from '../../shared/db/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
-import {
-  ADMIN_TOKEN,
-  deadUrl,
-  freshState,
-  json,
-  registerHospital,
-  startAggregator,
-  TINY_RUN,
-  waitForRun,
-  type Aggregator,
-} from './helpers.ts';
+import type { FakeBehaviour } from './fake-hospital.ts';
+import { AggregatorHarness, type RegisteredFake } from './harness.ts';
+import { deadUrl, registerHospital, waitForRun } from './helpers.ts';
 import { holdUpload, sendUpload, updateForm, type RawResponse } from './raw-upload.ts';
 
 /** A form refused once read (400 invalid-meta): completing it changes nothing. */
@@ -51,44 +42,16 @@ async function slotFreed(url: string, runId: string, token: string): Promise<voi
 }
 
 describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: DatabaseKind) => {
-  let cleanups: (() => Promise<void>)[] = [];
-  let agg: Aggregator;
-  let db: Database;
+  const h = new AggregatorHarness();
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
+  afterEach(() => h.close());
 
-  async function setUp(requestTimeoutMs = 0): Promise<Aggregator> {
-    const state = await freshState(kind);
-    cleanups.push(state.cleanup);
-    db = state.test.db;
-    agg = await startAggregator(state.test.db, state.stateDir, { config: { requestTimeoutMs } });
-    cleanups.push(() => agg.app.close());
-    return agg;
-  }
-
-  async function hospital(
-    name: string,
-    behaviour: FakeBehaviour = {},
-  ): Promise<FakeHospital & { id: string }> {
-    const fake = await startFakeHospital(name, () => agg.url, behaviour);
-    cleanups.push(async () => {
-      await fake.settled();
-      await fake.close();
-    });
-    const { id, token } = await registerHospital(agg.url, name, fake.url);
-    fake.token = token;
-    return Object.assign(fake, { id });
+  async function hospital(name: string, behaviour: FakeBehaviour = {}): Promise<RegisteredFake> {
+    return (await h.addHospitals({ [name]: behaviour }))[name];
   }
 
   async function startRun(body: Record<string, unknown>): Promise<string> {
-    const res = await json<{ id: string }>(`${agg.url}/rounds`, {
-      method: 'POST',
-      token: ADMIN_TOKEN,
-      body: JSON.stringify({ ...TINY_RUN, ...body }),
-    });
+    const res = await h.postRun(body);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     return res.body.id;
   }
@@ -99,16 +62,16 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
    */
   async function openRound(...names: string[]): Promise<{
     runId: string;
-    fakes: (FakeHospital & { id: string })[];
+    fakes: RegisteredFake[];
     release(): void;
   }> {
     const fakes = [];
     for (const name of names) fakes.push(await hospital(name));
     const holds = fakes.map((f) => f.hold(1));
     const release = () => holds.forEach((open) => open());
-    cleanups.push(async () => release());
+    h.onClose(release);
     const runId = await startRun({ rounds: 1, roundTimeoutSeconds: 60 });
-    await waitForRun(agg.url, runId, (r) => r.rounds[0]?.status === 'dispatched');
+    await waitForRun(h.agg.url, runId, (r) => r.rounds[0]?.status === 'dispatched');
     while (fakes.some((f) => f.trains.length === 0)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -116,10 +79,10 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
   }
 
   it('refuses an unknown run and an unselected hospital before reading the body', async () => {
-    await setUp();
+    await h.start(kind);
     const { runId, fakes, release } = await openRound('hospital-a');
     // Registered once round 1 has started: selected in no round of the run.
-    const outsider = await registerHospital(agg.url, 'hospital-out', await deadUrl());
+    const outsider = await registerHospital(h.agg.url, 'hospital-out', await deadUrl());
 
     // 40 MB announced, 64 KiB sent: the answer comes without the rest.
     const big = updateForm({}, 40_000_000);
@@ -127,7 +90,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
       [runId, outsider.token, 403, 'not-selected'],
       ['no-such-run', fakes[0].token, 404, 'run-not-found'],
     ] as const) {
-      const held = await holdUpload(agg.url, target, token, big, PART);
+      const held = await holdUpload(h.agg.url, target, token, big, PART);
       const started = Date.now();
       const res = await held.connection.response(3_000);
       expect(Date.now() - started).toBeLessThan(2_000);
@@ -137,7 +100,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
     }
 
     // The body sent after the answer is discarded; the same connection answers its next request.
-    const held = await holdUpload(agg.url, runId, outsider.token, FORM, 0);
+    const held = await holdUpload(h.agg.url, runId, outsider.token, FORM, 0);
     expect((await held.connection.response(3_000)).status).toBe(403);
     await held.connection.write(FORM);
     await held.connection.write('GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
@@ -145,7 +108,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
     held.connection.abort();
 
     // Audited like a refusal after the body (round and job unknown).
-    const refused = await db.prisma.auditEvent.findMany({ where: { action: 'update.refused' } });
+    const refused = await h.db.prisma.auditEvent.findMany({ where: { action: 'update.refused' } });
     expect(refused.map((e) => (e.details as { code: string }).code).sort()).toEqual([
       'not-selected',
       'not-selected',
@@ -154,20 +117,20 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
 
     // The selected hospital's own upload goes through.
     release();
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(fakes[0].uploads.map((u) => u.status)).toEqual([202]);
   });
 
   it('refuses a late upload as round-closed before the body, recording it; a retry is read', async () => {
-    await setUp();
+    await h.start(kind);
     const a = await hospital('hospital-a');
     const silent = await hospital('hospital-silent', { silent: true });
     const runId = await startRun({ rounds: 1, roundTimeoutSeconds: 1 });
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
 
-    const late = await holdUpload(agg.url, runId, silent.token, FORM, PART);
+    const late = await holdUpload(h.agg.url, runId, silent.token, FORM, PART);
     const res = await late.connection.response(3_000);
     late.connection.abort();
     expect(res.status).toBe(409);
@@ -175,7 +138,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
       code: 'round-closed',
       message: 'late update refused: round 1 is completed',
     });
-    const after = await waitForRun(agg.url, runId);
+    const after = await waitForRun(h.agg.url, runId);
     const update = after.rounds[0].updates.find((u) => u.hospitalId === silent.id);
     expect(update).toMatchObject({ status: 'timed_out' });
     expect(update?.failureReason).toMatch(
@@ -184,7 +147,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
 
     // A hospital whose update was received may send again (a retry after a lost answer gets
     // the recorded status): its body is read.
-    const retry = await holdUpload(agg.url, runId, a.token, FORM, PART);
+    const retry = await holdUpload(h.agg.url, runId, a.token, FORM, PART);
     expect(await retry.connection.silentFor(500)).toBe(true);
     const read = await retry.complete();
     retry.connection.abort();
@@ -193,14 +156,14 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
   });
 
   it('takes one upload per hospital at a time, refusing the next before its body', async () => {
-    await setUp();
+    await h.start(kind);
     const { runId, fakes, release } = await openRound('hospital-a', 'hospital-b');
     const [a, b] = fakes;
 
-    const first = await holdUpload(agg.url, runId, a.token, FORM, PART);
+    const first = await holdUpload(h.agg.url, runId, a.token, FORM, PART);
     // Not refused: it holds hospital-a's slot, waiting for the rest of its body.
     expect(await first.connection.silentFor(500)).toBe(true);
-    const second = await holdUpload(agg.url, runId, a.token, FORM, 0);
+    const second = await holdUpload(h.agg.url, runId, a.token, FORM, 0);
     const started = Date.now();
     const refused = await second.connection.response(3_000);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -211,7 +174,7 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
     });
     second.connection.abort();
     // Another hospital is not held up by it.
-    const other = await holdUpload(agg.url, runId, b.token, FORM, PART);
+    const other = await holdUpload(h.agg.url, runId, b.token, FORM, PART);
     expect(await other.connection.silentFor(300)).toBe(true);
 
     // The first completes (refused once read): the slot is free; the nodes' own uploads go in.
@@ -222,38 +185,40 @@ describe.each(['pglite', 'postgres'] as const)('update intake on %s', (kind: Dat
     expect((await other.complete()).status).toBe(400);
     other.connection.abort();
     release();
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(run.rounds[0].updates.map((u) => u.status)).toEqual(['accepted', 'accepted']);
     expect(a.uploads.map((u) => u.status)).toEqual([202]);
-    const inProgress = await db.prisma.auditEvent.findMany({ where: { action: 'update.refused' } });
+    const inProgress = await h.db.prisma.auditEvent.findMany({
+      where: { action: 'update.refused' },
+    });
     expect(inProgress.map((e) => (e.details as { code: string }).code)).toContain(
       'upload-in-progress',
     );
   });
 
   it('frees the slot of an upload the client aborts, and of one cut at the deadline (408)', async () => {
-    await setUp(1_000);
+    await h.start(kind, { config: { requestTimeoutMs: 1_000 } });
     const { runId, fakes, release } = await openRound('hospital-a');
     const [a] = fakes;
 
-    const aborted = await holdUpload(agg.url, runId, a.token, FORM, PART);
+    const aborted = await holdUpload(h.agg.url, runId, a.token, FORM, PART);
     expect(await aborted.connection.silentFor(300)).toBe(true);
-    expect((await sendUpload(agg.url, runId, a.token, FORM)).status).toBe(409);
+    expect((await sendUpload(h.agg.url, runId, a.token, FORM)).status).toBe(409);
     aborted.connection.abort();
-    await slotFreed(agg.url, runId, a.token);
+    await slotFreed(h.agg.url, runId, a.token);
 
     // Never completed: Node answers its bare 408 and closes the connection.
-    const slow = await holdUpload(agg.url, runId, a.token, FORM, PART);
+    const slow = await holdUpload(h.agg.url, runId, a.token, FORM, PART);
     const deadline = Date.now() + 5_000;
     while (!slow.connection.isClosed && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(slow.connection.received()).toMatch(/^HTTP\/1\.1 408 /);
-    await slotFreed(agg.url, runId, a.token);
+    await slotFreed(h.agg.url, runId, a.token);
 
     release();
-    const run = await waitForRun(agg.url, runId);
+    const run = await waitForRun(h.agg.url, runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
     expect(a.uploads.map((u) => u.status)).toEqual([202]);
   });
