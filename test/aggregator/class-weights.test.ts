@@ -47,11 +47,8 @@ describe.each(['pglite', 'postgres'] as const)(
 
     afterEach(() => h.close());
 
-    async function finishedRun(body: Record<string, unknown>): Promise<Detail> {
-      const started = await h.postRun(body);
-      expect(started.status, JSON.stringify(started.body)).toBe(202);
-      return (await waitForRun(h.agg.url, started.body.id)) as Detail;
-    }
+    const finishedRun = async (body: Record<string, unknown>): Promise<Detail> =>
+      (await h.runToEnd(body)) as Detail;
 
     /** What a federation run over SKEWED must show: the weights with their basis. */
     function expectedView(fakes: Record<string, RegisteredFake>) {

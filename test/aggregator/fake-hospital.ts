@@ -10,6 +10,19 @@ import {
   type NamedWeights,
 } from '../../shared/weights/index.ts';
 
+/** A fake node's POST /evaluate answer unless its behaviour says otherwise: a healthy model. */
+export const DEFAULT_EVALUATION = {
+  n: 10,
+  threshold: 0.5,
+  loss: 0.4,
+  accuracy: 0.8,
+  precision: 0.8,
+  recall: 0.8,
+  specificity: 0.8,
+  f1: 0.8,
+  auc: 0.9,
+  confusion: { tp: 4, fp: 1, tn: 4, fn: 1 },
+};
 export interface FakeBehaviour {
   /** Refuse POST /train with this status instead of starting a job. */
   trainStatus?: number;
@@ -301,19 +314,7 @@ export async function startFakeHospital(
       if (!res.ok) throw new Error(`evaluation download answered ${res.status}`);
       const { manifest } = unpackWeights(Buffer.from(await res.arrayBuffer()));
       if (manifest.sha256 !== request.body.model.sha256) throw new Error('other weights');
-      return {
-        n: 10,
-        threshold: 0.5,
-        loss: 0.4,
-        accuracy: 0.8,
-        precision: 0.8,
-        recall: 0.8,
-        specificity: 0.8,
-        f1: 0.8,
-        auc: 0.9,
-        confusion: { tp: 4, fp: 1, tn: 4, fn: 1 },
-        ...fake.behaviour.evaluation,
-      };
+      return { ...DEFAULT_EVALUATION, ...fake.behaviour.evaluation };
     },
   );
 

@@ -9,7 +9,9 @@ import {
   registerHospital,
   startAggregator,
   TINY_RUN,
+  waitForRun,
   type Aggregator,
+  type RunDetailBody,
 } from './helpers.ts';
 
 export type RegisteredFake = FakeHospital & { id: string };
@@ -90,6 +92,14 @@ export class AggregatorHarness {
         body: JSON.stringify({ ...TINY_RUN, ...body }),
       },
     );
+  }
+
+  /** postRun, then waits for the run to end and returns its detail (throws unless 202). */
+  async runToEnd(body: Record<string, unknown>): Promise<RunDetailBody> {
+    const started = await this.postRun(body);
+    if (started.status !== 202)
+      throw new Error(`POST /rounds answered ${started.status}: ${JSON.stringify(started.body)}`);
+    return waitForRun(this.agg.url, started.body.id);
   }
 
   async close(): Promise<void> {

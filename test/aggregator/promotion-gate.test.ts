@@ -5,22 +5,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { promotionRefusal, type GatedModel } from '../../services/aggregator/lib/promotion-gate.ts';
 import type { DatabaseKind } from '../../shared/db/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
+import { DEFAULT_EVALUATION } from './fake-hospital.ts';
 import { AggregatorHarness } from './harness.ts';
 import { ADMIN_TOKEN, json, waitForRun, type RunDetailBody } from './helpers.ts';
 
 type Detail = RunDetailBody & { promotionRefusedReason: string | null };
 
-const HEALTHY = {
-  n: 10,
-  loss: 0.4,
-  accuracy: 0.8,
-  precision: 0.8,
-  recall: 0.8,
-  specificity: 0.8,
-  f1: 0.8,
-  auc: 0.9,
-  confusion: { tp: 4, fp: 1, tn: 4, fn: 1 },
-};
+const HEALTHY = DEFAULT_EVALUATION;
 
 /** A node's answer for a model that calls every image PNEUMONIA (3 positives, 2 negatives). */
 const ALL_PNEUMONIA = {
@@ -157,9 +148,7 @@ describe.each(['pglite', 'postgres'] as const)(
     afterEach(() => h.close());
 
     async function finishedRun(body: Record<string, unknown>): Promise<Detail> {
-      const started = await h.postRun({ rounds: 1, ...body });
-      expect(started.status, JSON.stringify(started.body)).toBe(202);
-      const run = (await waitForRun(h.agg.url, started.body.id)) as Detail;
+      const run = (await h.runToEnd({ rounds: 1, ...body })) as Detail;
       expect(run.status, run.failureReason ?? '').toBe('completed');
       return run;
     }

@@ -15,7 +15,7 @@ import {
   type ScoreHistogram,
 } from '../../shared/metrics/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import type { FakeBehaviour } from './fake-hospital.ts';
+import { DEFAULT_EVALUATION, type FakeBehaviour } from './fake-hospital.ts';
 import { AggregatorHarness } from './harness.ts';
 import { json, waitForRun } from './helpers.ts';
 
@@ -41,17 +41,7 @@ describe('calibrateThreshold', () => {
   const answer = (name: string, evaluation?: NodeAnswer): HospitalAnswer => ({
     hospitalId: `id-${name}`,
     hospitalName: name,
-    evaluation: evaluation && {
-      threshold: 0.5,
-      loss: 0.4,
-      accuracy: 0.8,
-      precision: 0.8,
-      recall: 0.8,
-      specificity: 0.8,
-      f1: 0.8,
-      auc: 0.9,
-      ...evaluation,
-    },
+    evaluation: evaluation && { ...DEFAULT_EVALUATION, ...evaluation },
   });
 
   it('applies the rule to the merged histograms of the hospitals that sent one', () => {
