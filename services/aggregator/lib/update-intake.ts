@@ -34,12 +34,12 @@ export interface IntakeResult {
 }
 
 /** States from which an upload is taken (failed: the dispatch may have failed on our side only). */
-export const RECEIVABLE: readonly ClientUpdateStatus[] = ['dispatched', 'training', 'failed'];
+const RECEIVABLE: readonly ClientUpdateStatus[] = ['dispatched', 'training', 'failed'];
 /** States whose job gets its recorded outcome when it sends again. */
 export const RECEIVED: readonly ClientUpdateStatus[] = ['received', 'accepted', 'rejected'];
 
 /** Why an update of round `number` is refused as late now, or undefined while it is open. */
-export function lateReason(
+function lateReason(
   round: { status: RoundStatus; deadlineAt: Date | null },
   number: number,
 ): string | undefined {
@@ -107,18 +107,7 @@ export async function receiveUpdate(
   }
 
   const context = { deps, hospital, runId, round: meta.round, roundId: round.id };
-  const late = lateReason(round, meta.round);
-  if (late !== undefined) {
-    await refuseLate(context, update, late);
-    throw new HttpError(409, 'round-closed', late);
-  }
-  if (!RECEIVABLE.includes(update.status)) {
-    throw new HttpError(
-      409,
-      'update-closed',
-      `the update of ${hospital.name} in round ${meta.round} is already ${update.status}`,
-    );
-  }
+  await refuseUnlessOpen(context, update, round);
   const inputModel = round.inputModel;
   if (!inputModel || meta.baseModelId !== inputModel.id) {
     const reason = `stale model: trained from ${meta.baseModelId}, but round ${meta.round} starts from ${inputModel?.id ?? 'no model'}`;
@@ -194,7 +183,7 @@ export async function receiveUpdate(
   return { fresh: true, updateId: update.id, receipt: receipt('accepted', sha256) };
 }
 
-interface IntakeContext {
+export interface IntakeContext {
   deps: IntakeDeps;
   hospital: Hospital;
   runId: string;
@@ -226,8 +215,31 @@ async function record(
   return true;
 }
 
+/**
+ * Refuses an upload to a closed round (409 `round-closed`, recorded by refuseLate) or of an
+ * update that no longer takes one (409 `update-closed`).
+ */
+export async function refuseUnlessOpen(
+  ctx: IntakeContext,
+  update: ClientUpdate,
+  round: { status: RoundStatus; deadlineAt: Date | null },
+): Promise<void> {
+  const late = lateReason(round, ctx.round);
+  if (late !== undefined) {
+    await refuseLate(ctx, update, late);
+    throw new HttpError(409, 'round-closed', late);
+  }
+  if (!RECEIVABLE.includes(update.status)) {
+    throw new HttpError(
+      409,
+      'update-closed',
+      `the update of ${ctx.hospital.name} in round ${ctx.round} is already ${update.status}`,
+    );
+  }
+}
+
 /** A late update: the round's record says so (an open update times out now). */
-export async function refuseLate(
+async function refuseLate(
   ctx: IntakeContext,
   update: ClientUpdate,
   reason: string,

@@ -1,6 +1,6 @@
 import type { Hospital } from '../../../shared/db/index.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
-import { lateReason, RECEIVABLE, RECEIVED, refuseLate, type IntakeDeps } from './update-intake.ts';
+import { RECEIVED, refuseUnlessOpen, type IntakeDeps } from './update-intake.ts';
 
 /**
  * Whether `hospital` may send an update of run `runId` now, checked before any of the upload is
@@ -49,18 +49,12 @@ export async function admitUpload(
     );
   }
   if (RECEIVED.includes(update.status)) return;
-  const number = update.round.index + 1;
-  const late = lateReason(update.round, number);
-  if (late !== undefined) {
-    const context = { deps, hospital, runId, round: number, roundId: update.round.id };
-    await refuseLate(context, update, late);
-    throw new HttpError(409, 'round-closed', late);
-  }
-  if (!RECEIVABLE.includes(update.status)) {
-    throw new HttpError(
-      409,
-      'update-closed',
-      `the update of ${hospital.name} in round ${number} is already ${update.status}`,
-    );
-  }
+  const context = {
+    deps,
+    hospital,
+    runId,
+    round: update.round.index + 1,
+    roundId: update.round.id,
+  };
+  await refuseUnlessOpen(context, update, update.round);
 }
