@@ -239,11 +239,7 @@ export async function refuseUnlessOpen(
 }
 
 /** A late update: the round's record says so (an open update times out now). */
-async function refuseLate(
-  ctx: IntakeContext,
-  update: ClientUpdate,
-  reason: string,
-): Promise<void> {
+async function refuseLate(ctx: IntakeContext, update: ClientUpdate, reason: string): Promise<void> {
   const timedOut = await record(ctx, update.id, ['dispatched', 'training'], 'timed_out', {
     failureReason: reason,
   });
