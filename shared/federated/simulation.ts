@@ -18,6 +18,7 @@ import { InProcessTrainer, type ClientJob, type ClientTrainer } from './client-t
 import { DownloadLedger } from './download-ledger.ts';
 import { FedAvg } from './fedavg.ts';
 import type { ClientResult, Strategy } from './strategy.ts';
+import type { CheckpointStore } from './checkpoint.ts';
 
 /**
  * Whose class counts weight the classes of a hospital's loss (classBalancing 'weights'):
@@ -96,6 +97,11 @@ export interface SimulationHooks {
   onRoundStart?: (round: number, selected: string[], images: number) => void;
   onClientProgress?: (round: number, clientId: string, p: TrainProgress) => void;
   onRoundEnd?: (report: RoundReport) => void;
+  /**
+   * Where the global model is saved after each round; a run that finds a checkpoint there
+   * continues after its round (the same result as an uninterrupted run).
+   */
+  checkpoint?: CheckpointStore;
 }
 
 export interface ClientShareInfo {
@@ -188,8 +194,28 @@ export async function runSimulation(
   const trainer = hooks.trainer ?? new InProcessTrainer(model, hooks.cache);
   const reports: RoundReport[] = [];
   let global = getModelWeights(model);
+  let firstRound = 1;
+  const resumed = await hooks.checkpoint?.load();
+  if (resumed) {
+    if (strategy.name !== 'fedavg')
+      throw new Error(
+        `resuming from a checkpoint needs a stateless strategy (got ${strategy.name})`,
+      );
+    // Replays the selections (and so the generator and the download ledger) of the done rounds.
+    for (let round = 1; round <= resumed.round; round++) {
+      const available = clients
+        .filter((c) => ledger.canDownload(c.id))
+        .map((c) => ({ id: c.id, numSamples: c.records.length }));
+      for (const instruction of strategy.configureRound(round, available, rng))
+        ledger.record(instruction.clientId);
+    }
+    global = resumed.global;
+    setModelWeights(model, global);
+    reports.push(...resumed.reports);
+    firstRound = resumed.round + 1;
+  }
 
-  for (let round = 1; round <= config.rounds; round++) {
+  for (let round = firstRound; round <= config.rounds; round++) {
     const started = performance.now();
     const skipped = clients
       .filter((c) => !ledger.canDownload(c.id))
@@ -260,6 +286,7 @@ export async function runSimulation(
     report.val = await scoreValidation(model, val, config.preprocessing, hooks.cache);
     report.seconds = (performance.now() - started) / 1000;
     reports.push(report);
+    await hooks.checkpoint?.save({ round, global, reports });
     hooks.onRoundEnd?.(report);
   }
 

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
+import { relative } from 'node:path';
 import { classWeightsFromCounts } from '../../data/index.ts';
 import { calibrateOnHospitals } from '../../federated/calibration.ts';
+import { directoryCheckpoint, fingerprint } from '../../federated/checkpoint.ts';
 import {
   CLASS_WEIGHTS_SOURCES,
   runSimulation,
@@ -47,6 +49,8 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   steps; still weighted by image counts): less client drift on skewed shares.
   --proximal-mu MU (FedProx; default 0 = FedAvg's plain local training): each hospital adds
   (mu/2)||w - w_global||^2 to its loss, which limits client drift on skewed shares.
+  --checkpoint DIR: the global model and round reports are saved there after every round;
+  the same command run again continues after the last completed round (fedavg only).
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -65,6 +69,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'server-momentum': { type: 'string' },
     'server-lr': { type: 'string' },
     'class-weights': { type: 'string' },
+    checkpoint: { type: 'string' },
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -127,6 +132,21 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         calibrationFraction,
         classWeights,
       };
+      const checkpointDir =
+        typeof args.values.checkpoint === 'string' ? args.values.checkpoint : undefined;
+      const checkpoint = checkpointDir
+        ? directoryCheckpoint(
+            checkpointDir,
+            fingerprint({
+              config,
+              strategy,
+              architecture: common.architecture,
+              width: common.width,
+              train: data.train.map((r) => relative(common.dataDir, r.path)),
+              val: data.val.map((r) => relative(common.dataDir, r.path)),
+            }),
+          )
+        : undefined;
       let progress = createProgress({ label: 'round', total: 1, enabled: false });
       const seen = new Map<string, number>();
       let result: Awaited<ReturnType<typeof runSimulation>>;
@@ -135,6 +155,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           cache,
           trainer,
           strategy: createStrategy(strategy),
+          checkpoint,
           onRoundStart: (round, selected, images) => {
             info(`round ${round}/${rounds}: ${selected.join(', ')}`);
             seen.clear();
