@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
 import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
@@ -15,6 +18,16 @@ export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120;
  */
 export const DEFAULT_MAX_CONCURRENT_DIAGNOSES = 32;
 export { MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
+
+/** The model shipped in the repository, served when no model source is configured. */
+export const SHIPPED_MODEL_DIR = fileURLToPath(
+  new URL('../../models/fl-se-resnet18-gn', import.meta.url),
+);
+
+/** True when the environment names no model source, so the shipped model is served. */
+export function servesShippedModel(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !env.AGGREGATOR_URL && !env.MODEL_DIR;
+}
 
 export const InferenceConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
@@ -86,7 +99,10 @@ export const INFERENCE_CONFIG_ENV = {
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;
 
-/** The configuration from environment variables; at least one model source is required. */
+/**
+ * The configuration from environment variables. Without AGGREGATOR_URL and MODEL_DIR the
+ * shipped model (SHIPPED_MODEL_DIR) is served; it must then be present.
+ */
 export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
   // API_KEYS is a list: split it here (loadConfig converts scalars only) and check each key.
   const { API_KEYS: apiKeysText, ...rest } = env;
@@ -117,9 +133,11 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
     );
   }
   if (config.aggregatorUrl === undefined && config.modelDir === undefined) {
-    throw new ConfigError(
-      'Invalid configuration:\n  set AGGREGATOR_URL (the production model is polled) and/or MODEL_DIR (a local model directory)',
-    );
+    if (!existsSync(join(SHIPPED_MODEL_DIR, 'model.json')))
+      throw new ConfigError(
+        `Invalid configuration:\n  set AGGREGATOR_URL (the production model is polled) and/or MODEL_DIR (a local model directory); the shipped model ${SHIPPED_MODEL_DIR} is missing`,
+      );
+    config.modelDir = SHIPPED_MODEL_DIR;
   }
   return config;
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { readInferenceConfig } from '../../services/inference-api/config.ts';
+import {
+  readInferenceConfig,
+  servesShippedModel,
+  SHIPPED_MODEL_DIR,
+} from '../../services/inference-api/config.ts';
 import { ConfigError } from '../../shared/service/config.ts';
 
 describe('readInferenceConfig', () => {
@@ -34,9 +38,11 @@ describe('readInferenceConfig', () => {
     });
   });
 
-  it('needs a model source and names bad values', () => {
-    expect(() => readInferenceConfig({})).toThrow(ConfigError);
-    expect(() => readInferenceConfig({})).toThrow(/AGGREGATOR_URL .*MODEL_DIR/);
+  it('serves the shipped model without a model source, and names bad values', () => {
+    expect(readInferenceConfig({}).modelDir).toBe(SHIPPED_MODEL_DIR);
+    expect(servesShippedModel({})).toBe(true);
+    expect(servesShippedModel({ MODEL_DIR: '/models/m' })).toBe(false);
+    expect(readInferenceConfig({ AGGREGATOR_URL: 'http://a:3000' }).modelDir).toBeUndefined();
     expect(() =>
       readInferenceConfig({ AGGREGATOR_URL: 'localhost:3000', MODEL_POLL_SECONDS: '-1' }),
     ).toThrow(/AGGREGATOR_URL: .*\n.*MODEL_POLL_SECONDS/);
