@@ -11,6 +11,7 @@ export {
   type ThresholdRule,
 } from './threshold.ts';
 export { formatReportTable } from './format.ts';
+export { ECE_BINS, probabilisticScores, type ProbabilisticScores } from './probabilistic.ts';
 export {
   DEFAULT_HISTOGRAM_BINS,
   confusionAtThreshold,

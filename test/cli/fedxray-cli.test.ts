@@ -335,6 +335,14 @@ describe('fedxray CLI', () => {
     }
     const confusion = metrics.confusion as { tp: number; fp: number; tn: number; fn: number };
     expect(confusion.tp + confusion.fp + confusion.tn + confusion.fn).toBe(metrics.n);
+    const ci95 = metrics.ci95 as Record<string, [number, number]>;
+    for (const key of ['logLoss', 'brier', 'ece']) {
+      const value = metrics[key] as number;
+      expect(value, key).toBeGreaterThanOrEqual(0);
+      expect(ci95[key][0], key).toBeLessThanOrEqual(value);
+      expect(ci95[key][1], key).toBeGreaterThanOrEqual(value);
+    }
+    expect(metrics.brier as number).toBeLessThanOrEqual(1);
 
     const image = (await loadDataset(SAMPLE_DATA_DIR)).find((r) => r.label === 1)!.path;
     const predicted = await fedxray(

@@ -1,5 +1,11 @@
 import { loadDataset } from '../../data/index.ts';
-import { computeMetrics, formatReportTable, type EvaluationReport } from '../../metrics/index.ts';
+import {
+  computeMetrics,
+  formatReportTable,
+  probabilisticScores,
+  type EvaluationReport,
+  type ProbabilisticScores,
+} from '../../metrics/index.ts';
 import { loadModelDir } from '../../model/model-dir.ts';
 import { initBackend } from '../../tf/backend.ts';
 import { predictRecords } from '../../training/predict.ts';
@@ -11,7 +17,9 @@ export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--thresho
   Scores a model on any labelled directory (NORMAL/ and PNEUMONIA/ folders, or a manifest.csv).
   PNEUMONIA is the positive class; the threshold stored with the model is used unless --threshold.
   --json prints one object: accuracy, precision, recall, specificity, f1, auc, n, confusion,
-  ci95 (95% intervals: Wilson for proportions, bootstrap for F1 and AUC), threshold, model.`;
+  ci95 (95% intervals: Wilson for proportions, bootstrap for F1, AUC and the scores below),
+  threshold, model, and the threshold-free scores of the probabilities: logLoss (nats), brier
+  and ece (15 equal-width bins of max(p, 1 - p)); lower is better for all three.`;
 
 export interface EvaluationJson {
   accuracy: number;
@@ -23,8 +31,19 @@ export interface EvaluationJson {
   n: number;
   confusion: EvaluationReport['confusion'];
   threshold: number;
+  logLoss: number;
+  brier: number;
+  ece: number;
   ci95: Record<
-    'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1' | 'auc',
+    | 'accuracy'
+    | 'precision'
+    | 'recall'
+    | 'specificity'
+    | 'f1'
+    | 'auc'
+    | 'logLoss'
+    | 'brier'
+    | 'ece',
     [number, number]
   >;
   ciMethod: string;
@@ -60,15 +79,26 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       onProgress: (done) => progress.update(done),
     });
     progress.done();
+    const bootstrapSamples = numberOpt(args, 'bootstrap', 1000, {
+      integer: true,
+      min: 0,
+      max: 100000,
+    });
+    const seed = numberOpt(args, 'seed', 42, { integer: true, min: 0 });
     const report = computeMetrics(predictions.labels, predictions.probabilities, {
       threshold,
-      bootstrapSamples: numberOpt(args, 'bootstrap', 1000, { integer: true, min: 0, max: 100000 }),
-      seed: numberOpt(args, 'seed', 42, { integer: true, min: 0 }),
+      bootstrapSamples,
+      seed,
+    });
+    const scores = probabilisticScores(predictions.labels, predictions.probabilities, {
+      bootstrapSamples,
+      seed,
     });
     if (flag(args, 'json')) {
       printJson(
         toEvaluationJson(
           report,
+          scores,
           predictions.loss,
           modelDir,
           metadata.architecture,
@@ -80,7 +110,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       info(
         `${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`,
       );
-      process.stdout.write(formatReportTable(report) + '\n');
+      process.stdout.write(formatReportTable(report) + '\n' + formatScores(scores) + '\n');
     }
     return 0;
   } finally {
@@ -88,8 +118,20 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The threshold-free scores, one line each, under the metrics table. */
+export function formatScores(scores: ProbabilisticScores, digits = 4): string {
+  const line = (name: string, e: ProbabilisticScores['logLoss']): string =>
+    `${name} ${e.value.toFixed(digits)} [${e.ci95[0].toFixed(digits)}, ${e.ci95[1].toFixed(digits)}]`;
+  return [
+    line('Log-loss', scores.logLoss),
+    line('Brier score', scores.brier),
+    line('ECE (15 bins)', scores.ece),
+  ].join('\n');
+}
+
 export function toEvaluationJson(
   report: EvaluationReport,
+  scores: ProbabilisticScores,
   loss: number,
   dir: string,
   architecture: string,
@@ -103,6 +145,9 @@ export function toEvaluationJson(
     specificity: report.specificity.value,
     f1: report.f1.value,
     auc: report.auc.value,
+    logLoss: scores.logLoss.value,
+    brier: scores.brier.value,
+    ece: scores.ece.value,
     n: report.n,
     confusion: report.confusion,
     threshold: report.threshold,
@@ -113,6 +158,9 @@ export function toEvaluationJson(
       specificity: report.specificity.ci95,
       f1: report.f1.ci95,
       auc: report.auc.ci95,
+      logLoss: scores.logLoss.ci95,
+      brier: scores.brier.ci95,
+      ece: scores.ece.ci95,
     },
     ciMethod: report.ciMethod,
     loss,
