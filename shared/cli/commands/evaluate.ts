@@ -9,6 +9,7 @@ import {
 import { loadModelDir } from '../../model/model-dir.ts';
 import { initBackend } from '../../tf/backend.ts';
 import { predictRecords } from '../../training/predict.ts';
+import { formatCorruptionTable, runCorruptionSuite } from '../../robustness/suite.ts';
 import { createProgress } from '../progress.ts';
 import { flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
 import { info, printJson } from '../output.ts';
@@ -19,7 +20,9 @@ export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--thresho
   --json prints one object: accuracy, precision, recall, specificity, f1, auc, n, confusion,
   ci95 (95% intervals: Wilson for proportions, bootstrap for F1, AUC and the scores below),
   threshold, model, and the threshold-free scores of the probabilities: logLoss (nats), brier
-  and ece (15 equal-width bins of max(p, 1 - p)); lower is better for all three.`;
+  and ece (15 equal-width bins of max(p, 1 - p)); lower is better for all three.
+  --corruptions: also the corruption suite (13 acquisition changes x 3 severities, AUC and
+  specificity under each, mAUC-C and mSpec-C; docs/robust-protocol.md), as \`corruption\`.`;
 
 export interface EvaluationJson {
   accuracy: number;
@@ -61,6 +64,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
+    corruptions: { type: 'boolean' },
   });
   const modelDir = stringOpt(args, 'model');
   const dataDir = stringOpt(args, 'data');
@@ -94,9 +98,17 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       bootstrapSamples,
       seed,
     });
+    let corruption;
+    if (flag(args, 'corruptions')) {
+      const suiteProgress = createProgress({ label: 'corruptions', total: 40 });
+      corruption = await runCorruptionSuite(model, records, metadata.preprocessing, threshold, {
+        onProgress: (done, total) => suiteProgress.update(done, `${done}/${total} conditions`),
+      });
+      suiteProgress.done();
+    }
     if (flag(args, 'json')) {
-      printJson(
-        toEvaluationJson(
+      printJson({
+        ...toEvaluationJson(
           report,
           scores,
           predictions.loss,
@@ -105,12 +117,14 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
           metadata.preprocessing.inputSize,
           dataDir,
         ),
-      );
+        ...(corruption ? { corruption } : {}),
+      });
     } else {
       info(
         `${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`,
       );
       process.stdout.write(formatReportTable(report) + '\n' + formatScores(scores) + '\n');
+      if (corruption) process.stdout.write('\n' + formatCorruptionTable(corruption) + '\n');
     }
     return 0;
   } finally {
