@@ -9,6 +9,7 @@ import {
 import { loadModelDir } from '../../model/model-dir.ts';
 import { initBackend } from '../../tf/backend.ts';
 import { predictRecords } from '../../training/predict.ts';
+import { groupFigures } from '../../metrics/groups.ts';
 import { formatCorruptionTable, runCorruptionSuite } from '../../robustness/suite.ts';
 import { createProgress } from '../progress.ts';
 import { flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
@@ -21,6 +22,8 @@ export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--thresho
   ci95 (95% intervals: Wilson for proportions, bootstrap for F1, AUC and the scores below),
   threshold, model, and the threshold-free scores of the probabilities: logLoss (nats), brier
   and ece (15 equal-width bins of max(p, 1 - p)); lower is better for all three.
+  groups: per image group of the Kermany file names (bacterial, viral, normal-IM,
+  normal-NORMAL2): n, the share on the correct side of the threshold, the mean probability.
   --corruptions: also the corruption suite (13 acquisition changes x 3 severities, AUC and
   specificity under each, mAUC-C and mSpec-C; docs/robust-protocol.md), as \`corruption\`.`;
 
@@ -98,6 +101,12 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       bootstrapSamples,
       seed,
     });
+    const groups = groupFigures(
+      records.map((r) => r.path),
+      predictions.labels,
+      predictions.probabilities,
+      threshold,
+    );
     let corruption;
     if (flag(args, 'corruptions')) {
       const suiteProgress = createProgress({ label: 'corruptions', total: 40 });
@@ -117,6 +126,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
           metadata.preprocessing.inputSize,
           dataDir,
         ),
+        groups,
         ...(corruption ? { corruption } : {}),
       });
     } else {
@@ -124,6 +134,10 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
         `${records.length} images from ${dataDir}; model ${modelDir} (${metadata.architecture}, ${metadata.preprocessing.inputSize}px)`,
       );
       process.stdout.write(formatReportTable(report) + '\n' + formatScores(scores) + '\n');
+      for (const g of groups)
+        process.stdout.write(
+          `${g.group}: n ${g.n}, correct ${g.correct.toFixed(4)}, mean P(PNEUMONIA) ${g.meanProbability.toFixed(4)}\n`,
+        );
       if (corruption) process.stdout.write('\n' + formatCorruptionTable(corruption) + '\n');
     }
     return 0;
