@@ -193,6 +193,10 @@ export async function runSimulation(
   const rng = createRng(config.seed);
   const trainer = hooks.trainer ?? new InProcessTrainer(model, hooks.cache);
   const reports: RoundReport[] = [];
+  const availableClients = () =>
+    clients
+      .filter((c) => ledger.canDownload(c.id))
+      .map((c) => ({ id: c.id, numSamples: c.records.length }));
   let global = getModelWeights(model);
   let firstRound = 1;
   const resumed = await hooks.checkpoint?.load();
@@ -203,10 +207,7 @@ export async function runSimulation(
       );
     // Replays the selections (and so the generator and the download ledger) of the done rounds.
     for (let round = 1; round <= resumed.round; round++) {
-      const available = clients
-        .filter((c) => ledger.canDownload(c.id))
-        .map((c) => ({ id: c.id, numSamples: c.records.length }));
-      for (const instruction of strategy.configureRound(round, available, rng))
+      for (const instruction of strategy.configureRound(round, availableClients(), rng))
         ledger.record(instruction.clientId);
     }
     global = resumed.global;
@@ -223,10 +224,7 @@ export async function runSimulation(
         clientId: c.id,
         reason: `download limit S_max = ${config.maxDownloads} reached`,
       }));
-    const available = clients
-      .filter((c) => ledger.canDownload(c.id))
-      .map((c) => ({ id: c.id, numSamples: c.records.length }));
-    const instructions = strategy.configureRound(round, available, rng);
+    const instructions = strategy.configureRound(round, availableClients(), rng);
     if (instructions.length === 0) {
       throw new Error(
         `Round ${round}: no hospital may download the model any more (S_max = ${config.maxDownloads})`,

@@ -35,22 +35,24 @@ function mean(image: GrayImage): number {
   return sum / Math.max(image.data.length, 1);
 }
 
-async function viaSharp(
-  image: GrayImage,
-  pipe: (s: Sharp) => Sharp,
-  outSize?: { width: number; height: number },
-): Promise<GrayImage> {
-  const out = await pipe(
-    sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } }),
-  )
-    .greyscale()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+/** A sharp pipeline over the image's raw 8-bit pixels. */
+function fromGray(image: GrayImage): Sharp {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } });
+}
+
+/** The pipeline's output as one 8-bit gray channel. */
+async function toGray(pipeline: Sharp): Promise<GrayImage> {
+  const out = await pipeline.greyscale().raw().toBuffer({ resolveWithObject: true });
   const channels = out.info.channels;
   const data = new Uint8Array(out.info.width * out.info.height);
   for (let i = 0; i < data.length; i++) data[i] = out.data[i * channels];
-  const result = { data, width: out.info.width, height: out.info.height };
-  if (outSize && (result.width !== outSize.width || result.height !== outSize.height))
+  return { data, width: out.info.width, height: out.info.height };
+}
+
+/** A sharp operation on the image that must keep its size. */
+async function sameSize(image: GrayImage, pipeline: Sharp): Promise<GrayImage> {
+  const result = await toGray(pipeline);
+  if (result.width !== image.width || result.height !== image.height)
     throw new Error(`corruption changed the image size to ${result.width}x${result.height}`);
   return result;
 }
@@ -135,22 +137,21 @@ export const CORRUPTIONS: readonly Corruption[] = [
     description: 'Gaussian blur of this sigma, in pixels of a 256 px side',
     severities: [1, 2, 3.5],
     apply: (image, sigma) =>
-      viaSharp(image, (s) => s.blur(Math.max(0.3, (sigma * image.width) / 256)), image),
+      sameSize(image, fromGray(image).blur(Math.max(0.3, (sigma * image.width) / 256))),
   },
   {
     name: 'downsample',
     description: 'resized down by the factor, then back up (bilinear)',
     severities: [2, 4, 6],
     apply: (image, factor) =>
-      viaSharp(image, (s) =>
-        s.resize(Math.max(8, Math.round(image.width / factor)), undefined, {
+      toGray(
+        fromGray(image).resize(Math.max(8, Math.round(image.width / factor)), undefined, {
           kernel: 'linear',
         }),
       ).then((small) =>
-        viaSharp(
-          small,
-          (s) => s.resize(image.width, image.height, { fit: 'fill', kernel: 'linear' }),
+        sameSize(
           image,
+          fromGray(small).resize(image.width, image.height, { fit: 'fill', kernel: 'linear' }),
         ),
       ),
   },
@@ -159,12 +160,8 @@ export const CORRUPTIONS: readonly Corruption[] = [
     description: 'saved as JPEG at this quality',
     severities: [30, 15, 6],
     apply: async (image, quality) => {
-      const bytes = await sharp(image.data, {
-        raw: { width: image.width, height: image.height, channels: 1 },
-      })
-        .jpeg({ quality })
-        .toBuffer();
-      return viaSharp({ ...image }, () => sharp(bytes), image);
+      const bytes = await fromGray(image).jpeg({ quality }).toBuffer();
+      return sameSize(image, sharp(bytes));
     },
   },
   {
@@ -235,21 +232,10 @@ export function findCorruption(name: string): Corruption {
 
 /** Decodes an image file or bytes to 8-bit grayscale at its own size. */
 export async function readGray(input: Buffer | string): Promise<GrayImage> {
-  const out = await sharp(input)
-    .rotate()
-    .flatten({ background: '#000000' })
-    .greyscale()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const channels = out.info.channels;
-  const data = new Uint8Array(out.info.width * out.info.height);
-  for (let i = 0; i < data.length; i++) data[i] = out.data[i * channels];
-  return { data, width: out.info.width, height: out.info.height };
+  return toGray(sharp(input).rotate().flatten({ background: '#000000' }));
 }
 
 /** A lossless PNG of the image, to feed the model's own decoding pipeline. */
 export function encodePng(image: GrayImage): Promise<Buffer> {
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } })
-    .png({ compressionLevel: 1 })
-    .toBuffer();
+  return fromGray(image).png({ compressionLevel: 1 }).toBuffer();
 }
