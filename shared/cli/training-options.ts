@@ -36,6 +36,7 @@ export const TRAINING_OPTIONS = {
   'max-steps-per-epoch': { type: 'string' },
   'proximal-mu': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  augment: { type: 'string' },
   normalization: { type: 'string' },
   equalize: { type: 'boolean' },
   'threshold-rule': { type: 'string' },
@@ -106,6 +107,10 @@ export function readCommonTraining(args: ParsedArgs, epochs: number): CommonTrai
     augment: !flag(args, 'no-augment'),
     seed,
   };
+  if (args.values.augment !== undefined) {
+    if (!settings.augment) throw new UsageError('--augment and --no-augment exclude each other');
+    settings.augmentPolicy = choiceOpt(args, 'augment', ['light', 'strong'] as const, 'light');
+  }
   if (args.values['max-steps-per-epoch'] !== undefined)
     settings.maxStepsPerEpoch = numberOpt(args, 'max-steps-per-epoch', 1, {
       integer: true,

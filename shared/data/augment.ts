@@ -1,7 +1,7 @@
 /**
  * Training-time augmentation of one decoded image (size x size floats), in plain JS: one
  * random affine transform (rotation, shift, zoom) resampled bilinearly, then brightness and
- * contrast jitter.
+ * contrast jitter, then (the strong policy) appearance changes from augment-appearance.ts.
  *
  * No horizontal (or vertical) flips: chest anatomy is asymmetric (the heart lies on the left,
  * the liver on the right), so a mirrored radiograph looks like dextrocardia / situs inversus,
@@ -9,10 +9,19 @@
  * have to learn that mirrored anatomy is normal.
  */
 import type { Rng } from '../util/random.ts';
+import {
+  appearanceEnabled,
+  applyAppearance,
+  drawAppearanceParams,
+  NO_APPEARANCE,
+  validateAppearance,
+  type AppearanceOptions,
+} from './augment-appearance.ts';
 
-export type AugmentFill = 'edge' | 'mean';
+/** 'black' is the image's minimum, as film outside the collimated field or a scanner border. */
+export type AugmentFill = 'edge' | 'mean' | 'black';
 
-export interface AugmentOptions {
+export interface AugmentOptions extends Partial<AppearanceOptions> {
   /** Return the image unchanged (a copy). Default false. */
   none?: boolean;
   /** Max rotation in degrees, drawn uniformly from [-r, r]. Default 10. */
@@ -30,6 +39,8 @@ export interface AugmentOptions {
    * (Keras' 'nearest'), 'mean' uses the image mean. Default 'edge'.
    */
   fill?: AugmentFill;
+  /** Probability that an image's outside pixels are 'black' instead of `fill`. Default 0. */
+  blackFillProbability?: number;
 }
 
 export type ResolvedAugmentOptions = Required<AugmentOptions>;
@@ -42,6 +53,33 @@ export const DEFAULT_AUGMENT: Readonly<ResolvedAugmentOptions> = Object.freeze({
   brightness: 0.1,
   contrast: 0.1,
   fill: 'edge',
+  blackFillProbability: 0,
+  ...NO_APPEARANCE,
+});
+
+/**
+ * Named policies, the recipe's `augmentPolicy`. 'light' is the engine's default since the
+ * start. 'strong' widens the geometry (zoom 0.75-1.3 with a black frame half the time, as a
+ * zoomed-out or shifted exposure shows, shift 12%) and adds gamma, blur, noise and cutout.
+ */
+export type AugmentPolicy = 'light' | 'strong';
+
+export const AUGMENT_POLICIES: Readonly<Record<AugmentPolicy, AugmentOptions>> = Object.freeze({
+  light: {},
+  strong: {
+    rotationDeg: 10,
+    shift: 0.12,
+    zoom: [0.75, 1.3] as const,
+    brightness: 0.2,
+    contrast: 0.25,
+    fill: 'edge',
+    blackFillProbability: 0.5,
+    gamma: 0.6,
+    blurProbability: 0.25,
+    noise: 0.1,
+    cutoutProbability: 0.5,
+    cutoutSize: 0.3,
+  },
 });
 
 export function resolveAugmentOptions(opts: AugmentOptions = {}): ResolvedAugmentOptions {
@@ -52,6 +90,9 @@ export function resolveAugmentOptions(opts: AugmentOptions = {}): ResolvedAugmen
     if (!(resolved[key] >= 0)) throw new RangeError(`${key} must be >= 0, got ${resolved[key]}`);
   }
   if (resolved.contrast >= 1) throw new RangeError('contrast must be < 1');
+  if (!(resolved.blackFillProbability >= 0 && resolved.blackFillProbability <= 1))
+    throw new RangeError('blackFillProbability must be in [0, 1]');
+  validateAppearance(resolved);
   return resolved;
 }
 
@@ -105,6 +146,7 @@ export function applyAugment(
   }
   const out = new Float32Array(size * size);
   const { mean, std } = meanStd(src);
+  const outside = fill === 'black' ? src.reduce((m, v) => (v < m ? v : m), Infinity) : mean;
   const last = size - 1;
   const c = last / 2;
   // Inverse map: output pixel -> source point = c + R(-angle) * (dst - c - shift) / zoom.
@@ -115,7 +157,7 @@ export function applyAugment(
       ? (x: number, y: number): number =>
           src[Math.min(Math.max(y, 0), last) * size + Math.min(Math.max(x, 0), last)]
       : (x: number, y: number): number =>
-          x < 0 || y < 0 || x > last || y > last ? mean : src[y * size + x];
+          x < 0 || y < 0 || x > last || y > last ? outside : src[y * size + x];
   const photometric = p.contrast !== 1 || p.brightness !== 0;
   const offset = mean + p.brightness * std;
   for (let y = 0; y < size; y++) {
@@ -147,7 +189,8 @@ export function applyAugment(
 
 /**
  * Returns a new augmented copy of src (size*size floats, row-major). Deterministic for the
- * state of rng; always consumes the same number of draws, so per-image generators stay in step.
+ * state of rng; for given options always consumes the same number of draws, so per-image
+ * generators stay in step (the light policy draws exactly what it always did).
  */
 export function augmentImage(
   src: Float32Array,
@@ -162,5 +205,13 @@ export function augmentImage(
     }
     return Float32Array.from(src);
   }
-  return applyAugment(src, size, drawAugmentParams(size, rng, resolved), resolved.fill);
+  const params = drawAugmentParams(size, rng, resolved);
+  const fill =
+    resolved.blackFillProbability > 0 && rng.next() < resolved.blackFillProbability
+      ? 'black'
+      : resolved.fill;
+  const out = applyAugment(src, size, params, fill);
+  if (appearanceEnabled(resolved))
+    applyAppearance(out, size, drawAppearanceParams(size, rng, resolved));
+  return out;
 }

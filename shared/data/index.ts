@@ -45,6 +45,7 @@ export type { SplitOptions, TrainValSplit } from './split.ts';
 export { DEFAULT_DIRICHLET_ALPHA, partitionByPatient } from './partition.ts';
 export type { PartitionOptions, PartitionScheme } from './partition.ts';
 export {
+  AUGMENT_POLICIES,
   DEFAULT_AUGMENT,
   applyAugment,
   augmentImage,
@@ -55,6 +56,7 @@ export type {
   AugmentFill,
   AugmentOptions,
   AugmentParams,
+  AugmentPolicy,
   ResolvedAugmentOptions,
 } from './augment.ts';
 export {

@@ -1,4 +1,10 @@
-import { streamBatches, classWeights, type ImageCache, type XrayRecord } from '../data/index.ts';
+import {
+  AUGMENT_POLICIES,
+  streamBatches,
+  classWeights,
+  type ImageCache,
+  type XrayRecord,
+} from '../data/index.ts';
 import { mixSeeds, withDropoutSeed } from '../model/dropout.ts';
 import { getModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { tf } from '../tf/tf.ts';
@@ -123,7 +129,7 @@ export async function trainLocal(
         equalize: options.preprocessing.equalize,
         shuffle: true,
         seed: settings.seed * 1009 + startEpoch + epoch,
-        augment: settings.augment ? {} : false,
+        augment: settings.augment ? AUGMENT_POLICIES[settings.augmentPolicy ?? 'light'] : false,
         cache: options.cache,
       });
       for await (const batch of batches) {

@@ -1,3 +1,5 @@
+import type { AugmentPolicy } from '../data/augment.ts';
+
 export type OptimizerName = 'adam' | 'sgd';
 export type ScheduleName = 'constant' | 'cosine' | 'step';
 export type ClassBalancing = 'weights' | 'none';
@@ -36,6 +38,8 @@ export interface TrainSettings {
   proximalMu?: number;
   labelSmoothing: number;
   augment: boolean;
+  /** Which augmentation, when augment is on (shared/data/augment.ts). Absent: 'light'. */
+  augmentPolicy?: AugmentPolicy;
   seed: number;
 }
 
@@ -87,6 +91,8 @@ export function validateTrainSettings(s: TrainSettings): void {
     problems.push(`max steps per epoch must be a positive integer (got ${s.maxStepsPerEpoch})`);
   if (s.proximalMu !== undefined && !(s.proximalMu >= 0 && s.proximalMu < 1000))
     problems.push(`proximal mu must be a finite number >= 0 (got ${s.proximalMu})`);
+  if (s.augmentPolicy !== undefined && !['light', 'strong'].includes(s.augmentPolicy))
+    problems.push(`augment policy must be light or strong (got ${s.augmentPolicy})`);
   if (!['adam', 'sgd'].includes(s.optimizer))
     problems.push(`optimizer must be adam or sgd (got ${s.optimizer})`);
   if (!['constant', 'cosine', 'step'].includes(s.schedule))

@@ -129,6 +129,7 @@ export function trainRequest(
       }),
       ...(settings.proximalMu !== undefined &&
         settings.proximalMu > 0 && { proximalMu: settings.proximalMu }),
+      ...(settings.augmentPolicy === 'strong' && { augmentPolicy: 'strong' as const }),
       ...(classWeights && {
         classBalancing: 'weights' as const,
         classWeights: [classWeights[0], classWeights[1]],

@@ -29,6 +29,8 @@ export interface NodeTrainRequest extends NodeModelInput {
     maxStepsPerEpoch?: number;
     /** Sent only when the run has mu > 0: FedProx's proximal term. */
     proximalMu?: number;
+    /** Sent only when the run's policy is not the nodes' default ('light'). */
+    augmentPolicy?: 'strong';
     /** Sent with classWeights only: the loss is class-weighted, by those weights. */
     classBalancing?: 'weights';
     /** A federation run's [NORMAL, PNEUMONIA] weights, instead of the node's own. */

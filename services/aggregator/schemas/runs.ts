@@ -155,6 +155,11 @@ export const RunSettingsSchema = Type.Object({
     }),
   ),
   learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, default: 0.001 }),
+  augmentPolicy: Type.Union([Type.Literal('light'), Type.Literal('strong')], {
+    default: 'light',
+    description:
+      "Training-time augmentation every hospital applies (docs/engine.md): 'light' = rotation 10 deg, shift 8%, zoom 0.9-1.1, brightness and contrast 10%; 'strong' adds zoom 0.75-1.3 with a black frame half the time, shift 12%, gamma, blur, noise and cutout",
+  }),
   minHospitals: Type.Integer({
     minimum: 1,
     maximum: 10000,

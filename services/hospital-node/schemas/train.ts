@@ -42,6 +42,10 @@ const TrainSettingsSchema = Type.Partial(
         'Absent or 0: plain local training',
     }),
     augment: Type.Boolean(),
+    augmentPolicy: Type.Union([Type.Literal('light'), Type.Literal('strong')], {
+      description:
+        "Which augmentation when augment is on (docs/engine.md); absent: 'light'. 'strong' adds zoom 0.75-1.3 with a black frame half the time, shift 12%, gamma, blur, noise and cutout",
+    }),
     seed: Type.Integer(),
   }),
   {

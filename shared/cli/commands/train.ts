@@ -17,7 +17,8 @@ export const TRAIN_HELP = `fedxray train --data DIR --out DIR [--epochs 10] [opt
   Centralised training on pooled data (the paper's non-federated baselines).
   Options: --arch se-resnet18-gn|se-resnet18-bn|resnet18|alexnet|vgg16  --size 64  --batch 16
     --lr 0.001 --optimizer adam|sgd --momentum 0.9 --weight-decay 1e-4 --schedule cosine|step|constant
-    --warmup-epochs 0 --class-balance weights|none --label-smoothing 0.05 --no-augment
+    --warmup-epochs 0 --class-balance weights|none --label-smoothing 0.05
+    --augment light|strong (default light; docs/engine.md) --no-augment
     --max-steps-per-epoch K (each epoch stops after K steps; default: whole epochs)
     --normalization per-image|unit --equalize --val-data DIR | --val-fraction 0.1
     --threshold-rule fixed:0.5|youden|youden-shrunk:0.5|min-recall:0.95 --float16 --seed 42
