@@ -1,4 +1,5 @@
 import { BENCH_HELP, benchCommand } from './commands/bench.ts';
+import { ENSEMBLE_HELP, ensembleCommand } from './commands/ensemble.ts';
 import { EVALUATE_HELP, evaluateCommand } from './commands/evaluate.ts';
 import { MODELS_HELP, modelsCommand } from './commands/models.ts';
 import { PREDICT_HELP, predictCommand } from './commands/predict.ts';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   train: { help: TRAIN_HELP, run: trainCommand },
   simulate: { help: SIMULATE_HELP, run: simulateCommand },
   evaluate: { help: EVALUATE_HELP, run: evaluateCommand },
+  ensemble: { help: ENSEMBLE_HELP, run: ensembleCommand },
   predict: { help: PREDICT_HELP, run: predictCommand },
   bench: { help: BENCH_HELP, run: benchCommand },
 };

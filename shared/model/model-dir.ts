@@ -25,6 +25,8 @@ export interface ModelMetadata {
   createdAt: string;
   training?: Record<string, unknown>;
   validation?: EvaluationReport;
+  /** Present on an ensemble directory (shared/model/ensemble.ts): its members, averaged. */
+  ensemble?: { members: string[]; combine: 'mean-probability' };
 }
 
 /**
@@ -69,6 +71,10 @@ export async function loadModelDir(
   dir: string,
 ): Promise<{ model: tf.LayersModel; metadata: ModelMetadata }> {
   const metadata = await readModelMetadata(dir);
+  if (metadata.ensemble)
+    throw new Error(
+      `${dir} is an ensemble of ${metadata.ensemble.members.length} models: load it with loadPredictorDir`,
+    );
   const weights = await loadWeights(dir);
   const model = buildModel(metadata.architecture, {
     inputSize: metadata.preprocessing.inputSize,

@@ -6,7 +6,7 @@
 import { decodeXray, type XrayRecord } from '../data/index.ts';
 import { computeMetrics } from '../metrics/index.ts';
 import type { tf } from '../tf/tf.ts';
-import { predictBatch } from '../training/predict.ts';
+import { toScorer, type BatchScorer } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
 import { mapWithConcurrency } from '../util/concurrency.ts';
 import { createRng } from '../util/random.ts';
@@ -49,7 +49,7 @@ export interface CorruptionSuiteOptions {
 }
 
 async function scoreImages(
-  model: tf.LayersModel,
+  score: BatchScorer,
   images: readonly GrayImage[],
   labels: Int32Array,
   preprocessing: Preprocessing,
@@ -75,7 +75,7 @@ async function scoreImages(
         xs.set(pixels, (index - start) * size * size);
       },
     );
-    probabilities.set(predictBatch(model, xs, count, size), start);
+    probabilities.set(score(xs, count, size), start);
   }
   const report = computeMetrics(labels, probabilities, { threshold, bootstrapSamples: 0 });
   return {
@@ -88,7 +88,7 @@ async function scoreImages(
 
 /** Scores `records` clean and under each corruption at its three severities. */
 export async function runCorruptionSuite(
-  model: tf.LayersModel,
+  model: tf.LayersModel | BatchScorer,
   records: readonly XrayRecord[],
   preprocessing: Preprocessing,
   threshold: number,
@@ -98,6 +98,7 @@ export async function runCorruptionSuite(
   const corruptions = options.corruptions ?? CORRUPTIONS;
   const batchSize = options.batchSize ?? 32;
   const seed = options.seed ?? 1;
+  const score = toScorer(model);
   const images = await mapWithConcurrency(records, 4, (r) => readGray(r.path));
   const labels = Int32Array.from(records, (r) => r.label);
   const total = 1 + corruptions.length * 3;
@@ -106,7 +107,7 @@ export async function runCorruptionSuite(
     corruption: 'clean',
     severity: 0,
     level: 0,
-    ...(await scoreImages(model, images, labels, preprocessing, threshold, (i) => i, batchSize)),
+    ...(await scoreImages(score, images, labels, preprocessing, threshold, (i) => i, batchSize)),
   };
   options.onProgress?.(++done, total);
   const scores: CorruptionScore[] = [];
@@ -114,8 +115,8 @@ export async function runCorruptionSuite(
     for (const [s, level] of corruption.severities.entries()) {
       const transform = (image: GrayImage, index: number) =>
         corruption.apply(image, level, createRng(seed * 1_000_003 + c * 10_007 + s * 101 + index));
-      const score = await scoreImages(
-        model,
+      const result = await scoreImages(
+        score,
         images,
         labels,
         preprocessing,
@@ -123,7 +124,7 @@ export async function runCorruptionSuite(
         transform,
         batchSize,
       );
-      scores.push({ corruption: corruption.name, severity: s + 1, level, ...score });
+      scores.push({ corruption: corruption.name, severity: s + 1, level, ...result });
       options.onProgress?.(++done, total);
     }
   }

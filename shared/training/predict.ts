@@ -19,6 +19,21 @@ export function predictBatch(
     .slice();
 }
 
+/**
+ * P(PNEUMONIA) for a batch, from one network or several (an ensemble's averaged members):
+ * what scoring code takes so that it need not know which.
+ */
+export type BatchScorer = (xs: Float32Array, count: number, size: number) => Float32Array;
+
+export function networkScorer(model: tf.LayersModel): BatchScorer {
+  return (xs, count, size) => predictBatch(model, xs, count, size);
+}
+
+/** A scorer for a network or the scorer itself. */
+export function toScorer(model: tf.LayersModel | BatchScorer): BatchScorer {
+  return typeof model === 'function' ? model : networkScorer(model);
+}
+
 export interface PredictionSet {
   labels: Int32Array;
   probabilities: Float32Array;
@@ -28,7 +43,7 @@ export interface PredictionSet {
 
 /** Scores every record, streaming batches so memory does not grow with the dataset. */
 export async function predictRecords(
-  model: tf.LayersModel,
+  model: tf.LayersModel | BatchScorer,
   records: readonly XrayRecord[],
   preprocessing: Preprocessing,
   options: {
@@ -41,6 +56,7 @@ export async function predictRecords(
   const probabilities = new Float32Array(records.length);
   let offset = 0;
   let lossSum = 0;
+  const score = toScorer(model);
   for await (const batch of streamBatches(records, {
     batchSize: options.batchSize ?? 32,
     size: preprocessing.inputSize,
@@ -51,7 +67,7 @@ export async function predictRecords(
     augment: false,
     cache: options.cache,
   })) {
-    const p = predictBatch(model, batch.xs, batch.count, preprocessing.inputSize);
+    const p = score(batch.xs, batch.count, preprocessing.inputSize);
     for (let i = 0; i < batch.count; i++) {
       labels[offset + i] = batch.labels[i];
       probabilities[offset + i] = p[i];

@@ -196,6 +196,7 @@ describe('model and readiness routes', () => {
       threshold: 0.5,
       thresholdRule: 'fixed:0.5',
       preprocessing: { inputSize: 32, normalization: 'per-image', equalize: false },
+      members: 1,
       loadedAt: expect.any(String),
       source: 'directory',
     });

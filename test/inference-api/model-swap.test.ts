@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
 import type { InferenceConfig } from '../../services/inference-api/config.ts';
 import { tf } from '../../shared/tf/tf.ts';
-import { predictBatch } from '../../shared/training/predict.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import {
   sampleJpeg,
@@ -142,7 +141,7 @@ describe('inference-api with the aggregator', () => {
     expect(app.models.current?.info.id).toBe('model-a');
     // B is retired but still usable by the request that holds it.
     const size = 32;
-    const [p] = predictBatch(lease!.value.model, new Float32Array(size * size), 1, size);
+    const [p] = lease!.value.score(new Float32Array(size * size), 1, size);
     expect(Number.isFinite(p)).toBe(true);
     expect(tf.memory().numTensors).toBeGreaterThan(tensorsWithOneModel);
     lease!.release();

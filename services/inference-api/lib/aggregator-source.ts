@@ -20,7 +20,7 @@ export async function loadAggregatorModel(
   const weights = decodeWeights(manifest, blob);
   const width = production.width ?? widthFromWeights(weights) ?? DEFAULT_WIDTH;
   const { architecture, inputSize } = production;
-  return instantiateModel({ architecture, inputSize, width }, weights, {
+  return instantiateModel({ architecture, inputSize, width }, [weights], {
     id: production.id,
     version: production.version,
     round: production.round,

@@ -1,6 +1,5 @@
 import { decodeXray, ImageDecodeError } from '../../../shared/data/image.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
-import { predictBatch } from '../../../shared/training/predict.ts';
 import { DISCLAIMER, type Diagnosis } from '../schemas/diagnose.ts';
 import { modelRef } from '../schemas/model.ts';
 import type { LoadedModel } from './loaded-model.ts';
@@ -27,7 +26,7 @@ export async function diagnose(loaded: LoadedModel, bytes: Buffer): Promise<Diag
     }
     throw error;
   }
-  const [p] = predictBatch(loaded.model, pixels, 1, inputSize);
+  const [p] = loaded.score(pixels, 1, inputSize);
   if (!Number.isFinite(p)) {
     throw new Error(`model ${info.id} predicted ${p}`);
   }

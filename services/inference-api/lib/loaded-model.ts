@@ -1,13 +1,14 @@
 import { buildModel, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
 import type { tf } from '../../../shared/tf/tf.ts';
-import { predictBatch } from '../../../shared/training/predict.ts';
+import { ensembleScorer } from '../../../shared/model/ensemble.ts';
+import type { BatchScorer } from '../../../shared/training/predict.ts';
 import type { NamedWeights } from '../../../shared/weights/index.ts';
 import type { ModelInfo } from '../schemas/model.ts';
 
-/** A network ready to predict, with what the API says about it. */
+/** A model (one network or an ensemble) ready to predict, with what the API says about it. */
 export interface LoadedModel {
-  readonly model: tf.LayersModel;
+  readonly score: BatchScorer;
   readonly info: ModelInfo;
   /** Frees the model's tensors; idempotent. */
   dispose(): void;
@@ -23,32 +24,37 @@ export function widthFromWeights(weights: readonly NamedWeights[]): number | und
 }
 
 /**
- * Builds the network, sets its weights and runs it once on a blank image, so a broken model
- * fails here (not on a request) and the first request pays no warm-up.
+ * Builds the networks (one, or an ensemble's members), sets their weights and runs them once
+ * on a blank image, so a broken model fails here (not on a request) and the first request
+ * pays no warm-up. The score is the members' mean P(PNEUMONIA).
  */
 export function instantiateModel(
   spec: { architecture: ArchitectureName; inputSize: number; width: number },
-  weights: readonly NamedWeights[],
-  info: ModelInfo,
+  members: ReadonlyArray<readonly NamedWeights[]>,
+  info: Omit<ModelInfo, 'members'>,
 ): LoadedModel {
-  const model = buildModel(spec.architecture, { inputSize: spec.inputSize, width: spec.width });
+  const networks: tf.LayersModel[] = [];
+  const size = spec.inputSize;
   try {
-    setModelWeights(model, weights);
-    const size = spec.inputSize;
-    const [p] = predictBatch(model, new Float32Array(size * size), 1, size);
+    for (const weights of members) {
+      const model = buildModel(spec.architecture, { inputSize: size, width: spec.width });
+      networks.push(model);
+      setModelWeights(model, weights);
+    }
+    const [p] = ensembleScorer(networks)(new Float32Array(size * size), 1, size);
     if (!Number.isFinite(p)) throw new Error(`the model predicts ${p} on a blank image`);
   } catch (error) {
-    model.dispose();
+    for (const n of networks) n.dispose();
     throw error;
   }
   let disposed = false;
   return {
-    model,
-    info,
+    score: ensembleScorer(networks),
+    info: { ...info, members: networks.length },
     dispose() {
       if (disposed) return;
       disposed = true;
-      model.dispose();
+      for (const n of networks) n.dispose();
     },
   };
 }

@@ -33,6 +33,11 @@ export const ModelInfoSchema = Type.Object({
   threshold: Type.Number({ description: 'P(PNEUMONIA) at or above which the label is PNEUMONIA' }),
   thresholdRule: Type.Union([Type.String(), Type.Null()]),
   preprocessing: PreprocessingSchema,
+  members: Type.Integer({
+    minimum: 1,
+    description:
+      'Networks whose P(PNEUMONIA) is averaged per diagnosis: 1 = one model, more = an ensemble (each member adds its time to timingMs)',
+  }),
   loadedAt: Type.String({ format: 'date-time' }),
   source: Type.Union([Type.Literal('aggregator'), Type.Literal('directory')]),
 });

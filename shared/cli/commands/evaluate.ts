@@ -6,7 +6,7 @@ import {
   type EvaluationReport,
   type ProbabilisticScores,
 } from '../../metrics/index.ts';
-import { loadModelDir } from '../../model/model-dir.ts';
+import { loadPredictorDir } from '../../model/ensemble.ts';
 import { initBackend } from '../../tf/backend.ts';
 import { predictRecords } from '../../training/predict.ts';
 import { groupFigures } from '../../metrics/groups.ts';
@@ -16,7 +16,7 @@ import { flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
 import { info, printJson } from '../output.ts';
 
 export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--threshold T] [--bootstrap 1000] [--json]
-  Scores a model on any labelled directory (NORMAL/ and PNEUMONIA/ folders, or a manifest.csv).
+  Scores a model or an ensemble (fedxray ensemble) on any labelled directory (NORMAL/ and PNEUMONIA/ folders, or a manifest.csv).
   PNEUMONIA is the positive class; the threshold stored with the model is used unless --threshold.
   --json prints one object: accuracy, precision, recall, specificity, f1, auc, n, confusion,
   ci95 (95% intervals: Wilson for proportions, bootstrap for F1, AUC and the scores below),
@@ -75,7 +75,9 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
   });
   const records = await loadDataset(dataDir);
-  const { model, metadata } = await loadModelDir(modelDir);
+  const predictor = await loadPredictorDir(modelDir);
+  const { metadata } = predictor;
+  const model = predictor.score;
   try {
     const threshold = numberOpt(args, 'threshold', metadata.threshold.threshold, {
       min: 0,
@@ -142,7 +144,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    model.dispose();
+    predictor.dispose();
   }
 }
 

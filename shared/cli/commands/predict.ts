@@ -1,8 +1,7 @@
 import { basename } from 'node:path';
 import { decodeXray } from '../../data/index.ts';
-import { loadModelDir } from '../../model/model-dir.ts';
+import { loadPredictorDir } from '../../model/ensemble.ts';
 import { initBackend } from '../../tf/backend.ts';
-import { predictBatch } from '../../training/predict.ts';
 import { flag, parseCommandArgs, stringOpt, UsageError } from '../options.ts';
 import { printJson } from '../output.ts';
 
@@ -20,7 +19,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
   await initBackend({
     preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
   });
-  const { model, metadata } = await loadModelDir(stringOpt(args, 'model'));
+  const predictor = await loadPredictorDir(stringOpt(args, 'model'));
+  const { metadata } = predictor;
   const { inputSize } = metadata.preprocessing;
   const threshold = metadata.threshold.threshold;
   let failures = 0;
@@ -33,7 +33,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
           normalization: metadata.preprocessing.normalization,
           equalize: metadata.preprocessing.equalize,
         });
-        const probability = predictBatch(model, pixels, 1, inputSize)[0];
+        const probability = predictor.score(pixels, 1, inputSize)[0];
         results.push({
           file,
           label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
@@ -46,7 +46,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    model.dispose();
+    predictor.dispose();
   }
   if (flag(args, 'json')) {
     printJson({ model: metadata.architecture, threshold, results });
