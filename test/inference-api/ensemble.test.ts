@@ -24,7 +24,13 @@ beforeAll(async () => {
     ['m1', 'm2', 'm3'].map((m) => join(dir, m)),
   );
   app = await buildApp(
-    { port: 0, host: '127.0.0.1', modelDir: join(dir, 'ensemble'), modelPollSeconds: 0 },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      modelDir: join(dir, 'ensemble'),
+      modelPollSeconds: 0,
+      maxUploadBytes: 2 * 1024 * 1024,
+    },
     { logger: false },
   );
   await app.ready();
