@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { createServiceApp, REDACTED_PATHS } from '../../shared/service/create-app.ts';
@@ -9,17 +10,21 @@ import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
 import {
   DEFAULT_MAX_CONCURRENT_DIAGNOSES,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_STATE_DIR,
   type InferenceConfig,
 } from './config.ts';
 import { DiagnoseAccess } from './lib/access.ts';
+import { AdminAccess } from './lib/admin-access.ts';
 import { ApiKeyFile } from './lib/api-key-file.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
 import { InFlightLimit } from './lib/in-flight.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
+import { OperatingPointStore } from './lib/operating-point.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
 import { modelServicePlugin } from './plugins/model-service.ts';
 import { diagnoseRoutes } from './routes/diagnose.ts';
 import { modelRoutes } from './routes/models.ts';
+import { operatingPointRoutes } from './routes/operating-point.ts';
 
 export const SERVICE_NAME = 'fedxray-inference-api';
 
@@ -51,6 +56,7 @@ export type InferenceApp = FastifyInstance & {
   reload(): Promise<ReloadOutcome>;
   models: ModelService;
   backend: BackendInfo;
+  operatingPoints: OperatingPointStore;
 };
 
 export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Promise<InferenceApp> {
@@ -84,6 +90,9 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
           onChange: () => app.log.info('AGGREGATOR_TOKEN_FILE re-read: a new token is in force'),
           now: deps.now,
         });
+  // A corrupt STATE_DIR/operating-point.json is a ConfigError naming it, before anything starts.
+  const stateDir = resolve(config.stateDir ?? DEFAULT_STATE_DIR);
+  const operatingPoints = new OperatingPointStore(stateDir);
   const app = await createServiceApp({
     name: SERVICE_NAME,
     version: SOFTWARE_VERSION,
@@ -96,6 +105,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
         : deps.logger,
     https,
     requestTimeoutMs: config.requestTimeoutMs,
+    bearerAuth: true,
   });
   await app.register(multipart, {
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },
@@ -117,6 +127,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   });
   app.decorate('models', models);
   app.decorate('backend', backend);
+  app.decorate('operatingPoints', operatingPoints);
   await app.register(modelServicePlugin, { models });
 
   registerInfoRoute(app, 'inference-api', () => ({
@@ -141,12 +152,22 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     },
     'POST /diagnose access',
   );
+  app.log.info(
+    { stateDir, adminRoutes: config.adminToken === undefined ? 'off (no ADMIN_TOKEN)' : 'on' },
+    'site operating point (PUT /models/current/threshold)',
+  );
   await app.register(diagnoseRoutes, {
     models,
     maxUploadBytes: config.maxUploadBytes,
     access,
     inFlight,
+    operatingPoints,
   });
-  await app.register(modelRoutes, { models, inFlight });
+  await app.register(modelRoutes, { models, inFlight, operatingPoints });
+  await app.register(operatingPointRoutes, {
+    models,
+    operatingPoints,
+    admin: new AdminAccess(config.adminToken, SERVICE_NAME),
+  });
   return app as InferenceApp;
 }

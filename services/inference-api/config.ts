@@ -18,6 +18,8 @@ export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120;
  */
 export const DEFAULT_MAX_CONCURRENT_DIAGNOSES = 32;
 export { MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
+/** STATE_DIR when unset, relative to the working directory (.state/ is git-ignored). */
+export const DEFAULT_STATE_DIR = '.state/inference-api';
 
 /** The model shipped in the repository, served when no model source is configured. */
 export const SHIPPED_MODEL_DIR = fileURLToPath(
@@ -74,6 +76,16 @@ export const InferenceConfigSchema = Type.Object({
   maxConcurrentDiagnoses: Type.Optional(
     Type.Integer({ minimum: 0, maximum: MAX_CONCURRENT_DIAGNOSES_LIMIT }),
   ),
+  /**
+   * Bearer token of the admin routes (PUT/DELETE /models/current/threshold); absent = those
+   * routes answer 403 admin-disabled.
+   */
+  adminToken: Type.Optional(Type.String({ minLength: MIN_TOKEN_LENGTH })),
+  /**
+   * Where the site's operating point and its audit file are kept. Absent = DEFAULT_STATE_DIR
+   * (applied by buildApp, like the rate limit).
+   */
+  stateDir: Type.Optional(Type.String({ minLength: 1 })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Slow-client guard: ms to send a whole request (one X-ray upload); 0 = none. */
@@ -95,6 +107,8 @@ export const INFERENCE_CONFIG_ENV = {
   apiKeysFile: 'API_KEYS_FILE',
   rateLimitPerMinute: 'RATE_LIMIT_PER_MINUTE',
   maxConcurrentDiagnoses: 'MAX_CONCURRENT_DIAGNOSES',
+  adminToken: 'ADMIN_TOKEN',
+  stateDir: 'STATE_DIR',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;

@@ -12,8 +12,15 @@ const DECODE_STATUS: Record<ImageDecodeError['code'], number> = {
   'too-large': 413,
 };
 
-/** Decodes one X-ray exactly as the model was trained on and scores it. */
-export async function diagnose(loaded: LoadedModel, bytes: Buffer): Promise<Diagnosis> {
+/**
+ * Decodes one X-ray exactly as the model was trained on and scores it; `threshold` is the one
+ * in force (the site's operating point or the model's own).
+ */
+export async function diagnose(
+  loaded: LoadedModel,
+  bytes: Buffer,
+  threshold: number,
+): Promise<Diagnosis> {
   const started = performance.now();
   const { info } = loaded;
   const { inputSize, normalization, equalize } = info.preprocessing;
@@ -32,10 +39,10 @@ export async function diagnose(loaded: LoadedModel, bytes: Buffer): Promise<Diag
   }
   const probability = Math.min(Math.max(p, 0), 1);
   return {
-    label: probability >= info.threshold ? 'PNEUMONIA' : 'NORMAL',
+    label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
     probability,
     probabilities: { NORMAL: 1 - probability, PNEUMONIA: probability },
-    threshold: info.threshold,
+    threshold,
     model: modelRef(info),
     timingMs: Math.round((performance.now() - started) * 100) / 100,
     disclaimer: DISCLAIMER,

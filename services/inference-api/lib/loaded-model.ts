@@ -4,12 +4,12 @@ import type { tf } from '../../../shared/tf/tf.ts';
 import { ensembleScorer } from '../../../shared/model/ensemble.ts';
 import type { BatchScorer } from '../../../shared/training/predict.ts';
 import type { NamedWeights } from '../../../shared/weights/index.ts';
-import type { ModelInfo } from '../schemas/model.ts';
+import type { LoadedModelInfo } from '../schemas/model.ts';
 
 /** A model (one network or an ensemble) ready to predict, with what the API says about it. */
 export interface LoadedModel {
   readonly score: BatchScorer;
-  readonly info: ModelInfo;
+  readonly info: LoadedModelInfo;
   /** Frees the model's tensors; idempotent. */
   dispose(): void;
 }
@@ -31,7 +31,7 @@ export function widthFromWeights(weights: readonly NamedWeights[]): number | und
 export function instantiateModel(
   spec: { architecture: ArchitectureName; inputSize: number; width: number },
   members: ReadonlyArray<readonly NamedWeights[]>,
-  info: Omit<ModelInfo, 'members'>,
+  info: Omit<LoadedModelInfo, 'members'>,
 ): LoadedModel {
   const networks: tf.LayersModel[] = [];
   const size = spec.inputSize;

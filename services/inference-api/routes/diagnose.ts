@@ -5,6 +5,7 @@ import { diagnose } from '../lib/diagnose.ts';
 import { noModel } from '../lib/errors.ts';
 import { BUSY_RETRY_AFTER_SECONDS, type InFlightLimit } from '../lib/in-flight.ts';
 import type { ModelService } from '../lib/model-service.ts';
+import type { OperatingPointStore } from '../lib/operating-point.ts';
 import { notMultipart, readImageUpload } from '../lib/upload.ts';
 import { DiagnoseBodySchema, DiagnosisSchema, type Diagnosis } from '../schemas/diagnose.ts';
 
@@ -15,11 +16,13 @@ export interface DiagnoseRoutesOptions {
   access: DiagnoseAccess;
   /** The cap on requests in flight (checked after access, before the upload is read). */
   inFlight: InFlightLimit;
+  /** The site's threshold for the model, when it set one. */
+  operatingPoints: OperatingPointStore;
 }
 
 export async function diagnoseRoutes(
   app: FastifyInstance,
-  { models, maxUploadBytes, access, inFlight }: DiagnoseRoutesOptions,
+  { models, maxUploadBytes, access, inFlight, operatingPoints }: DiagnoseRoutesOptions,
 ): Promise<void> {
   // Bodies this route cannot parse (JSON too large, raw image/jpeg...) are "not multipart"
   // here, not fastify's generic codes; the parent handler writes the JSON error.
@@ -35,7 +38,7 @@ export async function diagnoseRoutes(
         description:
           `Multipart upload with the image (JPEG or PNG, at most ${maxUploadBytes} bytes) in ` +
           'the file field `image`. Answers the probability of pneumonia from the production model ' +
-          "and the label at the model's decision threshold." +
+          'and the label at the threshold in force (GET /models/current).' +
           (access.keysRequired
             ? ' Needs an API key (`x-api-key` or `Authorization: Bearer`).'
             : ' No API key is needed (API_KEYS is not set).') +
@@ -97,7 +100,8 @@ export async function diagnoseRoutes(
         const lease = models.acquire();
         if (!lease) throw noModel();
         try {
-          return await diagnose(lease.value, bytes);
+          const threshold = operatingPoints.threshold(lease.value.info);
+          return await diagnose(lease.value, bytes, threshold);
         } finally {
           lease.release();
         }

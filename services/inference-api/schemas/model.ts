@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ARCHITECTURE_NAMES } from '../../../shared/model/architectures.ts';
+import { OperatingPointViewSchema } from './operating-point.ts';
 
 const NullableInteger = (description: string) =>
   Type.Union([Type.Integer(), Type.Null()], { description });
@@ -25,8 +26,8 @@ export const ModelRefSchema = Type.Object({
 });
 export type ModelRef = Static<typeof ModelRefSchema>;
 
-/** Everything known about the loaded model (GET /models/current). */
-export const ModelInfoSchema = Type.Object({
+/** What a loaded model says about itself (LoadedModel.info): `threshold` is its own. */
+export const LoadedModelInfoSchema = Type.Object({
   ...ModelRefSchema.properties,
   width: Type.Integer({ description: 'Base width of the network (64 = the paper)' }),
   inputSize: Type.Integer(),
@@ -41,9 +42,27 @@ export const ModelInfoSchema = Type.Object({
   loadedAt: Type.String({ format: 'date-time' }),
   source: Type.Union([Type.Literal('aggregator'), Type.Literal('directory')]),
 });
+export type LoadedModelInfo = Static<typeof LoadedModelInfoSchema>;
+
+/** GET /models/current: the loaded model and the threshold /diagnose labels with. */
+export const ModelInfoSchema = Type.Object({
+  ...LoadedModelInfoSchema.properties,
+  threshold: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description:
+      "The threshold in force: P(PNEUMONIA) at or above which /diagnose says PNEUMONIA (the site's operating point when one is set for this model, else modelThreshold)",
+  }),
+  modelThreshold: Type.Number({ description: 'The threshold stored with the model' }),
+  thresholdSource: Type.Union([Type.Literal('model'), Type.Literal('site')], {
+    description:
+      "'site': set for this model (its sha256) by PUT /models/current/threshold; 'model': the model's own",
+  }),
+  operatingPoint: Type.Union([OperatingPointViewSchema, Type.Null()]),
+});
 export type ModelInfo = Static<typeof ModelInfoSchema>;
 
-export function modelRef(info: ModelInfo): ModelRef {
+export function modelRef(info: ModelRef): ModelRef {
   const { id, version, round, sha256, architecture } = info;
   return { id, version, round, sha256, architecture };
 }
