@@ -1,3 +1,4 @@
+import { ACCEPT_HELP, acceptCommand } from './commands/accept.ts';
 import { BENCH_HELP, benchCommand } from './commands/bench.ts';
 import { ENSEMBLE_HELP, ensembleCommand } from './commands/ensemble.ts';
 import { EVALUATE_HELP, evaluateCommand } from './commands/evaluate.ts';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   evaluate: { help: EVALUATE_HELP, run: evaluateCommand },
   ensemble: { help: ENSEMBLE_HELP, run: ensembleCommand },
   predict: { help: PREDICT_HELP, run: predictCommand },
+  accept: { help: ACCEPT_HELP, run: acceptCommand },
   bench: { help: BENCH_HELP, run: benchCommand },
 };
 
