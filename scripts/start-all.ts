@@ -202,6 +202,9 @@ async function main(): Promise<void> {
     AGGREGATOR_URL: aggregatorUrl,
     AGGREGATOR_TOKEN: state.adminToken,
     MODEL_POLL_SECONDS: '10',
+    // The same admin token guards the site's operating point (fedxray accept --set).
+    ADMIN_TOKEN: state.adminToken,
+    STATE_DIR: join(stateDir, 'inference-api'),
   };
   const modelDir = env.MODEL_DIR ?? join(root, 'models', 'fl-se-resnet18-gn');
   if (existsSync(join(modelDir, 'model.json'))) inferenceEnv.MODEL_DIR = modelDir;
