@@ -1,6 +1,25 @@
-import type { WeightArray } from '../model/model-weights.ts';
+/**
+ * Federated averaging (McMahan et al., 2017): a uniform sample of C x J hospitals trains, and
+ * the new global model is the mean of their models weighted by sample count n_j / n.
+ */
 import type { Rng } from '../util/random.ts';
-import type { ClientInfo, ClientResult, FitInstruction, Strategy } from './strategy.ts';
+import type {
+  ClientInfo,
+  ClientResult,
+  EvaluateResult,
+  FitAggregate,
+  FitInstruction,
+  RoundContext,
+  Strategy,
+} from './strategy.ts';
+import {
+  checkFraction,
+  sampleClients,
+  weightedAverage,
+  weightedMetricMeans,
+} from './strategy-utils.ts';
+
+export { clientsPerRound, weightedAverage } from './strategy-utils.ts';
 
 export interface FedAvgOptions {
   /** C: fraction of the J available hospitals sampled each round. */
@@ -9,61 +28,31 @@ export interface FedAvgOptions {
   fitConfig?: Record<string, number | string | boolean>;
 }
 
-/** m = max(round(C x J), 1), never more than J. */
-export function clientsPerRound(fraction: number, available: number): number {
-  return Math.min(available, Math.max(Math.round(fraction * available), 1));
-}
-
-/**
- * Federated averaging (McMahan et al., 2017): the new global model is the mean of the client
- * models weighted by each client's sample count n_j / n. Sums run in float64.
- */
 export class FedAvg implements Strategy {
-  readonly name = 'fedavg';
+  readonly name: string = 'fedavg';
+  readonly usesPreviousInput: boolean = false;
 
-  constructor(private readonly options: FedAvgOptions) {
-    if (!(options.fraction > 0 && options.fraction <= 1)) {
-      throw new Error(`FedAvg fraction C must be in (0, 1], got ${options.fraction}`);
-    }
+  constructor(protected readonly options: FedAvgOptions) {
+    checkFraction(options.fraction);
   }
 
-  configureRound(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[] {
-    if (available.length === 0) return [];
-    const m = clientsPerRound(this.options.fraction, available.length);
-    const chosen = rng.shuffle([...available]).slice(0, m);
-    chosen.sort((a, b) => a.id.localeCompare(b.id));
-    return chosen.map((c) => ({ clientId: c.id, config: { round, ...this.options.fitConfig } }));
+  configureFit(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[] {
+    return sampleClients(round, available, this.options.fraction, rng, this.options.fitConfig);
   }
 
-  aggregate(
-    _round: number,
-    current: readonly WeightArray[],
-    results: readonly ClientResult[],
-  ): WeightArray[] {
-    return weightedAverage(current, results);
+  async aggregateFit(ctx: RoundContext, results: readonly ClientResult[]): Promise<FitAggregate> {
+    return {
+      weights: results.length === 0 ? null : weightedAverage(ctx.current, results),
+      rejected: [],
+      metrics: {},
+    };
   }
-}
 
-export function weightedAverage(
-  reference: readonly WeightArray[],
-  results: readonly ClientResult[],
-): WeightArray[] {
-  if (results.length === 0) throw new Error('Cannot aggregate a round with no client results');
-  const total = results.reduce((sum, r) => sum + r.numSamples, 0);
-  if (!(total > 0)) throw new Error('Cannot aggregate: client sample counts sum to zero');
-  const lookups = results.map((r) => new Map(r.weights.map((w) => [w.name, w])));
-  return reference.map((ref) => {
-    const acc = new Float64Array(ref.data.length);
-    results.forEach((result, i) => {
-      const w = lookups[i].get(ref.name);
-      if (!w || w.data.length !== acc.length) {
-        throw new Error(
-          `Client ${result.clientId} sent no weight ${ref.name} of ${acc.length} values`,
-        );
-      }
-      const share = result.numSamples / total;
-      for (let k = 0; k < acc.length; k++) acc[k] += share * w.data[k];
-    });
-    return { name: ref.name, shape: [...ref.shape], data: Float32Array.from(acc) };
-  });
+  configureEvaluate(_round: number, contributors: readonly ClientInfo[]): string[] {
+    return contributors.map((c) => c.id);
+  }
+
+  aggregateEvaluate(_round: number, results: readonly EvaluateResult[]): Record<string, number> {
+    return weightedMetricMeans(results);
+  }
 }

@@ -1,7 +1,10 @@
 import type { WeightArray } from '../model/model-weights.ts';
-import type { Rng } from '../util/random.ts';
-import { FedAvg, weightedAverage, type FedAvgOptions } from './fedavg.ts';
-import type { ClientInfo, ClientResult, FitInstruction, Strategy } from './strategy.ts';
+import { FedAvg, type FedAvgOptions } from './fedavg.ts';
+import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
+import { weightedAverage } from './strategy-utils.ts';
+
+/** FedAvgM's defaults (Hsu et al. 2019 use beta 0.9): the one place they are written. */
+export const FEDAVGM_DEFAULTS = Object.freeze({ serverMomentum: 0.9, serverLearningRate: 1 });
 
 export interface FedAvgMOptions extends FedAvgOptions {
   /** beta: how much of the previous rounds' update direction is kept (0 = FedAvg). */
@@ -72,40 +75,35 @@ export function serverMomentumStep(
  * hospitals' models gives a pseudo-gradient d = w - avg, which the server smooths across
  * rounds, v = beta v + d, and applies, w' = w - eta_s v. Momentum damps the round-to-round
  * swings that hospitals with very different data (non-IID shares) cause. Hospitals train as
- * under FedAvg; only the server differs. Selection is FedAvg's.
+ * under FedAvg; only the server differs. Selection and evaluation are FedAvg's. The velocity
+ * is rebuilt each round from the previous round's input model (serverMomentumStep), so the
+ * strategy keeps no state.
  */
-export class FedAvgM implements Strategy {
-  readonly name = 'fedavgm';
-  private readonly selection: FedAvg;
+export class FedAvgM extends FedAvg {
+  override readonly name: string = 'fedavgm';
+  override readonly usesPreviousInput: boolean = true;
   private readonly settings: ServerMomentum;
-  /** The previous round's input model: the velocity is derived from it and this round's. */
-  private previousInput: readonly WeightArray[] | undefined;
 
   constructor(options: FedAvgMOptions) {
+    super(options);
     this.settings = {
       momentum: options.momentum,
-      serverLearningRate: options.serverLearningRate ?? 1,
+      serverLearningRate: options.serverLearningRate ?? FEDAVGM_DEFAULTS.serverLearningRate,
     };
     checkServerMomentum(this.settings);
-    this.selection = new FedAvg(options);
   }
 
-  configureRound(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[] {
-    return this.selection.configureRound(round, available, rng);
-  }
-
-  aggregate(
-    _round: number,
-    current: readonly WeightArray[],
+  override async aggregateFit(
+    ctx: RoundContext,
     results: readonly ClientResult[],
-  ): WeightArray[] {
-    const next = serverMomentumStep(
-      current,
-      this.previousInput,
-      weightedAverage(current, results),
-      this.settings,
-    );
-    this.previousInput = current;
-    return next;
+  ): Promise<FitAggregate> {
+    if (results.length === 0) return { weights: null, rejected: [], metrics: {} };
+    const average = weightedAverage(ctx.current, results);
+    const previous = ctx.round > 1 ? await ctx.previousInput() : undefined;
+    return {
+      weights: serverMomentumStep(ctx.current, previous, average, this.settings),
+      rejected: [],
+      metrics: { velocityRestarted: ctx.round > 1 && previous === undefined },
+    };
   }
 }

@@ -198,16 +198,19 @@ export async function runSimulation(
       .filter((c) => ledger.canDownload(c.id))
       .map((c) => ({ id: c.id, numSamples: c.records.length }));
   let global = getModelWeights(model);
+  /** w_{t-2} for strategies that read it (FedAvgM's velocity). */
+  let previousInput: WeightArray[] | undefined;
   let firstRound = 1;
   const resumed = await hooks.checkpoint?.load();
   if (resumed) {
-    if (strategy.name !== 'fedavg')
+    // The checkpoint holds the last global model only, not the input before it.
+    if (strategy.usesPreviousInput)
       throw new Error(
-        `resuming from a checkpoint needs a stateless strategy (got ${strategy.name})`,
+        `resuming from a checkpoint needs a strategy that does not read the previous round's input model (got ${strategy.name})`,
       );
     // Replays the selections (and so the generator and the download ledger) of the done rounds.
     for (let round = 1; round <= resumed.round; round++) {
-      for (const instruction of strategy.configureRound(round, availableClients(), rng))
+      for (const instruction of strategy.configureFit(round, availableClients(), rng))
         ledger.record(instruction.clientId);
     }
     global = resumed.global;
@@ -224,7 +227,7 @@ export async function runSimulation(
         clientId: c.id,
         reason: `download limit S_max = ${config.maxDownloads} reached`,
       }));
-    const instructions = strategy.configureRound(round, availableClients(), rng);
+    const instructions = strategy.configureFit(round, availableClients(), rng);
     if (instructions.length === 0) {
       throw new Error(
         `Round ${round}: no hospital may download the model any more (S_max = ${config.maxDownloads})`,
@@ -269,7 +272,18 @@ export async function runSimulation(
       seconds: result.seconds,
     }));
 
-    global = strategy.aggregate(round, global, results);
+    const input = global;
+    const before = previousInput;
+    const aggregate = await strategy.aggregateFit(
+      { round, current: input, previousInput: async () => before },
+      results,
+    );
+    if (!aggregate.weights)
+      throw new Error(
+        `Round ${round}: no update was left to aggregate (${aggregate.rejected.map((r) => `${r.clientId}: ${r.reason}`).join('; ')})`,
+      );
+    previousInput = input;
+    global = aggregate.weights;
     setModelWeights(model, global);
     const n = clientReports.reduce((s, c) => s + c.numSamples, 0);
     const report: RoundReport = {

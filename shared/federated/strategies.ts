@@ -1,31 +1,78 @@
+/**
+ * The registry of aggregation strategies: adding one is a new file (a class implementing
+ * Strategy, with its defaults) and one entry in STRATEGIES.
+ */
 import { FedAvg } from './fedavg.ts';
-import { FedAvgM } from './fedavgm.ts';
+import { FEDAVGM_DEFAULTS, FedAvgM } from './fedavgm.ts';
 import type { Strategy } from './strategy.ts';
-
-export const STRATEGY_NAMES = ['fedavg', 'fedavgm'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
+import { UpdateNormScreen } from './update-norm-screen.ts';
 
 /** A strategy's name and settings, as a run records them. */
 export interface StrategySpec {
   name: StrategyName;
   /** C: fraction of the hospitals sampled per round. */
   fraction: number;
-  /** fedavgm: beta (default 0.9). */
+  /** fedavgm: beta (default FEDAVGM_DEFAULTS). */
   serverMomentum?: number;
-  /** fedavgm: eta_s (default 1). */
+  /** fedavgm: eta_s (default FEDAVGM_DEFAULTS). */
   serverLearningRate?: number;
 }
 
-/** The strategy a spec names: FedAvg, or FedAvg with server momentum. */
-export function createStrategy(spec: StrategySpec): Strategy {
-  switch (spec.name) {
-    case 'fedavg':
-      return new FedAvg({ fraction: spec.fraction });
-    case 'fedavgm':
-      return new FedAvgM({
+interface StrategyEntry {
+  description: string;
+  /** The settings this strategy takes beyond `fraction`, with their defaults. */
+  defaults: Readonly<Record<string, number>>;
+  create(spec: StrategySpec): Strategy;
+}
+
+export const STRATEGIES = {
+  fedavg: {
+    description: 'FedAvg: the average of the models weighted by sample count',
+    defaults: {},
+    create: (spec) => new FedAvg({ fraction: spec.fraction }),
+  },
+  fedavgm: {
+    description: 'FedAvgM: FedAvg with server momentum (Hsu et al. 2019)',
+    defaults: FEDAVGM_DEFAULTS,
+    create: (spec) =>
+      new FedAvgM({
         fraction: spec.fraction,
-        momentum: spec.serverMomentum ?? 0.9,
-        serverLearningRate: spec.serverLearningRate,
-      });
+        momentum: spec.serverMomentum ?? FEDAVGM_DEFAULTS.serverMomentum,
+        serverLearningRate: spec.serverLearningRate ?? FEDAVGM_DEFAULTS.serverLearningRate,
+      }),
+  },
+} as const satisfies Record<string, StrategyEntry>;
+
+export type StrategyName = keyof typeof STRATEGIES;
+export const STRATEGY_NAMES = Object.keys(STRATEGIES) as StrategyName[];
+
+/**
+ * The strategy a spec names; with maxUpdateNormRatio (0 = measure only, reject nothing), wrapped
+ * in the update-norm screen.
+ */
+export function createStrategy(
+  spec: StrategySpec,
+  options: { maxUpdateNormRatio?: number } = {},
+): Strategy {
+  const strategy = STRATEGIES[spec.name].create(spec);
+  const ratio = options.maxUpdateNormRatio;
+  return ratio === undefined ? strategy : new UpdateNormScreen(strategy, ratio);
+}
+
+/** A spec with the strategy's own defaults filled in, and settings it does not take refused. */
+export function resolveStrategySpec(spec: StrategySpec): StrategySpec {
+  const { defaults } = STRATEGIES[spec.name] as StrategyEntry;
+  const resolved: StrategySpec = { name: spec.name, fraction: spec.fraction };
+  for (const field of ['serverMomentum', 'serverLearningRate'] as const) {
+    if (field in defaults) resolved[field] = spec[field] ?? defaults[field];
+    else if (spec[field] !== undefined)
+      throw new Error(
+        `${field}: applies to ${strategiesTaking(field).join(', ')} only, not ${spec.name}`,
+      );
   }
+  return resolved;
+}
+
+function strategiesTaking(field: string): string[] {
+  return STRATEGY_NAMES.filter((n) => field in (STRATEGIES[n] as StrategyEntry).defaults);
 }

@@ -205,6 +205,7 @@ describe.each(['pglite', 'postgres'] as const)('aggregator on %s', (kind: Databa
       localEpochs: 1,
       batchSize: 16,
       learningRate: 0.001,
+      augmentPolicy: 'light',
       minHospitals: 1,
       roundTimeoutSeconds: 600,
       maxDownloads: 2,

@@ -55,8 +55,8 @@ describe('FedAvg', () => {
     expect(clientsPerRound(0.3, 10)).toBe(3);
     const clients = Array.from({ length: 10 }, (_, i) => ({ id: `h${i}`, numSamples: 10 }));
     const strategy = new FedAvg({ fraction: 0.3 });
-    const a = strategy.configureRound(1, clients, createRng(3)).map((f) => f.clientId);
-    const b = strategy.configureRound(1, clients, createRng(3)).map((f) => f.clientId);
+    const a = strategy.configureFit(1, clients, createRng(3)).map((f) => f.clientId);
+    const b = strategy.configureFit(1, clients, createRng(3)).map((f) => f.clientId);
     expect(a).toHaveLength(3);
     expect(new Set(a).size).toBe(3);
     expect(a).toEqual(b);

@@ -1,3 +1,5 @@
+import type { EvaluateResult } from '../../../shared/federated/strategy.ts';
+import { weightedMetricMeans } from '../../../shared/federated/strategy-utils.ts';
 import type { Evaluation } from '../schemas/hospital-node.ts';
 import type { PooledMetrics } from './calibration.ts';
 
@@ -58,6 +60,7 @@ const WEIGHTED = ['loss', 'accuracy', 'precision', 'recall', 'specificity', 'f1'
 export function validationSummary(
   evaluations: readonly Evaluation[],
   atThreshold: PooledMetrics | null = null,
+  combine: (results: readonly EvaluateResult[]) => Record<string, number> = weightedMetricMeans,
 ): ValidationSummary | null {
   const n = evaluations.reduce((sum, e) => sum + e.n, 0);
   if (n === 0) return null;
@@ -74,8 +77,15 @@ export function validationSummary(
     confusion: { tp: 0, fp: 0, tn: 0, fn: 0 },
     atThreshold,
   };
+  const combined = combine(
+    evaluations.map((e, i) => ({
+      clientId: String(i),
+      numExamples: e.n,
+      metrics: Object.fromEntries(WEIGHTED.map((key) => [key, e[key]])),
+    })),
+  );
+  for (const key of WEIGHTED) summary[key] = combined[key] ?? 0;
   for (const e of evaluations) {
-    for (const key of WEIGHTED) summary[key] += (e[key] * e.n) / n;
     for (const key of ['tp', 'fp', 'tn', 'fn'] as const) summary.confusion[key] += e.confusion[key];
   }
   return summary;

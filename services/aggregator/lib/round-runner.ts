@@ -7,9 +7,8 @@ import {
   type PrismaClient,
   type Round,
 } from '../../../shared/db/index.ts';
-import { weightedAverage } from '../../../shared/federated/fedavg.ts';
-import { serverMomentumStep } from '../../../shared/federated/fedavgm.ts';
-import { findNormOutliers, updateNorm } from '../../../shared/federated/update-norms.ts';
+import type { ClientResult, Rejection } from '../../../shared/federated/strategy.ts';
+import type { UpdateNormEntry } from '../../../shared/federated/update-norm-screen.ts';
 import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
 import type { Evaluation, NodeJob, NodeTrainRequest } from '../schemas/hospital-node.ts';
 import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
@@ -24,6 +23,7 @@ import type { RoundSignals } from './round-signals.ts';
 import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
+import { runStrategy } from './run-strategy.ts';
 import { selectHospitals } from './selection.ts';
 
 export interface CoordinatorDeps {
@@ -42,13 +42,6 @@ export interface CoordinatorDeps {
 
 /** Updates still expected to change; the rest are final for the round. */
 export const OPEN_STATUSES: ClientUpdateStatus[] = ['dispatched', 'training', 'received'];
-
-interface UpdateNormRecord {
-  hospitalId: string;
-  hospital: string;
-  norm: number;
-  rejected?: boolean;
-}
 
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
 
@@ -337,18 +330,22 @@ export class RoundRunner {
     });
     if (count === 0) throw new RunCancelledError(run.id);
     const reference = await store.readWeights(input.storagePath, input.sha256);
-    const screened = await this.screenUpdateNorms(
-      run,
-      round,
-      settings,
-      reference,
-      updates.filter((u) => u.status === 'accepted'),
+    const received = updates.filter((u) => u.status === 'accepted');
+    const strategy = runStrategy(settings);
+    const aggregate = await strategy.aggregateFit(
+      {
+        round: number,
+        current: reference,
+        previousInput: () => this.previousInput(run, round, input),
+      },
+      await this.readUpdates(run, round, received),
     );
-    const accepted = screened.accepted;
-    if (accepted.length < settings.minHospitals) {
+    const rejected = await this.recordRejections(run, round, received, aggregate.rejected);
+    const accepted = received.filter((u) => !rejected.has(u.hospitalId));
+    if (accepted.length < settings.minHospitals || !aggregate.weights) {
       const statuses = updates
         .map((u) => {
-          const rejection = screened.rejected.get(u.hospitalId);
+          const rejection = rejected.get(u.hospitalId);
           const status = rejection ? 'rejected' : u.status;
           const reason = rejection ?? u.failureReason;
           return `${u.hospital.name}: ${status}${reason ? ` (${reason})` : ''}`;
@@ -362,39 +359,35 @@ export class RoundRunner {
           (statuses ? ` [${statuses}]` : ''),
       );
     }
-
+    const aggregated = aggregate.weights;
     const contributions = accepted.map((u) => ({
       hospitalId: u.hospitalId,
       numSamples: u.numSamples ?? 0,
       metrics: u.metrics,
     }));
-    // FedAvg over the weights the norm check has already read and verified.
-    const averaged = weightedAverage(
-      reference,
-      contributions.map((c) => ({
-        clientId: c.hospitalId,
-        numSamples: c.numSamples,
-        weights: screened.weights.get(c.hospitalId) ?? [],
-      })),
-    );
-    const { strategy } = settings;
-    const aggregated =
-      strategy.name === 'fedavgm'
-        ? serverMomentumStep(reference, await this.previousInput(run, round, input), averaged, {
-            momentum: strategy.serverMomentum ?? 0.9,
-            serverLearningRate: strategy.serverLearningRate ?? 1,
-          })
-        : averaged;
+    const names = new Map(updates.map((u) => [u.hospitalId, u.hospital.name]));
+    const updateNorms = ((aggregate.metrics.updateNorms ?? []) as UpdateNormEntry[]).map((n) => ({
+      hospitalId: n.clientId,
+      hospital: names.get(n.clientId) ?? n.clientId,
+      norm: n.norm,
+      rejected: n.rejected,
+    }));
     const { manifest, blob } = encodeWeights(aggregated);
     const stored = await store.putModel(packWeights(manifest, blob));
     this.signal.throwIfAborted();
 
+    const evaluators = new Set(
+      strategy.configureEvaluate(
+        number,
+        contributions.map((c) => ({ id: c.hospitalId, numSamples: c.numSamples })),
+      ),
+    );
     const evaluations = await evaluateCandidate(
       this.deps.client,
       this.deps.grants,
       settings,
       { id: `${CANDIDATE_PREFIX}${stored.sha256}`, ...stored },
-      accepted.map((u) => u.hospital),
+      accepted.filter((u) => evaluators.has(u.hospitalId)).map((u) => u.hospital),
       this.signal,
     );
     const train = trainSummary(contributions);
@@ -404,19 +397,20 @@ export class RoundRunner {
       evaluations.flatMap((e) => (e.evaluation ? [e.evaluation] : [])),
       calibration.pooled &&
         pooledMetrics(calibration.pooled, threshold.threshold, calibration.hospitals),
+      (results) => strategy.aggregateEvaluate(number, results),
     );
     const evaluationFailures = evaluations.flatMap((e) =>
       e.error ? [{ hospitalId: e.hospitalId, hospital: e.hospitalName, error: e.error }] : [],
     );
     const modelMetrics = toJson({ train, validation, evaluationFailures });
     const roundMetrics = toJson({
-      strategy,
+      strategy: settings.strategy,
       classWeights,
       train,
       validation,
       evaluationFailures,
       threshold,
-      updateNorms: screened.norms,
+      updateNorms,
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
         hospital: e.hospitalName,
@@ -496,52 +490,44 @@ export class RoundRunner {
     return this.deps.store.readWeights(storagePath, sha256);
   }
 
-  /**
-   * The poisoning guard: each accepted update's distance from the round's input model, and
-   * the rejection (recorded on its ClientUpdate, audited) of those far from the median.
-   */
-  private async screenUpdateNorms<
-    U extends { hospitalId: string; sha256: string | null; hospital: Hospital },
-  >(
+  /** Each accepted update's weights, read from the store and checked against its sha256. */
+  private async readUpdates(
     run: RunRef,
     round: Round,
-    settings: RunSettings,
-    reference: readonly NamedWeights[],
-    accepted: readonly U[],
-  ): Promise<{
-    accepted: U[];
-    rejected: Map<string, string>;
-    norms: UpdateNormRecord[];
-    /** Each update's weights, read once (sha256-verified) for the check and the average. */
-    weights: Map<string, NamedWeights[]>;
-  }> {
+    accepted: readonly { hospitalId: string; sha256: string | null; numSamples: number | null }[],
+  ): Promise<ClientResult[]> {
     const { store } = this.deps;
-    const norms: UpdateNormRecord[] = [];
-    const loaded = new Map<string, NamedWeights[]>();
+    const results: ClientResult[] = [];
     for (const update of accepted) {
-      const weights = await store.readWeights(
-        store.updatePath(run.id, round.index, update.hospitalId),
-        update.sha256 ?? '',
-      );
-      loaded.set(update.hospitalId, weights);
-      norms.push({
-        hospitalId: update.hospitalId,
-        hospital: update.hospital.name,
-        norm: updateNorm(reference, weights),
+      results.push({
+        clientId: update.hospitalId,
+        numSamples: update.numSamples ?? 0,
+        weights: await store.readWeights(
+          store.updatePath(run.id, round.index, update.hospitalId),
+          update.sha256 ?? '',
+        ),
       });
     }
-    const outliers = findNormOutliers(
-      norms.map((n) => ({ id: n.hospitalId, norm: n.norm })),
-      settings.maxUpdateNormRatio,
-    );
+    return results;
+  }
+
+  /**
+   * The updates the strategy left out (e.g. the update-norm screen's outliers): each one's
+   * ClientUpdate becomes `rejected` with the reason, audited and logged.
+   */
+  private async recordRejections(
+    run: RunRef,
+    round: Round,
+    accepted: readonly { hospitalId: string; hospital: Hospital }[],
+    rejections: readonly Rejection[],
+  ): Promise<Map<string, string>> {
     const rejected = new Map<string, string>();
-    for (const outlier of outliers) {
-      const update = accepted.find((u) => u.hospitalId === outlier.id);
+    for (const rejection of rejections) {
+      const update = accepted.find((u) => u.hospitalId === rejection.clientId);
       if (!update) continue;
-      const reason = `rejected as an outlier: ${outlier.reason}`;
-      rejected.set(outlier.id, reason);
+      rejected.set(rejection.clientId, rejection.reason);
       await this.transition(run, round, update.hospital, ['accepted'], 'rejected', {
-        failureReason: reason,
+        failureReason: rejection.reason,
       });
       await audit(this.deps.prisma, {
         actor: 'system',
@@ -551,24 +537,22 @@ export class RoundRunner {
         details: {
           runId: run.id,
           round: round.index + 1,
-          hospitalId: outlier.id,
-          norm: outlier.norm,
-          median: outlier.median,
-          ratio: Number.isFinite(outlier.ratio) ? outlier.ratio : null,
-          reason,
+          hospitalId: rejection.clientId,
+          ...rejection.details,
+          reason: rejection.reason,
         },
       });
       this.deps.log.warn(
-        { runId: run.id, round: round.index + 1, hospitalId: outlier.id, reason },
-        'update rejected by the norm check',
+        {
+          runId: run.id,
+          round: round.index + 1,
+          hospitalId: rejection.clientId,
+          reason: rejection.reason,
+        },
+        'update rejected by the strategy',
       );
     }
-    return {
-      accepted: accepted.filter((u) => !rejected.has(u.hospitalId)),
-      rejected,
-      norms: norms.map((n) => ({ ...n, rejected: rejected.has(n.hospitalId) })),
-      weights: loaded,
-    };
+    return rejected;
   }
 
   private async fail(

@@ -5,6 +5,7 @@ import {
   parseThresholdRule,
   type ThresholdRule,
 } from '../../../shared/metrics/threshold.ts';
+import { resolveStrategySpec } from '../../../shared/federated/strategies.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { hashString } from '../../../shared/util/random.ts';
 import type { NodeModelInput, NodeTrainRequest } from '../schemas/hospital-node.ts';
@@ -18,9 +19,9 @@ import {
 import { FEDERATION_WEIGHTS_KEY } from './class-weights.ts';
 
 /**
- * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed,
- * fedavgm's server momentum 0.9 and learning rate 1) and the threshold rule in its canonical
- * form. A rule that does not parse, or fedavg given fedavgm's settings, answers 400.
+ * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed, the
+ * strategy's own defaults) and the threshold rule in its canonical form. A rule that does not
+ * parse, or a strategy given another's settings, answers 400.
  */
 export function resolveRunSettings(body: StartRunBody): RunSettings {
   const withDefaults = Value.Default(StartRunBodySchema, structuredClone(body)) as StartRunBody;
@@ -34,24 +35,14 @@ export function resolveRunSettings(body: StartRunBody): RunSettings {
   return parseRunSettings(settings);
 }
 
+/** The strategy with its own defaults (shared/federated/strategies.ts); a foreign setting is a 400. */
 function resolveStrategy(strategy: RunStrategy): RunStrategy {
-  if (strategy.name === 'fedavgm') {
-    return {
-      name: 'fedavgm',
-      serverMomentum: strategy.serverMomentum ?? 0.9,
-      serverLearningRate: strategy.serverLearningRate ?? 1,
-    };
+  try {
+    const { fraction: _fraction, ...resolved } = resolveStrategySpec({ ...strategy, fraction: 1 });
+    return resolved;
+  } catch (error) {
+    throw new HttpError(400, 'invalid-request', `body/strategy/${(error as Error).message}`);
   }
-  for (const field of ['serverMomentum', 'serverLearningRate'] as const) {
-    if (strategy[field] !== undefined) {
-      throw new HttpError(
-        400,
-        'invalid-request',
-        `body/strategy/${field}: applies to fedavgm only, not ${strategy.name}`,
-      );
-    }
-  }
-  return { name: strategy.name };
 }
 
 function canonicalThresholdRule(text: string): string {

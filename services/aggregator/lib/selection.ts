@@ -1,9 +1,9 @@
 import type { Hospital, PrismaClient } from '../../../shared/db/index.ts';
-import { FedAvg } from '../../../shared/federated/fedavg.ts';
 import { createRng, hashString } from '../../../shared/util/random.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { downloadedModels } from './downloads.ts';
 import type { HospitalClient } from './hospital-client.ts';
+import { runStrategy } from './run-strategy.ts';
 
 export type Selection =
   | { ok: true; selected: Hospital[]; available: number; excluded: string[] }
@@ -62,9 +62,8 @@ export async function selectHospitals(
         `fewer than minHospitals = ${settings.minHospitals}${why}`,
     };
   }
-  const strategy = new FedAvg({ fraction: settings.clientFraction });
   const rng = createRng(hashString(`${settings.seed}:select:${round}:${attempt}`));
-  const chosen = strategy.configureRound(
+  const chosen = runStrategy(settings).configureFit(
     round,
     available.map((h) => ({ id: h.id, numSamples: h.sampleCount ?? 0 })),
     rng,

@@ -10,7 +10,12 @@ import {
   type ClassWeightsUsed,
   type ClientShareInfo,
 } from '../../federated/simulation.ts';
-import { createStrategy, STRATEGY_NAMES, type StrategySpec } from '../../federated/strategies.ts';
+import {
+  createStrategy,
+  resolveStrategySpec,
+  STRATEGY_NAMES,
+  type StrategySpec,
+} from '../../federated/strategies.ts';
 import { DEFAULT_HISTOGRAM_BINS } from '../../metrics/index.ts';
 import { WorkerPoolTrainer } from '../../federated/worker-trainer.ts';
 import { toHistoryPoint } from '../../report/history.ts';
@@ -85,15 +90,21 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     args.values.alpha !== undefined ? 'dirichlet' : 'iid',
   );
   const strategyName = choiceOpt(args, 'strategy', STRATEGY_NAMES, 'fedavg');
-  const strategy: StrategySpec =
-    strategyName === 'fedavgm'
-      ? {
-          name: strategyName,
-          fraction,
-          serverMomentum: numberOpt(args, 'server-momentum', 0.9, { min: 0, max: 0.999 }),
-          serverLearningRate: numberOpt(args, 'server-lr', 1, { min: 0.01, max: 10 }),
-        }
-      : { name: strategyName, fraction };
+  let strategy: StrategySpec;
+  try {
+    strategy = resolveStrategySpec({
+      name: strategyName,
+      fraction,
+      ...(args.values['server-momentum'] !== undefined && {
+        serverMomentum: numberOpt(args, 'server-momentum', 0, { min: 0, max: 0.999 }),
+      }),
+      ...(args.values['server-lr'] !== undefined && {
+        serverLearningRate: numberOpt(args, 'server-lr', 1, { min: 0.01, max: 10 }),
+      }),
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const common = readCommonTraining(args, localEpochs);
   const classWeights = readClassWeightsSource(args, common);
   const workers = numberOpt(args, 'workers', Math.min(availableParallelism(), clients), {

@@ -1,0 +1,73 @@
+/** Helpers the strategies share (Flower keeps these in strategy/aggregate.py). */
+import type { WeightArray } from '../model/model-weights.ts';
+import type { Rng } from '../util/random.ts';
+import type { ClientInfo, ClientResult, EvaluateResult, FitInstruction } from './strategy.ts';
+
+/** m = max(round(C x J), 1), never more than J. */
+export function clientsPerRound(fraction: number, available: number): number {
+  return Math.min(available, Math.max(Math.round(fraction * available), 1));
+}
+
+export function checkFraction(fraction: number): void {
+  if (!(fraction > 0 && fraction <= 1)) {
+    throw new Error(`the client fraction C must be in (0, 1], got ${fraction}`);
+  }
+}
+
+/** A uniform sample of m = max(round(C x J), 1) hospitals, returned in id order. */
+export function sampleClients(
+  round: number,
+  available: readonly ClientInfo[],
+  fraction: number,
+  rng: Rng,
+  fitConfig: Record<string, number | string | boolean> = {},
+): FitInstruction[] {
+  if (available.length === 0) return [];
+  const m = clientsPerRound(fraction, available.length);
+  const chosen = rng.shuffle([...available]).slice(0, m);
+  chosen.sort((a, b) => a.id.localeCompare(b.id));
+  return chosen.map((c) => ({ clientId: c.id, config: { round, ...fitConfig } }));
+}
+
+/** The mean of the client models weighted by their sample counts n_j / n, summed in float64. */
+export function weightedAverage(
+  reference: readonly WeightArray[],
+  results: readonly ClientResult[],
+): WeightArray[] {
+  if (results.length === 0) throw new Error('Cannot aggregate a round with no client results');
+  const total = results.reduce((sum, r) => sum + r.numSamples, 0);
+  if (!(total > 0)) throw new Error('Cannot aggregate: client sample counts sum to zero');
+  const lookups = results.map((r) => new Map(r.weights.map((w) => [w.name, w])));
+  return reference.map((ref) => {
+    const acc = new Float64Array(ref.data.length);
+    results.forEach((result, i) => {
+      const w = lookups[i].get(ref.name);
+      if (!w || w.data.length !== acc.length) {
+        throw new Error(
+          `Client ${result.clientId} sent no weight ${ref.name} of ${acc.length} values`,
+        );
+      }
+      const share = result.numSamples / total;
+      for (let k = 0; k < acc.length; k++) acc[k] += share * w.data[k];
+    });
+    return { name: ref.name, shape: [...ref.shape], data: Float32Array.from(acc) };
+  });
+}
+
+/**
+ * Each metric's mean over the hospitals that report it, weighted by their validation sizes
+ * (Flower's weighted_loss_avg, for every metric). A metric nobody reports is left out.
+ */
+export function weightedMetricMeans(results: readonly EvaluateResult[]): Record<string, number> {
+  const sums = new Map<string, { total: number; weight: number }>();
+  for (const r of results) {
+    for (const [key, value] of Object.entries(r.metrics)) {
+      if (!Number.isFinite(value) || !(r.numExamples > 0)) continue;
+      const s = sums.get(key) ?? { total: 0, weight: 0 };
+      s.total += value * r.numExamples;
+      s.weight += r.numExamples;
+      sums.set(key, s);
+    }
+  }
+  return Object.fromEntries([...sums].map(([key, s]) => [key, s.total / s.weight]));
+}
