@@ -1,3 +1,4 @@
+import { STRATEGIES, STRATEGY_NAMES } from '../../../shared/federated/strategies.ts';
 import { Type, type Static, type TInteger, type TNumber } from '@sinclair/typebox';
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import {
@@ -16,9 +17,12 @@ const ArchitectureSchema = Type.Union(
 /** How the aggregator turns a round's accepted updates into the next global model. */
 export const RunStrategySchema = Type.Object(
   {
-    name: Type.Union([Type.Literal('fedavg'), Type.Literal('fedavgm')], {
-      description: 'fedavg: the weighted average; fedavgm: FedAvg with server momentum',
-    }),
+    name: Type.Union(
+      STRATEGY_NAMES.map((name) => Type.Literal(name)),
+      {
+        description: STRATEGY_NAMES.map((n) => `${n}: ${STRATEGIES[n].description}`).join('; '),
+      },
+    ),
     serverMomentum: Type.Optional(
       Type.Number({
         minimum: 0,
