@@ -4,6 +4,7 @@
  */
 import { FedAvg } from './fedavg.ts';
 import { FEDAVGM_DEFAULTS, FedAvgM } from './fedavgm.ts';
+import { FedMedian } from './fedmedian.ts';
 import type { Strategy } from './strategy.ts';
 import { UpdateNormScreen } from './update-norm-screen.ts';
 
@@ -40,6 +41,11 @@ export const STRATEGIES = {
         momentum: spec.serverMomentum ?? FEDAVGM_DEFAULTS.serverMomentum,
         serverLearningRate: spec.serverLearningRate ?? FEDAVGM_DEFAULTS.serverLearningRate,
       }),
+  },
+  fedmedian: {
+    description: 'FedMedian: the coordinate-wise median of the models (Yin et al. 2018)',
+    defaults: {},
+    create: (spec) => new FedMedian({ fraction: spec.fraction }),
   },
 } as const satisfies Record<string, StrategyEntry>;
 

@@ -43,8 +43,9 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   --calibration-fraction F (default 0): each hospital holds out F of its share by patient and
   never trains on it; --threshold-rule is then applied to the pooled score histograms of those
   held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97).
-  --strategy fedavg|fedavgm (default fedavg): fedavgm adds server momentum to the average
-  (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals.
+  --strategy fedavg|fedavgm|fedmedian (default fedavg): fedavgm adds server momentum to the
+  average (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals;
+  fedmedian takes the coordinate-wise median, which a minority of bad updates cannot move far.
   --class-weights local|federation (default local): with --class-balance weights, each hospital
   weights the classes of its loss by its own share's counts (local), or every hospital by one
   set computed from the summed class counts of all hospitals' training images (federation),

@@ -1,0 +1,45 @@
+/**
+ * FedMedian (Yin et al., 2018, "Byzantine-robust distributed learning"): the next global
+ * model is the coordinate-wise median of the hospitals' models, unweighted. A minority of
+ * arbitrary (poisoned or broken) updates cannot move a median far, where it moves a mean
+ * without bound; the price is a noisier step when all updates are honest. Selection and
+ * evaluation are FedAvg's.
+ */
+import { FedAvg } from './fedavg.ts';
+import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
+
+function median(values: Float64Array): number {
+  values.sort();
+  const mid = values.length >> 1;
+  return values.length % 2 === 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+export class FedMedian extends FedAvg {
+  override readonly name: string = 'fedmedian';
+
+  override async aggregateFit(
+    ctx: RoundContext,
+    results: readonly ClientResult[],
+  ): Promise<FitAggregate> {
+    if (results.length === 0) return { weights: null, rejected: [], metrics: {} };
+    const lookups = results.map((r) => new Map(r.weights.map((w) => [w.name, w.data])));
+    const column = new Float64Array(results.length);
+    const weights = ctx.current.map((ref) => {
+      const sources = lookups.map((l, i) => {
+        const data = l.get(ref.name);
+        if (!data || data.length !== ref.data.length)
+          throw new Error(
+            `Client ${results[i].clientId} sent no weight ${ref.name} of ${ref.data.length} values`,
+          );
+        return data;
+      });
+      const out = new Float32Array(ref.data.length);
+      for (let k = 0; k < out.length; k++) {
+        for (let i = 0; i < sources.length; i++) column[i] = sources[i][k];
+        out[k] = median(column);
+      }
+      return { name: ref.name, shape: [...ref.shape], data: out };
+    });
+    return { weights, rejected: [], metrics: {} };
+  }
+}
