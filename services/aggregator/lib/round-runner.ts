@@ -25,6 +25,7 @@ import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
 import { runStrategy } from './run-strategy.ts';
 import { selectHospitals } from './selection.ts';
+import { moveRounds, moveUpdates, OPEN_UPDATE_STATUSES } from './states.ts';
 
 export interface CoordinatorDeps {
   prisma: PrismaClient;
@@ -40,8 +41,8 @@ export interface CoordinatorDeps {
   maxMissedPolls: number;
 }
 
-/** Updates still expected to change; the rest are final for the round. */
-export const OPEN_STATUSES: ClientUpdateStatus[] = ['dispatched', 'training', 'received'];
+/** Updates still expected to change; the rest are final for the round (states.ts). */
+export const OPEN_STATUSES = OPEN_UPDATE_STATUSES;
 
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
 
@@ -161,10 +162,13 @@ export class RoundRunner {
       where: { roundId: round.id, status: { in: [...OPEN_STATUSES, 'accepted'] } },
       include: { hospital: true },
     });
-    await prisma.clientUpdate.updateMany({
-      where: { id: { in: voided.map((u) => u.id) } },
-      data: { status: 'failed', failureReason: 'aggregator restarted' },
-    });
+    await moveUpdates(
+      prisma,
+      { id: { in: voided.map((u) => u.id) } },
+      [...OPEN_STATUSES, 'accepted'],
+      'failed',
+      { failureReason: 'aggregator restarted' },
+    );
     const earlier = await prisma.auditEvent.count({
       where: { action: 'round.restarted', subjectType: 'round', subjectId: round.id },
     });
@@ -241,7 +245,7 @@ export class RoundRunner {
     for (;;) {
       this.signal.throwIfAborted();
       const open = await prisma.clientUpdate.findMany({
-        where: { roundId: round.id, status: { in: OPEN_STATUSES } },
+        where: { roundId: round.id, status: { in: [...OPEN_STATUSES] } },
       });
       if (open.length === 0) return;
       const now = Date.now();
@@ -324,10 +328,7 @@ export class RoundRunner {
       orderBy: { hospital: { name: 'asc' } },
     });
     // Cancelled while it waited: nothing is aggregated.
-    const { count } = await prisma.round.updateMany({
-      where: { id: round.id, status: 'dispatched' },
-      data: { status: 'aggregating' },
-    });
+    const count = await moveRounds(prisma, { id: round.id }, ['dispatched'], 'aggregating');
     if (count === 0) throw new RunCancelledError(run.id);
     const reference = await store.readWeights(input.storagePath, input.sha256);
     const received = updates.filter((u) => u.status === 'accepted');
@@ -434,16 +435,12 @@ export class RoundRunner {
         metrics: modelMetrics,
       });
       // A round cancelled while it was aggregated makes no version: this rolls it back.
-      const completed = await tx.round.updateMany({
-        where: { id: round.id, status: 'aggregating' },
-        data: {
-          status: 'completed',
-          finishedAt: new Date(),
-          outputModelId: version.id,
-          metrics: roundMetrics,
-        },
+      const completed = await moveRounds(tx, { id: round.id }, ['aggregating'], 'completed', {
+        finishedAt: new Date(),
+        outputModelId: version.id,
+        metrics: roundMetrics,
       });
-      if (completed.count === 0) throw new RunCancelledError(run.id);
+      if (completed === 0) throw new RunCancelledError(run.id);
       await audit(tx, {
         actor: 'system',
         action: 'round.completed',
@@ -586,14 +583,17 @@ export class RoundRunner {
     run: RunRef,
     round: Round,
     hospital: Hospital,
-    from: ClientUpdateStatus[],
+    from: readonly ClientUpdateStatus[],
     to: ClientUpdateStatus,
     data: { failureReason?: string },
   ): Promise<void> {
-    const { count } = await this.deps.prisma.clientUpdate.updateMany({
-      where: { roundId: round.id, hospitalId: hospital.id, status: { in: from } },
-      data: { status: to, ...data },
-    });
+    const count = await moveUpdates(
+      this.deps.prisma,
+      { roundId: round.id, hospitalId: hospital.id },
+      from,
+      to,
+      data,
+    );
     if (count > 0) {
       this.publishUpdate(run.id, round.index + 1, hospital, to, data.failureReason ?? null);
     }

@@ -1,7 +1,8 @@
 import type { Hospital, PrismaClient, TrainingRunStatus } from '../../../shared/db/index.ts';
 import { audit, type Actor } from './audit.ts';
 import { cancelNodeJobs } from './node-jobs.ts';
-import { OPEN_STATUSES, type CoordinatorDeps } from './round-runner.ts';
+import type { CoordinatorDeps } from './round-runner.ts';
+import { moveRounds, moveUpdates, OPEN_ROUND_STATUSES, OPEN_UPDATE_STATUSES } from './states.ts';
 
 /** The failure reason given to a cancelled run's open updates. */
 export const CANCELLED_UPDATE_REASON = 'the run was cancelled';
@@ -51,22 +52,30 @@ export async function recordCancellation(
       return run ? { kind: 'finished', status: run.status } : { kind: 'not-found' };
     }
     const rounds = await tx.round.findMany({
-      where: { runId, status: { in: ['pending', 'dispatched', 'aggregating'] } },
+      where: { runId, status: { in: [...OPEN_ROUND_STATUSES] } },
       orderBy: { index: 'asc' },
     });
     const roundReason = `cancelled${request.reason ? `: ${request.reason}` : ''}`;
-    await tx.round.updateMany({
-      where: { id: { in: rounds.map((r) => r.id) } },
-      data: { status: 'cancelled', finishedAt: cancelledAt, failureReason: roundReason },
-    });
+    await moveRounds(
+      tx,
+      { id: { in: rounds.map((r) => r.id) } },
+      OPEN_ROUND_STATUSES,
+      'cancelled',
+      {
+        finishedAt: cancelledAt,
+        failureReason: roundReason,
+      },
+    );
     const open = await tx.clientUpdate.findMany({
-      where: { roundId: { in: rounds.map((r) => r.id) }, status: { in: OPEN_STATUSES } },
+      where: {
+        roundId: { in: rounds.map((r) => r.id) },
+        status: { in: [...OPEN_UPDATE_STATUSES] },
+      },
       include: { hospital: true, round: { select: { index: true } } },
       orderBy: { hospital: { name: 'asc' } },
     });
-    await tx.clientUpdate.updateMany({
-      where: { id: { in: open.map((u) => u.id) } },
-      data: { status: 'failed', failureReason: CANCELLED_UPDATE_REASON },
+    await moveUpdates(tx, { id: { in: open.map((u) => u.id) } }, OPEN_UPDATE_STATUSES, 'failed', {
+      failureReason: CANCELLED_UPDATE_REASON,
     });
     await audit(tx, {
       actor: request.actor,

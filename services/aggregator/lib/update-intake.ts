@@ -17,6 +17,7 @@ import type { UpdateMeta, UpdateReceipt } from '../schemas/updates.ts';
 import type { ModelStore } from './model-store.ts';
 import type { RoundSignals } from './round-signals.ts';
 import type { RunEvents } from './run-events.ts';
+import { moveUpdates } from './states.ts';
 
 export interface IntakeDeps {
   prisma: PrismaClient;
@@ -199,10 +200,7 @@ async function record(
   to: ClientUpdateStatus,
   data: Omit<Prisma.ClientUpdateUpdateManyMutationInput, 'status'>,
 ): Promise<boolean> {
-  const { count } = await ctx.deps.prisma.clientUpdate.updateMany({
-    where: { id: updateId, status: { in: [...from] } },
-    data: { ...data, status: to },
-  });
+  const count = await moveUpdates(ctx.deps.prisma, { id: updateId }, from, to, data);
   if (count === 0) return false;
   ctx.deps.events.publish(ctx.runId, 'hospital-updated', {
     round: ctx.round,
