@@ -1,45 +1,17 @@
 // What the aggregator sends to and accepts from a hospital node (docs/protocol.md). Answers
 // are checked against these schemas: a node is another party, not trusted code.
 import { Type, type Static } from '@sinclair/typebox';
-import type { ArchitectureName } from '../../../shared/model/architectures.ts';
+import {
+  TrainAcceptedSchema,
+  type ModelInput,
+  type TrainRequest,
+} from '../../../shared/protocol/train-request.ts';
 
-export interface NodePreprocessing {
-  inputSize: number;
-  normalization: 'per-image' | 'unit';
-  equalize: boolean;
-}
-
-export interface NodeModelInput {
-  model: { id: string; sha256: string };
-  architecture: ArchitectureName;
-  inputSize: number;
-  width: number;
-  preprocessing: NodePreprocessing;
-}
-
-export interface NodeTrainRequest extends NodeModelInput {
-  runId: string;
-  round: number;
-  settings: {
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    seed: number;
-    /** Sent only when the run has it: each local epoch stops after this many steps. */
-    maxStepsPerEpoch?: number;
-    /** Sent only when the run has mu > 0: FedProx's proximal term. */
-    proximalMu?: number;
-    /** Sent only when the run's policy is not the nodes' default ('light'). */
-    augmentPolicy?: 'strong';
-    /** Sent with classWeights only: the loss is class-weighted, by those weights. */
-    classBalancing?: 'weights';
-    /** A federation run's [NORMAL, PNEUMONIA] weights, instead of the node's own. */
-    classWeights?: [number, number];
-  };
-  schedule: { startEpoch: number; totalEpochs: number };
-}
-
-export const TrainAcceptedSchema = Type.Object({ jobId: Type.String({ minLength: 1 }) });
+/** POST /train and POST /evaluate bodies: the one schema of shared/protocol/train-request.ts. */
+export type NodeModelInput = ModelInput;
+export type NodeTrainRequest = TrainRequest;
+export type NodePreprocessing = NonNullable<ModelInput['preprocessing']>;
+export { TrainAcceptedSchema };
 
 const CountSchema = Type.Integer({ minimum: 0 });
 

@@ -1,3 +1,4 @@
+import type { UpdateMeta } from '../../../shared/protocol/update-meta.ts';
 import {
   decodeWeights,
   encodeWeights,
@@ -20,16 +21,7 @@ export interface AggregatorClientOptions {
   timeoutMs?: number;
 }
 
-/** What the aggregator learns about one local training besides the weights (docs/protocol.md). */
-export interface UpdateMeta {
-  round: number;
-  hospitalId: string;
-  jobId: string;
-  baseModelId: string;
-  numSamples: number;
-  metrics: { loss: number; accuracy: number };
-  durationMs: number;
-}
+export type { UpdateMeta } from '../../../shared/protocol/update-meta.ts';
 
 export class AggregatorError extends PublicError {}
 
