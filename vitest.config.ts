@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Each file gets its own process: tfjs keeps global backend state.
+    globalSetup: ['test/global-postgres.ts'],
     pool: 'forks',
     fileParallelism: true,
     maxWorkers: 2,

@@ -6,6 +6,7 @@ export default defineConfig({
     include: ['test/faults/**/*.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
+    globalSetup: ['test/global-postgres.ts'],
     pool: 'forks',
     fileParallelism: false,
     maxWorkers: 1,

@@ -1,9 +1,9 @@
 // PostgreSQL stopped and started again while a run is in its second round: the aggregator
 // keeps running, answers 503 while the database is away, and the run completes with one
-// model version per round. The server is the test's own (test/faults/private-postgres.ts).
+// model version per round. The server is the test's own (test/helpers/private-postgres.ts).
 import { afterEach, describe, expect, it } from 'vitest';
 import { Platform } from './platform.ts';
-import { postgresBinDir, PrivatePostgres } from './private-postgres.ts';
+import { postgresBinDir, PrivatePostgres } from '../helpers/private-postgres.ts';
 
 const HOSPITALS = ['hospital-north', 'hospital-south', 'hospital-east'];
 

@@ -6,7 +6,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/ports.ts';
+import { freePort } from './ports.ts';
 
 const run = promisify(execFile);
 
