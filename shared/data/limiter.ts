@@ -1,24 +1,12 @@
-/** FIFO concurrency limiter: at most `limit` tasks run at once, started in call order. */
+/** FIFO concurrency limiter (p-limit): at most `limit` tasks run at once, started in call order. */
+import pLimit from 'p-limit';
+
 export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 
 export function createLimiter(limit: number): Limiter {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
   }
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  const release = (): void => {
-    active--;
-    const next = waiting.shift();
-    if (next) next();
-  };
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      release();
-    }
-  };
+  const run = pLimit(limit);
+  return <T>(task: () => Promise<T>): Promise<T> => run(task);
 }

@@ -1,17 +1,10 @@
-/** Maps items through an async function with at most `limit` calls in flight; keeps input order. */
-export async function mapWithConcurrency<T, R>(
+import pMap from 'p-map';
+
+/** Maps items through an async function with at most `limit` calls in flight (p-map); keeps input order. */
+export function mapWithConcurrency<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
+  return pMap(items, fn, { concurrency: Math.max(1, Math.floor(limit)) });
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { ModelService, ReloadOutcome } from '../lib/model-service.ts';
 
 export interface ModelServicePluginOptions {
@@ -10,7 +11,7 @@ export interface ModelServicePluginOptions {
  * ready, the aggregator is polled once it is, polling stops and the model is freed on close.
  * Decorates the app with reload() (poll the aggregator now).
  */
-export async function modelServicePlugin(
+async function modelService(
   app: FastifyInstance,
   { models }: ModelServicePluginOptions,
 ): Promise<void> {
@@ -20,6 +21,6 @@ export async function modelServicePlugin(
   app.addHook('onClose', async () => models.close());
 }
 
-// Decorations and hooks belong to the app itself, not to an encapsulated child context
-// (what fastify-plugin does, without the dependency).
-Object.assign(modelServicePlugin, { [Symbol.for('skip-override')]: true });
+// fastify-plugin: the decorations and hooks belong to the app itself, not to an encapsulated
+// child context.
+export const modelServicePlugin = fp(modelService, { name: 'model-service', fastify: '5.x' });
