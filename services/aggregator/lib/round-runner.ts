@@ -7,18 +7,16 @@ import {
   type PrismaClient,
   type Round,
 } from '../../../shared/db/index.ts';
-import type { ClientResult, Rejection } from '../../../shared/federated/strategy.ts';
-import type { UpdateNormEntry } from '../../../shared/federated/update-norm-screen.ts';
-import { encodeWeights, packWeights, type NamedWeights } from '../../../shared/weights/index.ts';
-import type { Evaluation, NodeJob, NodeTrainRequest } from '../schemas/hospital-node.ts';
+import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
+import type { NodeJob, NodeTrainRequest } from '../schemas/hospital-node.ts';
 import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
-import { trainSummary, validationSummary } from './aggregation.ts';
 import { audit } from './audit.ts';
-import { calibrateThreshold, pooledMetrics } from './calibration.ts';
 import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
 import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
 import type { ModelStore } from './model-store.ts';
-import { findOrCreateModelVersion } from './model-versions.ts';
+import { aggregateRound } from './round-aggregation.ts';
+import { commitRound } from './round-commit.ts';
+import { roundReport } from './round-report.ts';
 import type { RoundSignals } from './round-signals.ts';
 import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import type { RunEvents } from './run-events.ts';
@@ -330,49 +328,19 @@ export class RoundRunner {
     // Cancelled while it waited: nothing is aggregated.
     const count = await moveRounds(prisma, { id: round.id }, ['dispatched'], 'aggregating');
     if (count === 0) throw new RunCancelledError(run.id);
-    const reference = await store.readWeights(input.storagePath, input.sha256);
-    const received = updates.filter((u) => u.status === 'accepted');
     const strategy = runStrategy(settings);
-    const aggregate = await strategy.aggregateFit(
+    const aggregation = await aggregateRound(
       {
-        round: number,
-        current: reference,
-        previousInput: () => this.previousInput(run, round, input),
+        ...this.deps,
+        reject: (hospital, reason) =>
+          this.transition(run, round, hospital, ['accepted'], 'rejected', {
+            failureReason: reason,
+          }),
       },
-      await this.readUpdates(run, round, received),
+      { runId: run.id, round, input, settings, strategy, updates },
     );
-    const rejected = await this.recordRejections(run, round, received, aggregate.rejected);
-    const accepted = received.filter((u) => !rejected.has(u.hospitalId));
-    if (accepted.length < settings.minHospitals || !aggregate.weights) {
-      const statuses = updates
-        .map((u) => {
-          const rejection = rejected.get(u.hospitalId);
-          const status = rejection ? 'rejected' : u.status;
-          const reason = rejection ?? u.failureReason;
-          return `${u.hospital.name}: ${status}${reason ? ` (${reason})` : ''}`;
-        })
-        .join('; ');
-      return this.fail(
-        run,
-        round.index,
-        input,
-        `${accepted.length} accepted update(s), fewer than minHospitals = ${settings.minHospitals}` +
-          (statuses ? ` [${statuses}]` : ''),
-      );
-    }
-    const aggregated = aggregate.weights;
-    const contributions = accepted.map((u) => ({
-      hospitalId: u.hospitalId,
-      numSamples: u.numSamples ?? 0,
-      metrics: u.metrics,
-    }));
-    const names = new Map(updates.map((u) => [u.hospitalId, u.hospital.name]));
-    const updateNorms = ((aggregate.metrics.updateNorms ?? []) as UpdateNormEntry[]).map((n) => ({
-      hospitalId: n.clientId,
-      hospital: names.get(n.clientId) ?? n.clientId,
-      norm: n.norm,
-      rejected: n.rejected,
-    }));
+    if (!aggregation.ok) return this.fail(run, round.index, input, aggregation.reason);
+    const { weights: aggregated, accepted, contributions, updateNorms } = aggregation;
     const { manifest, blob } = encodeWeights(aggregated);
     const stored = await store.putModel(packWeights(manifest, blob));
     this.signal.throwIfAborted();
@@ -391,65 +359,24 @@ export class RoundRunner {
       accepted.filter((u) => evaluators.has(u.hospitalId)).map((u) => u.hospital),
       this.signal,
     );
-    const train = trainSummary(contributions);
-    const calibration = calibrateThreshold(settings.thresholdRule, evaluations);
-    const { threshold } = calibration;
-    const validation = validationSummary(
-      evaluations.flatMap((e) => (e.evaluation ? [e.evaluation] : [])),
-      calibration.pooled &&
-        pooledMetrics(calibration.pooled, threshold.threshold, calibration.hospitals),
-      (results) => strategy.aggregateEvaluate(number, results),
-    );
-    const evaluationFailures = evaluations.flatMap((e) =>
-      e.error ? [{ hospitalId: e.hospitalId, hospital: e.hospitalName, error: e.error }] : [],
-    );
-    const modelMetrics = toJson({ train, validation, evaluationFailures });
-    const roundMetrics = toJson({
-      strategy: settings.strategy,
+    const report = roundReport({
+      round: number,
+      settings,
       classWeights,
-      train,
-      validation,
-      evaluationFailures,
-      threshold,
+      strategy,
+      contributions,
+      evaluations,
       updateNorms,
-      hospitals: evaluations.map((e) => ({
-        hospitalId: e.hospitalId,
-        hospital: e.hospitalName,
-        numSamples: contributions.find((c) => c.hospitalId === e.hospitalId)?.numSamples ?? 0,
-        share:
-          (contributions.find((c) => c.hospitalId === e.hospitalId)?.numSamples ?? 0) /
-          train.numSamples,
-        // Each hospital's histogram stays out of what GET /rounds/{id} shows; only the pool is used.
-        validation: e.evaluation ? withoutHistogram(e.evaluation) : null,
-      })),
     });
+    const { roundMetrics } = report;
     this.signal.throwIfAborted();
-
-    const model = await prisma.$transaction(async (tx) => {
-      const version = await findOrCreateModelVersion(tx, {
-        runId: run.id,
-        roundIndex: number,
-        ...stored,
-        settings,
-        threshold,
-        metrics: modelMetrics,
-      });
-      // A round cancelled while it was aggregated makes no version: this rolls it back.
-      const completed = await moveRounds(tx, { id: round.id }, ['aggregating'], 'completed', {
-        finishedAt: new Date(),
-        outputModelId: version.id,
-        metrics: roundMetrics,
-      });
-      if (completed === 0) throw new RunCancelledError(run.id);
-      await audit(tx, {
-        actor: 'system',
-        action: 'round.completed',
-        subjectType: 'round',
-        subjectId: round.id,
-        details: { runId: run.id, round: number, modelId: version.id, version: version.version },
-      });
-      return version;
-    });
+    const model = await commitRound(
+      prisma,
+      { runId: run.id, roundId: round.id, round: number },
+      stored,
+      settings,
+      report,
+    );
     this.deps.events.publish(run.id, 'round-completed', {
       round: number,
       modelId: model.id,
@@ -458,98 +385,6 @@ export class RoundRunner {
       metrics: roundMetrics,
     });
     return { ok: true, model };
-  }
-
-  /**
-   * FedAvgM's w_{t-2}: the input model of the run's previous round, whose output is this
-   * round's input. The server velocity is rebuilt from it, so it survives a restart with no
-   * state of its own. Undefined (velocity 0) in the first round, or when that round's input is
-   * gone or its output is not this round's input.
-   */
-  private async previousInput(
-    run: RunRef,
-    round: Round,
-    input: ModelVersion,
-  ): Promise<NamedWeights[] | undefined> {
-    if (round.index === 0) return undefined;
-    const previous = await this.deps.prisma.round.findUnique({
-      where: { runId_index: { runId: run.id, index: round.index - 1 } },
-      include: { inputModel: true },
-    });
-    if (!previous?.inputModel || previous.outputModelId !== input.id) {
-      this.deps.log.warn(
-        { runId: run.id, round: round.index + 1 },
-        "fedavgm: the previous round's input model is not available; the server velocity restarts at 0",
-      );
-      return undefined;
-    }
-    const { storagePath, sha256 } = previous.inputModel;
-    return this.deps.store.readWeights(storagePath, sha256);
-  }
-
-  /** Each accepted update's weights, read from the store and checked against its sha256. */
-  private async readUpdates(
-    run: RunRef,
-    round: Round,
-    accepted: readonly { hospitalId: string; sha256: string | null; numSamples: number | null }[],
-  ): Promise<ClientResult[]> {
-    const { store } = this.deps;
-    const results: ClientResult[] = [];
-    for (const update of accepted) {
-      results.push({
-        clientId: update.hospitalId,
-        numSamples: update.numSamples ?? 0,
-        weights: await store.readWeights(
-          store.updatePath(run.id, round.index, update.hospitalId),
-          update.sha256 ?? '',
-        ),
-      });
-    }
-    return results;
-  }
-
-  /**
-   * The updates the strategy left out (e.g. the update-norm screen's outliers): each one's
-   * ClientUpdate becomes `rejected` with the reason, audited and logged.
-   */
-  private async recordRejections(
-    run: RunRef,
-    round: Round,
-    accepted: readonly { hospitalId: string; hospital: Hospital }[],
-    rejections: readonly Rejection[],
-  ): Promise<Map<string, string>> {
-    const rejected = new Map<string, string>();
-    for (const rejection of rejections) {
-      const update = accepted.find((u) => u.hospitalId === rejection.clientId);
-      if (!update) continue;
-      rejected.set(rejection.clientId, rejection.reason);
-      await this.transition(run, round, update.hospital, ['accepted'], 'rejected', {
-        failureReason: rejection.reason,
-      });
-      await audit(this.deps.prisma, {
-        actor: 'system',
-        action: 'update.rejected',
-        subjectType: 'round',
-        subjectId: round.id,
-        details: {
-          runId: run.id,
-          round: round.index + 1,
-          hospitalId: rejection.clientId,
-          ...rejection.details,
-          reason: rejection.reason,
-        },
-      });
-      this.deps.log.warn(
-        {
-          runId: run.id,
-          round: round.index + 1,
-          hospitalId: rejection.clientId,
-          reason: rejection.reason,
-        },
-        'update rejected by the strategy',
-      );
-    }
-    return rejected;
   }
 
   private async fail(
@@ -614,13 +449,4 @@ export class RoundRunner {
       failureReason,
     });
   }
-}
-
-function withoutHistogram(evaluation: Evaluation): Omit<Evaluation, 'histogram'> {
-  const { histogram: _histogram, ...metrics } = evaluation;
-  return metrics;
-}
-
-function toJson(value: object): Prisma.InputJsonObject {
-  return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonObject;
 }
