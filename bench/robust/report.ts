@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARMS } from './arms.ts';
 import type { ArmResult } from './result.ts';
-import { ensembleBeats, meanSpecificityHalfWidth, screen, type ArmMeasures } from './rule.ts';
+import {
+  ensembleBeats,
+  finalistShips,
+  meanSpecificityHalfWidth,
+  screen,
+  type ArmMeasures,
+} from './rule.ts';
 
 const BASELINE = 'light-64-s42';
 
@@ -70,6 +76,9 @@ export function buildRows(results: readonly ArmResult[]): ArmRow[] {
           ? `beats its best member ${best.arm.id}`
           : `does not beat its best member ${best.arm.id}`
         : 'members missing';
+    } else if (r.arm.stage === 'finalist' && baseline) {
+      const v = finalistShips(m, measures(baseline));
+      verdict = v.passes ? 'finalist: ships' : `finalist, does not ship: ${v.reasons.join('; ')}`;
     } else verdict = 'finalist';
     return {
       id: r.arm.id,

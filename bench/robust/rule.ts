@@ -53,3 +53,17 @@ export function screen(arm: ArmMeasures, baseline: ArmMeasures): ScreenVerdict {
 export function ensembleBeats(ensemble: ArmMeasures, bestMember: ArmMeasures): boolean {
   return ensemble.meanAuc > bestMember.meanAuc && ensemble.logLoss <= bestMember.logLoss;
 }
+
+/**
+ * Protocol change 3: a 128 px finalist replaces the shipped model if its clean log-loss is not
+ * above the baseline's upper bound and its mAUC-C is not below the baseline's.
+ */
+export function finalistShips(finalist: ArmMeasures, baseline: ArmMeasures): ScreenVerdict {
+  const logLossBar = baseline.logLossInterval[1];
+  const reasons: string[] = [];
+  if (!(finalist.logLoss <= logLossBar))
+    reasons.push(`log-loss ${finalist.logLoss.toFixed(4)} is above ${logLossBar.toFixed(4)}`);
+  if (!(finalist.meanAuc >= baseline.meanAuc))
+    reasons.push(`mAUC-C ${finalist.meanAuc.toFixed(4)} is below ${baseline.meanAuc.toFixed(4)}`);
+  return { passes: reasons.length === 0, specificityBar: NaN, logLossBar, reasons };
+}

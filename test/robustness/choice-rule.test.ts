@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ensembleBeats,
+  finalistShips,
   meanSpecificityHalfWidth,
   screen,
   wilsonInterval,
@@ -41,6 +42,16 @@ describe('the recipe study choice rule (docs/robust-protocol.md)', () => {
     expect(screen({ ...BASELINE, meanSpecificity: 0.9 }, BASELINE).reasons[0]).toMatch(
       /mSpec-C 0.9000 is not above 0.908/,
     );
+  });
+
+  it('a finalist ships with a log-loss within the bound and mAUC-C not below the baseline', () => {
+    expect(finalistShips({ ...BASELINE, logLoss: 0.21, meanAuc: 0.971 }, BASELINE).passes).toBe(
+      true,
+    );
+    expect(finalistShips({ ...BASELINE, logLoss: 0.23 }, BASELINE).reasons).toEqual([
+      'log-loss 0.2300 is above 0.2200',
+    ]);
+    expect(finalistShips({ ...BASELINE, meanAuc: 0.97 }, BASELINE).passes).toBe(false);
   });
 
   it('an ensemble must raise mAUC-C without a worse log-loss', () => {
