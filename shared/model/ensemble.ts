@@ -10,6 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import type { tf } from '../tf/tf.ts';
 import { predictBatch, type BatchScorer } from '../training/predict.ts';
 import { loadModelDir, MODEL_FILE, readModelMetadata, type ModelMetadata } from './model-dir.ts';
+import { ttaScorer, type TtaPolicy } from './tta.ts';
 
 export const MEMBERS_DIR = 'members';
 
@@ -63,7 +64,10 @@ export async function readMemberMetadata(
 }
 
 /** Loads a model directory, plain or ensemble, ready to score batches. */
-export async function loadPredictorDir(dir: string): Promise<Predictor> {
+export async function loadPredictorDir(
+  dir: string,
+  options: { tta?: TtaPolicy } = {},
+): Promise<Predictor> {
   const metadata = await readModelMetadata(dir);
   const memberDirs = metadata.ensemble ? metadata.ensemble.members.map((m) => join(dir, m)) : [dir];
   if (metadata.ensemble) await readMemberMetadata(dir, metadata);
@@ -78,7 +82,7 @@ export async function loadPredictorDir(dir: string): Promise<Predictor> {
   return {
     metadata,
     networks,
-    score: ensembleScorer(networks),
+    score: ttaScorer(ensembleScorer(networks), options.tta ?? metadata.tta ?? 'none'),
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -95,7 +99,7 @@ export async function loadPredictorDir(dir: string): Promise<Predictor> {
 export async function writeEnsembleDir(
   out: string,
   memberDirs: readonly string[],
-  options: { threshold?: ModelMetadata['threshold']; description?: string } = {},
+  options: { threshold?: ModelMetadata['threshold']; description?: string; tta?: TtaPolicy } = {},
 ): Promise<ModelMetadata> {
   if (memberDirs.length < 2) throw new RangeError('an ensemble needs at least two members');
   const metas = await Promise.all(memberDirs.map((d) => readModelMetadata(d)));
@@ -128,6 +132,7 @@ export async function writeEnsembleDir(
     parameters: metas.reduce((sum, m) => sum + m.parameters, 0),
     createdAt: new Date().toISOString(),
     ensemble: { members: names.map((n) => `${MEMBERS_DIR}/${n}`), combine: 'mean-probability' },
+    ...(options.tta && options.tta !== 'none' ? { tta: options.tta } : {}),
     training: {
       kind: 'ensemble',
       ...(options.description ? { description: options.description } : {}),

@@ -27,6 +27,8 @@ export interface ModelMetadata {
   validation?: EvaluationReport;
   /** Present on an ensemble directory (shared/model/ensemble.ts): its members, averaged. */
   ensemble?: { members: string[]; combine: 'mean-probability' };
+  /** Test-time augmentation every consumer applies (shared/model/tta.ts); absent = none. */
+  tta?: 'none' | 'affine5';
 }
 
 /**

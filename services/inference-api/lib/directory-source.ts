@@ -34,6 +34,7 @@ export async function loadDirectoryModel(dir: string): Promise<LoadedModel> {
       architecture: metadata.architecture,
       inputSize: preprocessing.inputSize,
       width: metadata.width,
+      tta: metadata.tta,
     },
     loaded.map((l) => l.weights),
     {

@@ -2,6 +2,7 @@ import { buildModel, type ArchitectureName } from '../../../shared/model/archite
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
 import type { tf } from '../../../shared/tf/tf.ts';
 import { ensembleScorer } from '../../../shared/model/ensemble.ts';
+import { ttaScorer, type TtaPolicy } from '../../../shared/model/tta.ts';
 import type { BatchScorer } from '../../../shared/training/predict.ts';
 import type { NamedWeights } from '../../../shared/weights/index.ts';
 import type { LoadedModelInfo } from '../schemas/model.ts';
@@ -26,10 +27,11 @@ export function widthFromWeights(weights: readonly NamedWeights[]): number | und
 /**
  * Builds the networks (one, or an ensemble's members), sets their weights and runs them once
  * on a blank image, so a broken model fails here (not on a request) and the first request
- * pays no warm-up. The score is the members' mean P(PNEUMONIA).
+ * pays no warm-up. The score is the members' mean P(PNEUMONIA), over the test-time variants
+ * when the model asks for them (shared/model/tta.ts).
  */
 export function instantiateModel(
-  spec: { architecture: ArchitectureName; inputSize: number; width: number },
+  spec: { architecture: ArchitectureName; inputSize: number; width: number; tta?: TtaPolicy },
   members: ReadonlyArray<readonly NamedWeights[]>,
   info: Omit<LoadedModelInfo, 'members'>,
 ): LoadedModel {
@@ -49,7 +51,7 @@ export function instantiateModel(
   }
   let disposed = false;
   return {
-    score: ensembleScorer(networks),
+    score: ttaScorer(ensembleScorer(networks), spec.tta ?? 'none'),
     info: { ...info, members: networks.length },
     dispose() {
       if (disposed) return;

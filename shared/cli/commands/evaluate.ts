@@ -12,7 +12,8 @@ import { predictRecords } from '../../training/predict.ts';
 import { groupFigures } from '../../metrics/groups.ts';
 import { formatCorruptionTable, runCorruptionSuite } from '../../robustness/suite.ts';
 import { createProgress } from '../progress.ts';
-import { flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
+import { TTA_POLICIES } from '../../model/tta.ts';
+import { choiceOpt, flag, numberOpt, parseCommandArgs, stringOpt } from '../options.ts';
 import { info, printJson } from '../output.ts';
 
 export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--threshold T] [--bootstrap 1000] [--json]
@@ -25,7 +26,9 @@ export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--thresho
   groups: per image group of the Kermany file names (bacterial, viral, normal-IM,
   normal-NORMAL2): n, the share on the correct side of the threshold, the mean probability.
   --corruptions: also the corruption suite (13 acquisition changes x 3 severities, AUC and
-  specificity under each, mAUC-C and mSpec-C; docs/robust-protocol.md), as \`corruption\`.`;
+  specificity under each, mAUC-C and mSpec-C; docs/robust-protocol.md), as \`corruption\`.
+  --tta none|affine5: score with this test-time augmentation instead of the model's own
+  (affine5: the mean over the image, zoomed to 0.9 and 1.1, and shifted 5% left and right).`;
 
 export interface EvaluationJson {
   accuracy: number;
@@ -68,6 +71,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     backend: { type: 'string' },
     json: { type: 'boolean' },
     corruptions: { type: 'boolean' },
+    tta: { type: 'string' },
   });
   const modelDir = stringOpt(args, 'model');
   const dataDir = stringOpt(args, 'data');
@@ -75,7 +79,9 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     preferred: typeof args.values.backend === 'string' ? args.values.backend : undefined,
   });
   const records = await loadDataset(dataDir);
-  const predictor = await loadPredictorDir(modelDir);
+  const tta =
+    args.values.tta === undefined ? undefined : choiceOpt(args, 'tta', TTA_POLICIES, 'none');
+  const predictor = await loadPredictorDir(modelDir, { tta });
   const { metadata } = predictor;
   const model = predictor.score;
   try {

@@ -1,0 +1,58 @@
+/**
+ * Test-time augmentation: a model's P(PNEUMONIA) averaged over a few fixed geometric variants
+ * of each image (the identity, zoomed in and out, shifted), applied to the decoded image with
+ * the training augmentation's own resampling. A model asks for it in its metadata
+ * (`tta: 'affine5'`); evaluate, predict and the inference API then score every image that way,
+ * so what is measured is what is served. Costs one forward pass per variant.
+ */
+import { applyAugment, type AugmentParams } from '../data/augment.ts';
+import type { BatchScorer } from '../training/predict.ts';
+
+export const TTA_POLICIES = ['none', 'affine5'] as const;
+export type TtaPolicy = (typeof TTA_POLICIES)[number];
+
+const IDENTITY: AugmentParams = {
+  angleRad: 0,
+  shiftX: 0,
+  shiftY: 0,
+  zoom: 1,
+  brightness: 0,
+  contrast: 1,
+};
+
+/** The variants of a policy; shifts are fractions of the side, resolved per image size. */
+export function ttaVariants(policy: TtaPolicy, size: number): AugmentParams[] {
+  if (policy === 'none') return [IDENTITY];
+  const shift = 0.05 * size;
+  return [
+    IDENTITY,
+    { ...IDENTITY, zoom: 0.9 },
+    { ...IDENTITY, zoom: 1.1 },
+    { ...IDENTITY, shiftX: shift },
+    { ...IDENTITY, shiftX: -shift },
+  ];
+}
+
+/** Wraps a scorer so that each image is scored as the mean over the policy's variants. */
+export function ttaScorer(base: BatchScorer, policy: TtaPolicy): BatchScorer {
+  if (policy === 'none') return base;
+  return (xs, count, size) => {
+    const pixels = size * size;
+    const variants = ttaVariants(policy, size);
+    const batch = new Float32Array(count * variants.length * pixels);
+    for (let i = 0; i < count; i++) {
+      const image = xs.subarray(i * pixels, (i + 1) * pixels);
+      variants.forEach((v, k) => {
+        batch.set(applyAugment(image, size, v, 'edge'), (i * variants.length + k) * pixels);
+      });
+    }
+    const p = base(batch, count * variants.length, size);
+    const mean = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      let sum = 0;
+      for (let k = 0; k < variants.length; k++) sum += p[i * variants.length + k];
+      mean[i] = sum / variants.length;
+    }
+    return mean;
+  };
+}
