@@ -23,7 +23,7 @@ import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
 import { runStrategy } from './run-strategy.ts';
 import { selectHospitals } from './selection.ts';
-import { moveRounds, moveUpdates, OPEN_UPDATE_STATUSES } from './states.ts';
+import { moveRounds, moveUpdates, OPEN_ROUND_STATUSES, OPEN_UPDATE_STATUSES } from './states.ts';
 
 export interface CoordinatorDeps {
   prisma: PrismaClient;
@@ -393,21 +393,28 @@ export class RoundRunner {
     input: ModelVersion,
     reason: string,
   ): Promise<RoundOutcome> {
-    const fields = { status: 'failed' as const, failureReason: reason, finishedAt: new Date() };
+    const fields = { failureReason: reason, finishedAt: new Date() };
     await this.deps.prisma.$transaction(async (tx) => {
       // A cancelled run's round stays cancelled.
       await lockRunningRun(tx, run.id);
-      await tx.round.upsert({
-        where: { runId_index: { runId: run.id, index } },
-        create: {
-          runId: run.id,
-          index,
-          inputModelId: input.id,
-          startedAt: fields.finishedAt,
-          ...fields,
-        },
-        update: fields,
-      });
+      const where = { runId: run.id, index };
+      if ((await moveRounds(tx, where, OPEN_ROUND_STATUSES, 'failed', fields)) > 0) return;
+      const existing = await tx.round.findUnique({ where: { runId_index: where } });
+      if (!existing) {
+        // The round failed before it started (no hospital to select): its row begins failed.
+        await tx.round.create({
+          data: {
+            ...where,
+            inputModelId: input.id,
+            startedAt: fields.finishedAt,
+            status: 'failed',
+            ...fields,
+          },
+        });
+      } else if (existing.status === 'failed') {
+        // Another attempt failed again: the reason is the latest one's (no change of state).
+        await tx.round.update({ where: { id: existing.id }, data: fields });
+      }
     });
     this.deps.events.publish(run.id, 'round-failed', { round: index + 1, reason });
     return { ok: false, reason: `round ${index + 1} failed: ${reason}` };
