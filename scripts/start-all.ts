@@ -2,7 +2,8 @@
  * `npm start`: the whole platform on one machine. Starts the aggregator (embedded PGlite unless
  * DATABASE_URL is set), registers three hospitals, gives each its own patient-level partition
  * of DATA_DIR (default: the sample shipped in data/sample), starts the three hospital nodes and
- * the inference API, and prints where everything is. Ctrl-C stops them all.
+ * the inference API, and prints where everything is. A service that exits unexpectedly is
+ * started again (with backoff) while the others keep running; Ctrl-C stops them all.
  *
  * Environment: DATA_DIR, STATE_DIR (default .state), ADMIN_TOKEN (default: generated once and
  * kept in STATE_DIR/local.json), DATABASE_URL, HOSPITALS (default 3), PARTITION (iid|dirichlet),
@@ -46,7 +47,6 @@ try {
 }
 const { hospitals, aggregatorPort, hospitalBasePort, inferencePort } = startConfig;
 const aggregatorUrl = `http://127.0.0.1:${aggregatorPort}`;
-const children: ChildProcess[] = [];
 
 interface LocalState {
   adminToken: string;
@@ -60,7 +60,8 @@ function log(message: string): void {
 async function readState(): Promise<LocalState> {
   const file = join(stateDir, 'local.json');
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as LocalState;
-  return { adminToken: env.ADMIN_TOKEN ?? generateToken(), hospitals: {} };
+  // An empty ADMIN_TOKEN counts as unset, as the services read it.
+  return { adminToken: env.ADMIN_TOKEN || generateToken(), hospitals: {} };
 }
 
 async function writeState(state: LocalState): Promise<void> {
@@ -69,22 +70,15 @@ async function writeState(state: LocalState): Promise<void> {
   await chmod(file, 0o600);
 }
 
-function startService(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
-    cwd: root,
-    // An empty variable counts as unset: the children serve plain HTTP whatever the shell says,
-    // and use the admin token of .state/local.json (given as ADMIN_TOKEN, AGGREGATOR_TOKEN).
-    env: {
-      ...env,
-      TLS_CERT_FILE: '',
-      TLS_KEY_FILE: '',
-      ADMIN_TOKEN_FILE: '',
-      ADMIN_TOKEN_GRACE_SECONDS: '',
-      AGGREGATOR_TOKEN_FILE: '',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Restart pauses: 1 s doubling to 30 s; a service that ran a minute starts again at 1 s. */
+const RESTART_BASE_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const HEALTHY_RUN_MS = 60_000;
+
+/** The running process of each service, replaced when the supervisor restarts one. */
+const running = new Map<string, ChildProcess>();
+
+function pipeLines(child: ChildProcess, name: string): void {
   const prefix = (line: string): string => `[${name}] ${line}\n`;
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
@@ -95,14 +89,49 @@ function startService(name: string, entry: string, extraEnv: Record<string, stri
       for (const line of lines) if (line.trim()) process.stdout.write(prefix(line));
     });
   }
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      log(`${name} exited (${signal ?? code}); stopping the platform`);
-      void stopAll(1);
-    }
-  });
-  children.push(child);
-  return child;
+}
+
+/**
+ * Starts a service and keeps it running: when it exits unexpectedly it is started again after
+ * a pause that doubles with each quick failure, and a line says so; the other services keep
+ * running. Written here rather than with a process manager (pm2 and the like run as daemons of
+ * their own, with their own CLI): one launcher process that Ctrl-C stops is what npm start is.
+ */
+function startService(name: string, entry: string, extraEnv: Record<string, string>): void {
+  let failures = 0;
+  const launch = (): void => {
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
+      cwd: root,
+      // An empty variable counts as unset: the children serve plain HTTP whatever the shell
+      // says, and use the admin token of .state/local.json (given as ADMIN_TOKEN).
+      env: {
+        ...env,
+        TLS_CERT_FILE: '',
+        TLS_KEY_FILE: '',
+        ADMIN_TOKEN_FILE: '',
+        ADMIN_TOKEN_GRACE_SECONDS: '',
+        AGGREGATOR_TOKEN_FILE: '',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.set(name, child);
+    log(`${name} started (pid ${child.pid})`);
+    pipeLines(child, name);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      failures = Date.now() - startedAt >= HEALTHY_RUN_MS ? 1 : failures + 1;
+      const pause = Math.min(RESTART_BASE_MS * 2 ** (failures - 1), RESTART_MAX_MS);
+      log(
+        `${name} exited (${signal ?? code}); restarting it in ${pause / 1000} s (restart ${failures}); the other services keep running`,
+      );
+      setTimeout(() => {
+        if (!stopping) launch();
+      }, pause).unref();
+    });
+  };
+  launch();
 }
 
 async function waitForHealth(url: string, name: string, timeoutMs = 120_000): Promise<void> {
@@ -141,9 +170,14 @@ async function registerHospital(
 let stopping = false;
 async function stopAll(code: number): Promise<void> {
   stopping = true;
+  const children = [...running.values()].filter((c) => c.exitCode === null && !c.signalCode);
   for (const child of children) child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.race([
+    Promise.all(children.map((c) => new Promise((r) => c.once('exit', r)))),
+    new Promise((r) => setTimeout(r, 5000)),
+  ]);
+  for (const child of children)
+    if (child.exitCode === null && !child.signalCode) child.kill('SIGKILL');
   process.exit(code);
 }
 process.once('SIGINT', () => void stopAll(0));

@@ -24,7 +24,17 @@ export interface EnsembleArm {
   members: string[];
 }
 
-export type Arm = TrainingArm | EnsembleArm;
+/** Another arm's model scored with test-time augmentation (shared/model/tta.ts). */
+export interface TtaArm {
+  kind: 'tta';
+  id: string;
+  description: string;
+  stage: 'screen';
+  base: string;
+  tta: 'affine5';
+}
+
+export type Arm = TrainingArm | EnsembleArm | TtaArm;
 
 /** The options every training arm shares (with --data, --size, --seed and the outputs). */
 export const COMMON_SIMULATE_OPTIONS = [
@@ -91,6 +101,14 @@ export const ARMS: readonly Arm[] = [
     ['--augment', 'strong'],
     'strong augmentation at 128 px',
   ),
+  {
+    kind: 'tta',
+    id: 'light-64-s42-tta',
+    stage: 'screen',
+    base: 'light-64-s42',
+    tta: 'affine5',
+    description: 'the shipped model with test-time augmentation (5 variants)',
+  },
   {
     kind: 'ensemble',
     id: 'ens-light-64-x2',

@@ -113,6 +113,11 @@ async function modelFor(
 ): Promise<{ dir: string; commands: string[][] }> {
   const armDir = join(ctx.work, arm.id);
   const given = ctx.models.get(arm.id);
+  if (arm.kind === 'tta') {
+    const dir = given ?? ctx.models.get(arm.base) ?? join(ctx.work, arm.base, 'model');
+    if (!(await exists(join(dir, 'model.json')))) throw new Error(`${arm.id} needs ${dir} first`);
+    return { dir, commands: [] };
+  }
   if (arm.kind === 'ensemble') {
     const members = arm.members.map((m) => ctx.models.get(m) ?? join(ctx.work, m, 'model'));
     const dir = given ?? join(armDir, 'model');
@@ -167,7 +172,16 @@ async function main(): Promise<number> {
       split,
       models,
     });
-    const evalArgs = ['evaluate', '--model', dir, '--data', split, '--corruptions', '--json'];
+    const evalArgs = [
+      'evaluate',
+      '--model',
+      dir,
+      '--data',
+      split,
+      '--corruptions',
+      '--json',
+      ...(arm.kind === 'tta' ? ['--tta', arm.tta] : []),
+    ];
     let evaluation: ArmResult['evaluation'];
     let evalSeconds: number | null = null;
     const given = evaluations.get(arm.id);
