@@ -106,6 +106,16 @@ export interface AugmentParams {
   contrast: number;
 }
 
+/** The augmentation that changes nothing (a base for fixed transforms, e.g. test-time ones). */
+export const IDENTITY_AUGMENT: Readonly<AugmentParams> = Object.freeze({
+  angleRad: 0,
+  shiftX: 0,
+  shiftY: 0,
+  zoom: 1,
+  brightness: 0,
+  contrast: 1,
+});
+
 export function drawAugmentParams(
   size: number,
   rng: Rng,

@@ -5,31 +5,22 @@
  * (`tta: 'affine5'`); evaluate, predict and the inference API then score every image that way,
  * so what is measured is what is served. Costs one forward pass per variant.
  */
-import { applyAugment, type AugmentParams } from '../data/augment.ts';
+import { applyAugment, IDENTITY_AUGMENT, type AugmentParams } from '../data/augment.ts';
 import type { BatchScorer } from '../training/predict.ts';
 
 export const TTA_POLICIES = ['none', 'affine5'] as const;
 export type TtaPolicy = (typeof TTA_POLICIES)[number];
 
-const IDENTITY: AugmentParams = {
-  angleRad: 0,
-  shiftX: 0,
-  shiftY: 0,
-  zoom: 1,
-  brightness: 0,
-  contrast: 1,
-};
-
 /** The variants of a policy; shifts are fractions of the side, resolved per image size. */
 export function ttaVariants(policy: TtaPolicy, size: number): AugmentParams[] {
-  if (policy === 'none') return [IDENTITY];
+  if (policy === 'none') return [IDENTITY_AUGMENT];
   const shift = 0.05 * size;
   return [
-    IDENTITY,
-    { ...IDENTITY, zoom: 0.9 },
-    { ...IDENTITY, zoom: 1.1 },
-    { ...IDENTITY, shiftX: shift },
-    { ...IDENTITY, shiftX: -shift },
+    IDENTITY_AUGMENT,
+    { ...IDENTITY_AUGMENT, zoom: 0.9 },
+    { ...IDENTITY_AUGMENT, zoom: 1.1 },
+    { ...IDENTITY_AUGMENT, shiftX: shift },
+    { ...IDENTITY_AUGMENT, shiftX: -shift },
   ];
 }
 

@@ -39,9 +39,6 @@ export interface CoordinatorDeps {
   maxMissedPolls: number;
 }
 
-/** Updates still expected to change; the rest are final for the round (states.ts). */
-export const OPEN_STATUSES = OPEN_UPDATE_STATUSES;
-
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
 
 interface RunRef {
@@ -157,13 +154,13 @@ export class RoundRunner {
   private async restart(run: RunRef, round: Round): Promise<number> {
     const { prisma } = this.deps;
     const voided = await prisma.clientUpdate.findMany({
-      where: { roundId: round.id, status: { in: [...OPEN_STATUSES, 'accepted'] } },
+      where: { roundId: round.id, status: { in: [...OPEN_UPDATE_STATUSES, 'accepted'] } },
       include: { hospital: true },
     });
     await moveUpdates(
       prisma,
       { id: { in: voided.map((u) => u.id) } },
-      [...OPEN_STATUSES, 'accepted'],
+      [...OPEN_UPDATE_STATUSES, 'accepted'],
       'failed',
       { failureReason: 'aggregator restarted' },
     );
@@ -243,7 +240,7 @@ export class RoundRunner {
     for (;;) {
       this.signal.throwIfAborted();
       const open = await prisma.clientUpdate.findMany({
-        where: { roundId: round.id, status: { in: [...OPEN_STATUSES] } },
+        where: { roundId: round.id, status: { in: [...OPEN_UPDATE_STATUSES] } },
       });
       if (open.length === 0) return;
       const now = Date.now();
@@ -251,7 +248,7 @@ export class RoundRunner {
         for (const update of open) {
           const hospital = byId.get(update.hospitalId);
           if (!hospital) continue;
-          await this.transition(run, round, hospital, OPEN_STATUSES, 'timed_out', {
+          await this.transition(run, round, hospital, OPEN_UPDATE_STATUSES, 'timed_out', {
             failureReason: `no update before the deadline (${new Date(deadline).toISOString()})`,
           });
         }
