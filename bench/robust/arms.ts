@@ -85,6 +85,14 @@ export const ARMS: readonly Arm[] = [
     'the shipped recipe, seed 43 (an ensemble member)',
   ),
   training(
+    'light-64-s44',
+    'screen',
+    64,
+    44,
+    [],
+    'the shipped recipe, seed 44 (an ensemble member)',
+  ),
+  training(
     'strong-64-s43',
     'screen',
     64,
@@ -115,6 +123,13 @@ export const ARMS: readonly Arm[] = [
     stage: 'ensemble',
     members: ['light-64-s42', 'light-64-s43'],
     description: 'mean of two seeds of the shipped recipe, 64 px',
+  },
+  {
+    kind: 'ensemble',
+    id: 'ens-light-64-x3',
+    stage: 'ensemble',
+    members: ['light-64-s42', 'light-64-s43', 'light-64-s44'],
+    description: 'mean of three seeds of the shipped recipe, 64 px',
   },
   {
     kind: 'ensemble',
