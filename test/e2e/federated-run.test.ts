@@ -94,7 +94,7 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
           valFraction: 0.2,
           seed: 42,
         },
-        { logger: false, retryDelaysMs: [200, 500] },
+        { logger: false, retry: { retries: 2, minTimeoutMs: 200, factor: 2.5 } },
       );
       cleanups.push(() => node.close());
       await node.listen({ port, host: '127.0.0.1' });

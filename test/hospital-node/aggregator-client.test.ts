@@ -37,7 +37,7 @@ function clientAnswering(answers: Response[]): { client: AggregatorClient; calls
     baseUrl: 'http://aggregator.test',
     token: 'token-of-the-hospital',
     fetch: fetchImpl,
-    retryDelaysMs: [1, 1],
+    retry: { retries: 2, minTimeoutMs: 1, factor: 1 },
   });
   return { client, calls: () => calls };
 }

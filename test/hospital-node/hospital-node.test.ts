@@ -30,7 +30,7 @@ import {
 
 const AUTH = `Bearer ${TOKEN}`;
 
-const FAST_RETRIES = { logger: false, retryDelaysMs: [20, 40] } as const;
+const FAST_RETRIES = { logger: false, retry: { retries: 2, minTimeoutMs: 20 } } as const;
 
 let secrets: LocalSecrets;
 let fake: FakeAggregator;

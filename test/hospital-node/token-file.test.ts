@@ -49,7 +49,7 @@ beforeAll(async () => {
         level: 'warn',
         stream: { write: (line: string) => void warnings.push(line) },
       },
-      retryDelaysMs: [10],
+      retry: { retries: 1, minTimeoutMs: 10 },
     },
   );
 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
   fake = await startFakeAggregator(TOKEN);
   node = await buildApp(hospitalConfig(secrets.dir, fake.url, { trainThreads: 2 }), {
     logger: false,
-    retryDelaysMs: [10],
+    retry: { retries: 1, minTimeoutMs: 10 },
   });
 });
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import pRetry, { AbortError } from 'p-retry';
 import type { UpdateMeta } from '../../../shared/protocol/update-meta.ts';
 import {
   decodeWeights,
@@ -8,15 +9,15 @@ import {
   type NamedWeights,
 } from '../../../shared/weights/index.ts';
 import { PublicError } from './errors.ts';
-import { DEFAULT_RETRY_DELAYS_MS, sleep } from './retry.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 
 export interface AggregatorClientOptions {
   baseUrl: string;
   /** The hospital's token, or where to read the one in force (HOSPITAL_TOKEN_FILE rotates). */
   token: string | (() => string);
   fetch?: typeof fetch;
-  /** Pauses between tries: tries = length + 1. */
-  retryDelaysMs?: readonly number[];
+  /** Retries of network failures, 5xx and 409 upload-in-progress (default DEFAULT_RETRY_POLICY). */
+  retry?: RetryPolicy;
   /** Per try, including reading the body. */
   timeoutMs?: number;
 }
@@ -35,7 +36,7 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 export class AggregatorClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
-  private readonly retryDelaysMs: readonly number[];
+  private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly token: () => string;
 
@@ -44,7 +45,7 @@ export class AggregatorClient {
     this.token = typeof token === 'string' ? () => token : token;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? fetch;
-    this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -106,11 +107,12 @@ export class AggregatorClient {
     read: (res: Response) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T> {
-    const tries = this.retryDelaysMs.length + 1;
-    let problem = '';
-    for (let attempt = 1; attempt <= tries; attempt++) {
+    let tries = 0;
+    const attempt = async (): Promise<T> => {
+      tries++;
+      let res: Response;
       try {
-        const res = await this.fetchImpl(url, {
+        res = await this.fetchImpl(url, {
           ...init(),
           method,
           headers: { authorization: `Bearer ${this.token()}` },
@@ -119,29 +121,46 @@ export class AggregatorClient {
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
         });
         if (res.ok) return await read(res);
-        const { code, reason } = await errorOf(res);
-        // The aggregator takes one upload per hospital at a time: a previous job's upload still
-        // being read is worth waiting for, like a 5xx.
-        if (res.status < 500 && !(res.status === 409 && code === 'upload-in-progress')) {
-          throw new AggregatorError(
+      } catch (error) {
+        if (signal.aborted) throw new AbortError(signal.reason as Error);
+        if (error instanceof AggregatorError) throw new AbortError(error);
+        throw new TransientFailure(describeNetworkError(error, this.timeoutMs));
+      }
+      const { code, reason } = await errorOf(res);
+      // The aggregator takes one upload per hospital at a time: a previous job's upload still
+      // being read is worth waiting for, like a 5xx.
+      if (res.status < 500 && !(res.status === 409 && code === 'upload-in-progress')) {
+        throw new AbortError(
+          new AggregatorError(
             'aggregator-rejected',
             `the aggregator answered ${method} ${url} with ${res.status}: ${reason}`,
-          );
-        }
-        problem = `${res.status}: ${reason}`;
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof AggregatorError) throw error;
-        problem = describeNetworkError(error, this.timeoutMs);
+          ),
+        );
       }
-      if (attempt < tries) await sleep(this.retryDelaysMs[attempt - 1], signal);
+      throw new TransientFailure(`${res.status}: ${reason}`);
+    };
+    try {
+      return await pRetry(attempt, {
+        retries: this.retry.retries,
+        minTimeout: this.retry.minTimeoutMs,
+        factor: this.retry.factor ?? 2,
+        maxTimeout: this.retry.maxTimeoutMs ?? Number.POSITIVE_INFINITY,
+        randomize: false,
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (!(error instanceof TransientFailure)) throw error;
+      throw new AggregatorError(
+        'aggregator-unavailable',
+        `the aggregator at ${this.baseUrl} is unavailable: ${method} ${url} failed ${tries} times (last: ${error.message})`,
+      );
     }
-    throw new AggregatorError(
-      'aggregator-unavailable',
-      `the aggregator at ${this.baseUrl} is unavailable: ${method} ${url} failed ${tries} times (last: ${problem})`,
-    );
   }
 }
+
+/** A failure worth another try: the network, a timeout, a 5xx or 409 upload-in-progress. */
+class TransientFailure extends Error {}
 
 async function errorOf(res: Response): Promise<{ code?: string; reason: string }> {
   const text = await res.text().catch(() => '');

@@ -1,7 +1,22 @@
-export { sleep } from '../../../shared/util/sleep.ts';
+/** How the node retries a call to the aggregator (p-retry's exponential backoff, no jitter). */
+export interface RetryPolicy {
+  /** Tries after the first one. */
+  retries: number;
+  /** Pause before the first retry. */
+  minTimeoutMs: number;
+  /** Growth of the pause per retry (default 2). */
+  factor?: number;
+  /** Longest pause (default no limit). */
+  maxTimeoutMs?: number;
+}
 
 /**
- * Pauses between tries: 6 tries over about 30 s, long enough to ride out an aggregator restart
- * or a database restart (503) without losing a round's training.
+ * Pauses of 1, 2, 4, 8 and 15 s: 6 tries over about 30 s, long enough to ride out an
+ * aggregator restart or a database restart (503) without losing a round's training.
  */
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1000, 2000, 4000, 8000, 15000];
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 5,
+  minTimeoutMs: 1000,
+  factor: 2,
+  maxTimeoutMs: 15_000,
+};

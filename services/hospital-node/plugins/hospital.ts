@@ -5,6 +5,7 @@ import { publicMessage } from '../lib/errors.ts';
 import { JobManager } from '../lib/job-manager.ts';
 import { JobStore } from '../lib/job-store.ts';
 import { loadLocalData, type LocalData } from '../lib/local-data.ts';
+import type { RetryPolicy } from '../lib/retry.ts';
 import { runTrainJob } from '../lib/train-job.ts';
 import { ConfigError } from '../../../shared/service/config.ts';
 import { tokenFile } from '../../../shared/service/secret-file.ts';
@@ -14,8 +15,8 @@ import { requireToken } from './auth.ts';
 /** What buildApp lets tests and embedders replace. */
 export interface HospitalDeps {
   fetch?: typeof fetch;
-  /** Pauses between tries of a request to the aggregator (default 1 s, 3 s: 3 tries). */
-  retryDelaysMs?: readonly number[];
+  /** Retries of a request to the aggregator (default DEFAULT_RETRY_POLICY: 6 tries over 30 s). */
+  retry?: RetryPolicy;
   aggregatorTimeoutMs?: number;
 }
 
@@ -48,7 +49,7 @@ export async function createHospitalContext(
     baseUrl: config.aggregatorUrl,
     token,
     fetch: deps.fetch,
-    retryDelaysMs: deps.retryDelaysMs,
+    retry: deps.retry,
     timeoutMs: deps.aggregatorTimeoutMs,
   });
   const store = config.stateDir === undefined ? undefined : new JobStore(config.stateDir);
