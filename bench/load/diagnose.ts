@@ -16,138 +16,23 @@
  * finish). The rate limit is off here (RATE_LIMIT_PER_MINUTE=0); API keys are not used.
  * Exit code 1 when tf.memory().numTensors changed over a level or any answer was a 5xx.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
-import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-
-// ---- the client (runs in a worker thread) ----
-
-interface ClientJob {
-  url: string;
-  contentType: string;
-  bodies: Uint8Array[];
-  concurrency: number;
-  requests: number;
-  maxSeconds: number;
-  /** Per-request timeout. */
-  timeoutMs: number;
-}
-
-interface ClientResult {
-  /** Milliseconds from sending to the last byte of the answer, of every completed request. */
-  latencies: Float64Array;
-  byStatus: Record<string, number>;
-  /** Requests without an HTTP answer (connection errors, timeouts), by error code. */
-  networkErrors: Record<string, number>;
-  /** 200 answers whose body was not a diagnosis. */
-  invalidBodies: number;
-  elapsedMs: number;
-  stoppedBy: 'requests' | 'time';
-}
-
-async function runClient(job: ClientJob): Promise<ClientResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
-  const bodies = job.bodies.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-  const latencies: number[] = [];
-  const byStatus: Record<string, number> = {};
-  const networkErrors: Record<string, number> = {};
-  let invalidBodies = 0;
-  let issued = 0;
-  const started = performance.now();
-  const deadline = started + job.maxSeconds * 1000;
-
-  const once = (body: Buffer): Promise<void> =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = httpRequest(
-        job.url,
-        {
-          method: 'POST',
-          agent,
-          headers: { 'content-type': job.contentType, 'content-length': body.length },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            latencies.push(performance.now() - t0);
-            const status = String(res.statusCode);
-            byStatus[status] = (byStatus[status] ?? 0) + 1;
-            if (res.statusCode === 200) {
-              try {
-                const label = JSON.parse(Buffer.concat(chunks).toString('utf8')).label;
-                if (label !== 'NORMAL' && label !== 'PNEUMONIA') invalidBodies++;
-              } catch {
-                invalidBodies++;
-              }
-            }
-            resolve();
-          });
-          res.on('error', () => undefined);
-        },
-      );
-      req.setTimeout(job.timeoutMs, () =>
-        req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })),
-      );
-      req.on('error', (error: NodeJS.ErrnoException) => {
-        const code = error.code ?? error.message;
-        networkErrors[code] = (networkErrors[code] ?? 0) + 1;
-        resolve();
-      });
-      req.end(body);
-    });
-
-  let stoppedBy: ClientResult['stoppedBy'] = 'requests';
-  await Promise.all(
-    Array.from({ length: job.concurrency }, async () => {
-      while (issued < job.requests) {
-        if (performance.now() >= deadline) {
-          stoppedBy = 'time';
-          return;
-        }
-        const i = issued++;
-        await once(bodies[i % bodies.length]);
-      }
-    }),
-  );
-  const elapsedMs = performance.now() - started;
-  agent.destroy();
-  return {
-    latencies: Float64Array.from(latencies),
-    byStatus,
-    networkErrors,
-    invalidBodies,
-    elapsedMs,
-    stoppedBy,
-  };
-}
-
-/** Runs one level in a fresh worker thread (tsx is registered there first). */
-function runInWorker(job: ClientJob): Promise<ClientResult> {
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const self = import.meta.url;
-  const source =
-    `import(${JSON.stringify(tsxApi)})` +
-    `.then((m) => { m.register(); return import(${JSON.stringify(self)}); })`;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(source, { eval: true, workerData: job });
-    worker.once('message', (result: ClientResult) => {
-      resolve(result);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`client worker exited with ${code}`));
-    });
-  });
-}
-
-// ---- the benchmark (main thread) ----
+import { runInWorker, type ClientJob } from './diagnose-client.ts';
+import {
+  environment,
+  gc,
+  givenOrShippedModel,
+  loadQuietBackend,
+  MB,
+  multipartBody,
+  percentile,
+  printReport,
+  round,
+  sampleJpegs,
+  startInferenceApp,
+} from './harness.ts';
 
 interface MemorySnapshot {
   rssMB: number;
@@ -171,15 +56,6 @@ interface LevelReport {
   memoryBefore: MemorySnapshot;
   memoryAfter: MemorySnapshot;
   numTensorsFlat: boolean;
-}
-
-const MB = 2 ** 20;
-const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
 }
 
 async function main(): Promise<void> {
@@ -208,64 +84,28 @@ async function main(): Promise<void> {
     throw new Error('--requests, --max-seconds and --concurrency must be positive numbers');
   }
 
-  process.env.FEDXRAY_QUIET = '1';
-  const { buildApp } = await import('../../services/inference-api/app.ts');
-  const { SAMPLE_DATA_DIR } = await import('../../shared/data/sample.ts');
-  const { tf } = await import('../../shared/tf/tf.ts');
-  const { initBackend } = await import('../../shared/tf/backend.ts');
-  const backend = await initBackend();
+  const { tf, backend } = await loadQuietBackend();
 
   // The model: --model, the shipped one, or a fresh se-resnet18-gn in a temporary directory.
-  const shipped = fileURLToPath(new URL('../../models/fl-se-resnet18-gn', import.meta.url));
-  let modelDir: string;
-  let modelSource: string;
+  let model = givenOrShippedModel(values.model);
   let cleanup = async (): Promise<void> => undefined;
-  if (values.model) {
-    modelDir = values.model;
-    modelSource = `--model ${values.model}`;
-  } else if (existsSync(join(shipped, 'model.json'))) {
-    modelDir = shipped;
-    modelSource = 'models/fl-se-resnet18-gn (shipped)';
-  } else {
+  if (!model) {
     const built = await buildTempModel(Number(values.size), Number(values.width));
-    modelDir = built.dir;
-    modelSource = `fresh se-resnet18-gn, ${values.size} px, width ${values.width} (untrained)`;
+    model = {
+      dir: built.dir,
+      source: `fresh se-resnet18-gn, ${values.size} px, width ${values.width} (untrained)`,
+    };
     cleanup = built.remove;
   }
 
-  const app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir,
-      modelPollSeconds: 0,
-      maxUploadBytes: 10 * MB,
-      rateLimitPerMinute: 0,
-    },
-    { logger: false },
-  );
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  const model = app.models.current?.info;
+  const { app, address } = await startInferenceApp(model.dir, { maxUploadBytes: 10 * MB });
+  const info = app.models.current?.info;
 
   // Every sample JPEG, each as one ready multipart body.
   const boundary = '----fedxrayLoadBenchmark';
-  const bodies: Uint8Array[] = [];
-  for (const label of ['NORMAL', 'PNEUMONIA']) {
-    const dir = join(SAMPLE_DATA_DIR, label);
-    for (const name of readdirSync(dir).sort()) {
-      if (!/\.(jpe?g)$/i.test(name)) continue;
-      bodies.push(
-        Buffer.concat([
-          Buffer.from(
-            `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="${name}"\r\n` +
-              'Content-Type: image/jpeg\r\n\r\n',
-          ),
-          readFileSync(join(dir, name)),
-          Buffer.from(`\r\n--${boundary}--\r\n`),
-        ]),
-      );
-    }
-  }
+  const bodies: Uint8Array[] = (['NORMAL', 'PNEUMONIA'] as const).flatMap((label) =>
+    sampleJpegs(label).map((jpeg) => multipartBody(boundary, readFileSync(jpeg.path), jpeg.name)),
+  );
   const job = (concurrency: number, n: number): ClientJob => ({
     url: `${address}/diagnose`,
     contentType: `multipart/form-data; boundary=${boundary}`,
@@ -276,7 +116,6 @@ async function main(): Promise<void> {
     timeoutMs: 60_000,
   });
 
-  const gc = (globalThis as { gc?: () => void }).gc;
   const snapshot = (): MemorySnapshot => {
     gc?.();
     const m = process.memoryUsage();
@@ -326,25 +165,19 @@ async function main(): Promise<void> {
 
   const report = {
     benchmark: 'POST /diagnose over loopback',
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    backend: backend.name,
+    ...environment(backend.name),
     gcBetweenLevels: gc !== undefined,
     model: {
-      source: modelSource,
-      architecture: model?.architecture,
-      inputSize: model?.inputSize,
-      width: model?.width,
+      source: model.source,
+      architecture: info?.architecture,
+      inputSize: info?.inputSize,
+      width: info?.width,
     },
     images: bodies.length,
     warmupRequests: warmup,
     levels: reports,
   };
-  const json = JSON.stringify(report, null, 2);
-  if (values.out) await writeFile(values.out, json + '\n');
-  process.stdout.write(json + '\n\n' + markdown(report.levels) + '\n');
+  await printReport(report, markdown(report.levels), values.out);
   const bad = reports.some(
     (r) => !r.numTensorsFlat || Object.keys(r.byStatus).some((s) => Number(s) >= 500),
   );
@@ -402,8 +235,4 @@ async function buildTempModel(
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-if (isMainThread) {
-  await main();
-} else {
-  parentPort?.postMessage(await runClient(workerData as ClientJob));
-}
+await main();
