@@ -1,45 +1,15 @@
-/** Minimal RFC 4180 CSV reader (quoted fields, doubled quotes, CRLF), enough for manifests. */
+/** CSV reading for manifests, through csv-parse (RFC 4180: quotes, doubled quotes, CRLF, BOM). */
+import { parse } from 'csv-parse/sync';
 
-/** Parses CSV text into rows of fields; blank lines are skipped. */
+/** Parses CSV text into rows of fields; blank lines are skipped, rows may differ in length. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  const input = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const endRow = (): void => {
-    row.push(field);
-    if (row.length > 1 || row[0] !== '') rows.push(row);
-    row = [];
-    field = '';
-  };
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (input[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += ch;
-      }
-    } else if (ch === '"') {
-      quoted = true;
-    } else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && input[i + 1] === '\n') i++;
-      endRow();
-    } else {
-      field += ch;
-    }
-  }
-  if (field !== '' || row.length > 0) endRow();
-  return rows;
+  return parse(text, {
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    // Mixed line ends (a manifest edited on two systems); csv-parse would take the first only.
+    record_delimiter: ['\r\n', '\n', '\r'],
+  });
 }
 
 /** Parses CSV with a header row into objects keyed by the (trimmed) header names. */
