@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { ImageCache } from '../../../shared/data/index.ts';
 import {
   computeMetrics,
@@ -23,7 +24,6 @@ import type { Evaluation } from '../schemas/evaluate.ts';
 import { PublicError } from './errors.ts';
 import type { LocalData } from './local-data.ts';
 import { ModelCache, type ModelSpec } from './model-cache.ts';
-import { Mutex } from './mutex.ts';
 
 export interface LocalTrainRequest {
   spec: ModelSpec;
@@ -47,7 +47,8 @@ export interface LocalEngineOptions {
 export class LocalEngine {
   private readonly models = new ModelCache();
   private readonly images = new ImageCache();
-  private readonly lock = new Mutex();
+  /** One at a time, in arrival order. */
+  private readonly lock = pLimit(1);
   private readonly trainThreads: number;
   /** Worker threads for the last model trained data-parallel (its replicas stay built). */
   private peers?: { key: string; peers: GradientPeers };
@@ -65,7 +66,7 @@ export class LocalEngine {
   }
 
   train(request: LocalTrainRequest): Promise<LocalTrainResult> {
-    return this.lock.run(async () => {
+    return this.lock(async () => {
       if (request.signal.aborted) throw request.signal.reason;
       const model = this.models.get(request.spec);
       loadWeights(model, request.weights);
@@ -109,7 +110,7 @@ export class LocalEngine {
         'this node has no validation split (VAL_FRACTION)',
       );
     }
-    return this.lock.run(async () => {
+    return this.lock(async () => {
       const model = this.models.get(spec);
       loadWeights(model, weights);
       const predictions = await predictRecords(model, this.data.validation, preprocessing, {
@@ -139,7 +140,7 @@ export class LocalEngine {
 
   /** Frees the models once the task in progress, if any, has finished. */
   dispose(): Promise<void> {
-    return this.lock.run(async () => {
+    return this.lock(async () => {
       this.models.dispose();
       this.images.clear();
       await this.peers?.peers.close();

@@ -1,9 +1,9 @@
+import pLimit from 'p-limit';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { JobViewSchema } from '../schemas/job.ts';
-import { Mutex } from './mutex.ts';
 
 const StoredJobSchema = Type.Object({
   view: JobViewSchema,
@@ -18,7 +18,8 @@ const StoredJobsSchema = Type.Array(StoredJobSchema);
  * has already answered (and an operator can see what was sent). Written atomically.
  */
 export class JobStore {
-  private readonly writes = new Mutex();
+  /** One at a time, in arrival order. */
+  private readonly writes = pLimit(1);
   readonly file: string;
 
   constructor(stateDir: string) {
@@ -54,7 +55,7 @@ export class JobStore {
 
   save(jobs: readonly StoredJob[]): Promise<void> {
     const json = JSON.stringify(jobs, null, 2);
-    return this.writes.run(async () => {
+    return this.writes(async () => {
       await mkdir(path.dirname(this.file), { recursive: true });
       const tmp = `${this.file}.${process.pid}.tmp`;
       await writeFile(tmp, json, 'utf8');
