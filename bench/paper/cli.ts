@@ -37,7 +37,8 @@ import {
 } from './experiments.ts';
 import { isProfileName, PROFILE_NAMES, resolveProfile, type ProfileOverrides } from './profiles.ts';
 import { writeResultsOverview } from './overview.ts';
-import { formatDuration, writeReport } from './report.ts';
+import { writeReport } from './report.ts';
+import { formatDuration } from './report-format.ts';
 import { readResult, staleReason } from './results.ts';
 import { loadSuiteData, runExperiment, type SuiteData } from './runner.ts';
 import { compareResults, formatVerification } from './verify.ts';

@@ -7,17 +7,14 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { buildPlan } from './experiments.ts';
 import { resolveProfile, type ProfileName } from './profiles.ts';
-import {
-  federateSection,
-  formatDuration,
-  groupRows,
-  header,
-  machineLabel,
-  table2Section,
-  table3Section,
-  thresholdSection,
-} from './report.ts';
+import { federateSection } from './federate-section.ts';
+import { table2Section, table3Section } from './paper-tables.ts';
+import { machineLabel } from './report-appendix.ts';
+import { formatDuration } from './report-format.ts';
+import { header } from './report-header.ts';
+import { groupRows } from './report-rows.ts';
 import { loadResults, writeFileAtomic, type ExperimentResult } from './results.ts';
+import { thresholdSection } from './threshold-section.ts';
 
 /** Profiles shown: the ones meant to be committed (tiny runs are tests). */
 const SHOWN: readonly ProfileName[] = ['cpu', 'paper'];
