@@ -4,7 +4,7 @@
  *   npx tsx bench/paper/run.ts --profile cpu|paper|tiny --data DIR
  *       [--only table2,table3,federate,curves] [--results docs/results/<profile>] [--dry-run]
  *
- * `--help` lists every option (bench/paper/cli.ts).
+ * `--help` lists every option (bench/paper/suite-options.ts).
  */
 import { runPaperSuite } from './cli.ts';
 
