@@ -4,6 +4,7 @@
  * as this type; the aggregator checks it with this schema.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { UpdateMetricsSchema } from './stored-metrics.ts';
 
 /** The multipart `meta` field (docs/protocol.md), checked with Value.Check: multipart has no body schema. */
 export const UpdateMetaSchema = Type.Object({
@@ -12,9 +13,7 @@ export const UpdateMetaSchema = Type.Object({
   jobId: Type.String({ minLength: 1, maxLength: 200 }),
   baseModelId: Type.String({ minLength: 1, maxLength: 200 }),
   numSamples: Type.Integer({ minimum: 1 }),
-  metrics: Type.Optional(
-    Type.Object({ loss: Type.Optional(Type.Number()), accuracy: Type.Optional(Type.Number()) }),
-  ),
+  metrics: Type.Optional(UpdateMetricsSchema),
   durationMs: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type UpdateMeta = Static<typeof UpdateMetaSchema>;

@@ -1,3 +1,4 @@
+import type { UpdateMetrics } from '../../../shared/protocol/stored-metrics.ts';
 import type { EvaluateResult } from '../../../shared/federated/strategy.ts';
 import { weightedMetricMeans } from '../../../shared/federated/strategy-utils.ts';
 import type { Evaluation } from '../schemas/hospital-node.ts';
@@ -6,7 +7,7 @@ import type { PooledMetrics } from './calibration.ts';
 export interface AcceptedUpdate {
   hospitalId: string;
   numSamples: number;
-  metrics: unknown;
+  metrics: UpdateMetrics;
 }
 
 export interface TrainSummary {
@@ -23,8 +24,8 @@ export function trainSummary(updates: readonly AcceptedUpdate[]): TrainSummary {
     let total = 0;
     let weight = 0;
     for (const u of updates) {
-      const value = (u.metrics as Record<string, unknown> | null)?.[key];
-      if (typeof value === 'number' && Number.isFinite(value)) {
+      const value = u.metrics[key];
+      if (value !== undefined) {
         total += value * u.numSamples;
         weight += u.numSamples;
       }

@@ -1,3 +1,5 @@
+import { parseModelMetrics } from '../../../shared/protocol/stored-metrics.ts';
+
 /**
  * Convergence check of a run: stop when the hospitals' weighted validation loss has not
  * improved by at least `minDelta` for `patience` rounds in a row. patience 0 turns it off.
@@ -26,6 +28,5 @@ export class EarlyStopping {
 
 /** The weighted validation loss stored in a model version's metrics, if any. */
 export function validationLossOf(metrics: unknown): number | undefined {
-  const validation = (metrics as { validation?: { loss?: unknown } | null } | null)?.validation;
-  return typeof validation?.loss === 'number' ? validation.loss : undefined;
+  return parseModelMetrics(metrics).validation?.loss;
 }

@@ -1,6 +1,10 @@
 // Whether a completed run's final model may go into production automatically: the run's
 // promotion gate (settings.promotionGate, optional) and the degenerate-model guard (always on),
 // both read from the version's validation summary (metrics.validation, aggregation.ts).
+import {
+  parseModelMetrics,
+  type StoredPointMetrics,
+} from '../../../shared/protocol/stored-metrics.ts';
 import type { PromotionGate } from '../schemas/runs.ts';
 
 /**
@@ -92,24 +96,19 @@ export function promotionRefusal(
 
 /** The summary's fields the gate reads, or null when the version has no validation summary. */
 export function gateInputs(model: GatedModel): GateInputs | null {
-  const validation = field(model.metrics, 'validation');
-  if (!isObject(validation)) return null;
+  const validation = parseModelMetrics(model.metrics).validation;
+  if (!validation) return null;
   const threshold = number(field(field(model.metadata, 'threshold'), 'threshold'));
   const modelThreshold = threshold ?? EVALUATION_THRESHOLD;
   const atEvaluation = pointMetrics(validation, EVALUATION_THRESHOLD);
-  const pooled = field(validation, 'atThreshold');
+  const pooled = validation.atThreshold;
   let atModel: PointMetrics | null = null;
-  if (isObject(pooled)) {
-    atModel = pointMetrics(pooled, number(pooled.threshold) ?? modelThreshold);
+  if (pooled) {
+    atModel = pointMetrics(pooled, pooled.threshold ?? modelThreshold);
   } else if (modelThreshold === EVALUATION_THRESHOLD) {
     atModel = atEvaluation;
   }
-  return {
-    threshold: modelThreshold,
-    auc: number(validation.auc),
-    atEvaluation,
-    atModel,
-  };
+  return { threshold: modelThreshold, auc: validation.auc ?? null, atEvaluation, atModel };
 }
 
 /**
@@ -189,25 +188,14 @@ function gateReasons(gate: PromotionGate, inputs: GateInputs): string[] {
   return reasons;
 }
 
-function pointMetrics(source: Record<string, unknown>, threshold: number): PointMetrics {
+function pointMetrics(source: StoredPointMetrics, threshold: number): PointMetrics {
   return {
     threshold,
-    accuracy: number(source.accuracy),
-    recall: number(source.recall),
-    specificity: number(source.specificity),
-    confusion: confusion(source.confusion),
+    accuracy: source.accuracy ?? null,
+    recall: source.recall ?? null,
+    specificity: source.specificity ?? null,
+    confusion: source.confusion ?? null,
   };
-}
-
-function confusion(value: unknown): Confusion | null {
-  if (!isObject(value)) return null;
-  const counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
-  for (const key of ['tp', 'fp', 'tn', 'fn'] as const) {
-    const count = number(value[key]);
-    if (count === null || count < 0) return null;
-    counts[key] = count;
-  }
-  return counts;
 }
 
 /** `value` is below `limit`: "0.8731 < 0.9", with the digits that show it. */

@@ -15,6 +15,7 @@ import type { UpdateNormEntry } from '../../../shared/federated/update-norm-scre
 import type { NamedWeights } from '../../../shared/weights/index.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RunSettings } from '../schemas/runs.ts';
+import { parseUpdateMetrics } from '../../../shared/protocol/stored-metrics.ts';
 import type { AcceptedUpdate } from './aggregation.ts';
 import { audit } from './audit.ts';
 import type { ModelStore } from './model-store.ts';
@@ -90,7 +91,7 @@ export async function aggregateRound(
     contributions: accepted.map((u) => ({
       hospitalId: u.hospitalId,
       numSamples: u.numSamples ?? 0,
-      metrics: u.metrics,
+      metrics: parseUpdateMetrics(u.metrics),
     })),
     updateNorms: norms.map((n) => ({
       hospitalId: n.clientId,
