@@ -1,29 +1,31 @@
 import type { FastifyBaseLogger } from 'fastify';
 import {
   Prisma,
-  type ClientUpdateStatus,
   type Hospital,
   type ModelVersion,
   type PrismaClient,
   type Round,
 } from '../../../shared/db/index.ts';
 import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
-import type { NodeJob, NodeTrainRequest } from '../schemas/hospital-node.ts';
+import type { NodeTrainRequest } from '../schemas/hospital-node.ts';
 import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
-import { audit } from './audit.ts';
 import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
-import { HospitalCallError, type HospitalClient } from './hospital-client.ts';
+import type { HospitalClient } from './hospital-client.ts';
 import type { ModelStore } from './model-store.ts';
 import { aggregateRound } from './round-aggregation.ts';
 import { commitRound } from './round-commit.ts';
+import { failRound } from './round-failure.ts';
 import { roundReport } from './round-report.ts';
+import { restartRound } from './round-restart.ts';
 import type { RoundSignals } from './round-signals.ts';
+import { UpdateWait } from './round-wait.ts';
 import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
 import { runStrategy } from './run-strategy.ts';
 import { selectHospitals } from './selection.ts';
-import { moveRounds, moveUpdates, OPEN_ROUND_STATUSES, OPEN_UPDATE_STATUSES } from './states.ts';
+import { moveRounds } from './states.ts';
+import { updateMover } from './update-transition.ts';
 
 export interface CoordinatorDeps {
   prisma: PrismaClient;
@@ -41,7 +43,7 @@ export interface CoordinatorDeps {
 
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
 
-interface RunRef {
+export interface RunRef {
   id: string;
 }
 
@@ -51,8 +53,8 @@ interface RunRef {
  * with the completed round in one transaction.
  */
 export class RoundRunner {
-  /** Failed job-status checks in a row, by round and hospital. */
-  private readonly missedPolls = new Map<string, number>();
+  /** Waits for the updates of this run's rounds (one per run: it counts missed job polls). */
+  private readonly updates: UpdateWait;
 
   /**
    * @param signal the run's loop: aborted by a cancellation of the run or the aggregator
@@ -65,7 +67,9 @@ export class RoundRunner {
     private readonly deps: CoordinatorDeps,
     private readonly signal: AbortSignal,
     private readonly dispatchSignal: AbortSignal,
-  ) {}
+  ) {
+    this.updates = new UpdateWait(deps, signal);
+  }
 
   /** @param classWeights the run's (resolveClassWeights): sent to every node, in the metrics. */
   async run(
@@ -78,7 +82,7 @@ export class RoundRunner {
   ): Promise<RoundOutcome> {
     const { prisma, events } = this.deps;
     const number = index + 1;
-    const attempt = existing ? await this.restart(run, existing) : 1;
+    const attempt = existing ? await restartRound(this.deps, run, existing) : 1;
 
     const selection = await selectHospitals(
       this.deps,
@@ -91,7 +95,7 @@ export class RoundRunner {
       classWeights.basis ? new Set(Object.keys(classWeights.basis)) : undefined,
     );
     this.signal.throwIfAborted();
-    if (!selection.ok) return this.fail(run, index, input, selection.reason);
+    if (!selection.ok) return failRound(this.deps, run, index, input, selection.reason);
 
     const { selected } = selection;
     const startedAt = new Date();
@@ -146,52 +150,8 @@ export class RoundRunner {
 
     const body = trainRequest(run.id, settings, number, attempt, input, classWeights.weights);
     await this.dispatch(run, round, selected, body);
-    await this.waitForUpdates(run, round, selected, deadlineAt.getTime());
+    await this.updates.waitForUpdates(run, round, selected, deadlineAt.getTime());
     return this.finish(run, settings, classWeights, round, input);
-  }
-
-  /** A round cut short by a restart is run again: its open updates are void. */
-  private async restart(run: RunRef, round: Round): Promise<number> {
-    const { prisma } = this.deps;
-    const voided = await prisma.clientUpdate.findMany({
-      where: { roundId: round.id, status: { in: [...OPEN_UPDATE_STATUSES, 'accepted'] } },
-      include: { hospital: true },
-    });
-    await moveUpdates(
-      prisma,
-      { id: { in: voided.map((u) => u.id) } },
-      [...OPEN_UPDATE_STATUSES, 'accepted'],
-      'failed',
-      { failureReason: 'aggregator restarted' },
-    );
-    const earlier = await prisma.auditEvent.count({
-      where: { action: 'round.restarted', subjectType: 'round', subjectId: round.id },
-    });
-    const attempt = earlier + 2;
-    await audit(prisma, {
-      actor: 'system',
-      action: 'round.restarted',
-      subjectType: 'round',
-      subjectId: round.id,
-      details: {
-        runId: run.id,
-        round: round.index + 1,
-        attempt,
-        previousStatus: round.status,
-        voided: voided.map((u) => ({ hospitalId: u.hospitalId, status: u.status })),
-      },
-    });
-    for (const update of voided) {
-      this.publishUpdate(
-        run.id,
-        round.index + 1,
-        update.hospital,
-        'failed',
-        'aggregator restarted',
-      );
-    }
-    this.deps.log.info({ runId: run.id, round: round.index + 1, attempt }, 'round restarted');
-    return attempt;
   }
 
   private async dispatch(
@@ -200,6 +160,7 @@ export class RoundRunner {
     selected: readonly Hospital[],
     body: NodeTrainRequest,
   ): Promise<void> {
+    const move = updateMover(this.deps, run, round);
     // Every dispatch is waited for, even once one has thrown or the run is cancelled: a
     // cancellation stops the nodes by the job ids recorded here once the loop has ended.
     const results = await Promise.allSettled(
@@ -218,7 +179,7 @@ export class RoundRunner {
           // Cancelled: the cancellation has already failed the update, with its own reason.
           // Shutting down: the round is run again at the next start.
           if (this.signal.aborted) return;
-          await this.transition(run, round, hospital, ['dispatched'], 'failed', {
+          await move(hospital, ['dispatched'], 'failed', {
             failureReason: `dispatch failed: ${(error as Error).message}`,
           });
         }
@@ -226,86 +187,6 @@ export class RoundRunner {
     );
     this.signal.throwIfAborted();
     for (const result of results) if (result.status === 'rejected') throw result.reason;
-  }
-
-  private async waitForUpdates(
-    run: RunRef,
-    round: Round,
-    selected: readonly Hospital[],
-    deadline: number,
-  ): Promise<void> {
-    const { prisma, signals, jobPollMs } = this.deps;
-    const byId = new Map(selected.map((h) => [h.id, h]));
-    let lastPoll = Date.now();
-    for (;;) {
-      this.signal.throwIfAborted();
-      const open = await prisma.clientUpdate.findMany({
-        where: { roundId: round.id, status: { in: [...OPEN_UPDATE_STATUSES] } },
-      });
-      if (open.length === 0) return;
-      const now = Date.now();
-      if (now >= deadline) {
-        for (const update of open) {
-          const hospital = byId.get(update.hospitalId);
-          if (!hospital) continue;
-          await this.transition(run, round, hospital, OPEN_UPDATE_STATUSES, 'timed_out', {
-            failureReason: `no update before the deadline (${new Date(deadline).toISOString()})`,
-          });
-        }
-        return;
-      }
-      if (now - lastPoll >= jobPollMs) {
-        lastPoll = now;
-        await this.pollJobs(run, round, open, byId);
-      }
-      await signals.wait(round.id, Math.min(jobPollMs, deadline - now), this.signal);
-    }
-  }
-
-  /** Asks the nodes how their jobs go: a failed job ends the hospital's part of the round. */
-  private async pollJobs(
-    run: RunRef,
-    round: Round,
-    open: readonly { hospitalId: string; jobId: string | null; status: ClientUpdateStatus }[],
-    byId: ReadonlyMap<string, Hospital>,
-  ): Promise<void> {
-    await Promise.all(
-      open.map(async (update) => {
-        const hospital = byId.get(update.hospitalId);
-        if (!hospital || update.jobId === null || update.status === 'received') return;
-        let job: NodeJob;
-        try {
-          job = await this.deps.client.job(hospital, update.jobId, this.signal);
-        } catch (error) {
-          if (this.signal.aborted) throw this.signal.reason;
-          if (error instanceof HospitalCallError && error.status === 404) {
-            await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
-              failureReason: `the node no longer knows its job ${update.jobId} (restarted?)`,
-            });
-            return;
-          }
-          // A node down for a moment is waited for; one that stays silent is given up on
-          // rather than holding the round until its deadline.
-          const key = `${round.id}:${hospital.id}`;
-          const misses = (this.missedPolls.get(key) ?? 0) + 1;
-          this.missedPolls.set(key, misses);
-          if (misses >= this.deps.maxMissedPolls) {
-            await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
-              failureReason: `the node stopped answering: ${misses} status checks in a row failed (last: ${(error as Error).message})`,
-            });
-          }
-          return;
-        }
-        this.missedPolls.delete(`${round.id}:${hospital.id}`);
-        if (job.status === 'failed') {
-          await this.transition(run, round, hospital, ['dispatched', 'training'], 'failed', {
-            failureReason: `the hospital's training job failed: ${job.error ?? 'no reason given'}`,
-          });
-        } else if (['downloading', 'training', 'uploading'].includes(job.status)) {
-          await this.transition(run, round, hospital, ['dispatched'], 'training', {});
-        }
-      }),
-    );
   }
 
   private async finish(
@@ -326,17 +207,16 @@ export class RoundRunner {
     const count = await moveRounds(prisma, { id: round.id }, ['dispatched'], 'aggregating');
     if (count === 0) throw new RunCancelledError(run.id);
     const strategy = runStrategy(settings);
+    const move = updateMover(this.deps, run, round);
     const aggregation = await aggregateRound(
       {
         ...this.deps,
         reject: (hospital, reason) =>
-          this.transition(run, round, hospital, ['accepted'], 'rejected', {
-            failureReason: reason,
-          }),
+          move(hospital, ['accepted'], 'rejected', { failureReason: reason }),
       },
       { runId: run.id, round, input, settings, strategy, updates },
     );
-    if (!aggregation.ok) return this.fail(run, round.index, input, aggregation.reason);
+    if (!aggregation.ok) return failRound(this.deps, run, round.index, input, aggregation.reason);
     const { weights: aggregated, accepted, contributions, updateNorms } = aggregation;
     const { manifest, blob } = encodeWeights(aggregated);
     const stored = await store.putModel(packWeights(manifest, blob));
@@ -382,75 +262,5 @@ export class RoundRunner {
       metrics: roundMetrics,
     });
     return { ok: true, model };
-  }
-
-  private async fail(
-    run: RunRef,
-    index: number,
-    input: ModelVersion,
-    reason: string,
-  ): Promise<RoundOutcome> {
-    const fields = { failureReason: reason, finishedAt: new Date() };
-    await this.deps.prisma.$transaction(async (tx) => {
-      // A cancelled run's round stays cancelled.
-      await lockRunningRun(tx, run.id);
-      const where = { runId: run.id, index };
-      if ((await moveRounds(tx, where, OPEN_ROUND_STATUSES, 'failed', fields)) > 0) return;
-      const existing = await tx.round.findUnique({ where: { runId_index: where } });
-      if (!existing) {
-        // The round failed before it started (no hospital to select): its row begins failed.
-        await tx.round.create({
-          data: {
-            ...where,
-            inputModelId: input.id,
-            startedAt: fields.finishedAt,
-            status: 'failed',
-            ...fields,
-          },
-        });
-      } else if (existing.status === 'failed') {
-        // Another attempt failed again: the reason is the latest one's (no change of state).
-        await tx.round.update({ where: { id: existing.id }, data: fields });
-      }
-    });
-    this.deps.events.publish(run.id, 'round-failed', { round: index + 1, reason });
-    return { ok: false, reason: `round ${index + 1} failed: ${reason}` };
-  }
-
-  /** Moves a hospital's update from one of `from` to `to`; a no-op when it has moved on. */
-  private async transition(
-    run: RunRef,
-    round: Round,
-    hospital: Hospital,
-    from: readonly ClientUpdateStatus[],
-    to: ClientUpdateStatus,
-    data: { failureReason?: string },
-  ): Promise<void> {
-    const count = await moveUpdates(
-      this.deps.prisma,
-      { roundId: round.id, hospitalId: hospital.id },
-      from,
-      to,
-      data,
-    );
-    if (count > 0) {
-      this.publishUpdate(run.id, round.index + 1, hospital, to, data.failureReason ?? null);
-    }
-  }
-
-  private publishUpdate(
-    runId: string,
-    round: number,
-    hospital: Hospital,
-    status: ClientUpdateStatus,
-    failureReason: string | null,
-  ): void {
-    this.deps.events.publish(runId, 'hospital-updated', {
-      round,
-      hospitalId: hospital.id,
-      hospital: hospital.name,
-      status,
-      failureReason,
-    });
   }
 }
