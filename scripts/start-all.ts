@@ -5,6 +5,11 @@
  * the inference API, and prints where everything is. A service that exits unexpectedly is
  * started again (with backoff) while the others keep running; Ctrl-C stops them all.
  *
+ * The inference API reads models with a read-only reader token (POST /readers, its
+ * AGGREGATOR_TOKEN), never the aggregator's admin token; its own admin routes have a token of
+ * their own (its ADMIN_TOKEN). Every token is kept in STATE_DIR/local.json and used again at
+ * the next start.
+ *
  * Environment: DATA_DIR, STATE_DIR (default .state), ADMIN_TOKEN (default: generated once and
  * kept in STATE_DIR/local.json), DATABASE_URL, HOSPITALS (default 3), PARTITION (iid|dirichlet),
  * AGGREGATOR_PORT (3000), HOSPITAL_BASE_PORT (3101), INFERENCE_PORT (3200), MODEL_DIR.
@@ -19,6 +24,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { loadDataset, partitionByPatient, SAMPLE_DATA_DIR } from '../shared/data/index.ts';
 import { generateToken } from '../shared/service/auth.ts';
 import { ConfigError, loadConfig } from '../shared/service/config.ts';
+import { AggregatorAdmin, type Issued } from './aggregator-admin.ts';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const env = process.env;
@@ -49,8 +55,13 @@ const { hospitals, aggregatorPort, hospitalBasePort, inferencePort } = startConf
 const aggregatorUrl = `http://127.0.0.1:${aggregatorPort}`;
 
 interface LocalState {
+  /** The aggregator's ADMIN_TOKEN. */
   adminToken: string;
-  hospitals: Record<string, { id: string; token: string }>;
+  hospitals: Record<string, Issued>;
+  /** The inference API's reader token on the aggregator (its AGGREGATOR_TOKEN). */
+  reader?: Issued;
+  /** The inference API's own ADMIN_TOKEN (its operating point routes). */
+  inferenceAdminToken?: string;
 }
 
 function log(message: string): void {
@@ -104,7 +115,7 @@ function startService(name: string, entry: string, extraEnv: Record<string, stri
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], {
       cwd: root,
       // An empty variable counts as unset: the children serve plain HTTP whatever the shell
-      // says, and use the admin token of .state/local.json (given as ADMIN_TOKEN).
+      // says, and use the tokens of .state/local.json (given as ADMIN_TOKEN, AGGREGATOR_TOKEN).
       env: {
         ...env,
         TLS_CERT_FILE: '',
@@ -148,25 +159,6 @@ async function waitForHealth(url: string, name: string, timeoutMs = 120_000): Pr
   throw new Error(`${name} did not become healthy at ${url} within ${timeoutMs / 1000} s`);
 }
 
-async function registerHospital(
-  state: LocalState,
-  name: string,
-  baseUrl: string,
-): Promise<{ id: string; token: string }> {
-  const known = state.hospitals[name];
-  const res = await fetch(`${aggregatorUrl}/hospitals`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${state.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, baseUrl }),
-  });
-  if (res.status === 201) {
-    const body = (await res.json()) as { id: string; token: string };
-    return { id: body.id, token: body.token };
-  }
-  if (res.status === 409 && known) return known;
-  throw new Error(`registering ${name} failed: HTTP ${res.status} ${await res.text()}`);
-}
-
 let stopping = false;
 async function stopAll(code: number): Promise<void> {
   stopping = true;
@@ -186,6 +178,7 @@ process.once('SIGTERM', () => void stopAll(0));
 async function main(): Promise<void> {
   await mkdir(stateDir, { recursive: true });
   const state = await readState();
+  state.inferenceAdminToken ??= generateToken();
   await writeState(state);
 
   log(`data: ${dataDir}`);
@@ -203,12 +196,13 @@ async function main(): Promise<void> {
     PUBLIC_URL: aggregatorUrl,
   });
   await waitForHealth(aggregatorUrl, 'aggregator');
+  const admin = new AggregatorAdmin(aggregatorUrl, state.adminToken, log);
 
   for (let i = 0; i < hospitals; i++) {
     const name = `hospital-${i + 1}`;
     const port = hospitalBasePort + i;
     const baseUrl = `http://127.0.0.1:${port}`;
-    const registration = await registerHospital(state, name, baseUrl);
+    const registration = await admin.registerHospital(name, baseUrl, state.hospitals[name]);
     state.hospitals[name] = registration;
     await writeState(state);
     const hospitalData = join(stateDir, 'hospitals', name, 'data');
@@ -231,13 +225,16 @@ async function main(): Promise<void> {
     await waitForHealth(baseUrl, name);
   }
 
+  state.reader = await admin.readerToken(state.reader);
+  await writeState(state);
   const inferenceEnv: Record<string, string> = {
     PORT: String(inferencePort),
     AGGREGATOR_URL: aggregatorUrl,
-    AGGREGATOR_TOKEN: state.adminToken,
+    // Read-only on the aggregator: models and weights, nothing else.
+    AGGREGATOR_TOKEN: state.reader.token,
     MODEL_POLL_SECONDS: '10',
-    // The same admin token guards the site's operating point (fedxray accept --set).
-    ADMIN_TOKEN: state.adminToken,
+    // Its own token for the site's operating point (fedxray accept --set), not the aggregator's.
+    ADMIN_TOKEN: state.inferenceAdminToken,
     STATE_DIR: join(stateDir, 'inference-api'),
   };
   const modelDir = env.MODEL_DIR ?? join(root, 'models', 'fl-se-resnet18-gn');
@@ -257,6 +254,7 @@ async function main(): Promise<void> {
       `  inference-api  http://127.0.0.1:${inferencePort}          Swagger UI: http://127.0.0.1:${inferencePort}/docs`,
       '',
       `  admin token: ${state.adminToken}   (kept in ${join(stateDir, 'local.json')})`,
+      `  inference API admin token: ${state.inferenceAdminToken}   (fedxray accept --set)`,
       '',
       'Start federated training:',
       `  curl -X POST ${aggregatorUrl}/rounds -H "authorization: Bearer ${state.adminToken}" -H "content-type: application/json" -d '{"rounds": 2}'`,

@@ -19,6 +19,7 @@ import { createCoordination, type CoordinatorOptions } from './plugins/run-coord
 import { eventRoutes } from './routes/events.ts';
 import { hospitalRoutes } from './routes/hospitals.ts';
 import { modelRoutes } from './routes/models.ts';
+import { readerRoutes } from './routes/readers.ts';
 import { roundRoutes } from './routes/rounds.ts';
 import { updateRoutes } from './routes/updates.ts';
 
@@ -106,6 +107,7 @@ export async function buildApp(
 
     registerInfoRoute(app, 'aggregator', () => ({ database: db.kind }));
     await app.register(hospitalRoutes, { ctx });
+    await app.register(readerRoutes, { ctx });
     await app.register(roundRoutes, { ctx });
     await app.register(eventRoutes, { ctx });
     await app.register(updateRoutes, { ctx });

@@ -36,12 +36,16 @@ export const InferenceConfigSchema = Type.Object({
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
   /** Base URL of the aggregator; its production model is polled. */
   aggregatorUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
-  /** Bearer token for the aggregator's GET /models/:id/weights (its ADMIN_TOKEN: not counted). */
+  /**
+   * Bearer token for the aggregator's GET /models/:id/weights: a reader token (the aggregator's
+   * POST /readers: read-only, not counted; what `npm start` gives). Its admin token works too,
+   * but gives this service every admin right there.
+   */
   aggregatorToken: Type.Optional(Type.String({ minLength: MIN_TOKEN_LENGTH })),
   /**
    * Instead of AGGREGATOR_TOKEN: a file holding it (its first line that is neither blank nor a
    * # comment), re-read when it changes (looked at before each call to the aggregator, at most
-   * once a second), so the aggregator's admin token is rotated without a restart.
+   * once a second), so the token is rotated without a restart.
    */
   aggregatorTokenFile: Type.Optional(Type.String({ minLength: 1 })),
   /** A fedxray model directory (model.json, weights.json, weights.bin), loaded at start. */

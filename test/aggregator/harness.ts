@@ -1,6 +1,9 @@
+import { afterEach, beforeAll } from 'vitest';
 import type { AggregatorDeps } from '../../services/aggregator/app.ts';
 import type { AggregatorConfig } from '../../services/aggregator/config.ts';
 import type { Database, DatabaseKind } from '../../shared/db/index.ts';
+import { REDACTED_PATHS } from '../../shared/service/create-app.ts';
+import { useTestBackend } from '../helpers/tiny.ts';
 import { startFakeHospital, type FakeBehaviour, type FakeHospital } from './fake-hospital.ts';
 import {
   ADMIN_TOKEN,
@@ -116,4 +119,41 @@ export class AggregatorHarness {
     this.cleanups.push(() => agg.app.close());
     this.current = agg;
   }
+}
+
+/**
+ * A token test's aggregator (hospital-admin, reader-tokens): registers the hooks (the test
+ * backend once; after each test everything closed and the clock reset) and returns the harness,
+ * `clock` (its `skewMs` moves the aggregator's clock of token expiry ahead of the real one) and
+ * `setUp`, an aggregator on `kind` with that clock and, with `logLines`, every log line (level
+ * trace, secrets redacted as in production) pushed there.
+ */
+export function useTokenTestAggregator(): {
+  h: AggregatorHarness;
+  clock: { skewMs: number };
+  setUp(logLines?: string[], kind?: DatabaseKind): Promise<void>;
+} {
+  const h = new AggregatorHarness();
+  const clock = { skewMs: 0 };
+  beforeAll(useTestBackend);
+  afterEach(async () => {
+    await h.close();
+    clock.skewMs = 0;
+  });
+  const logger = (lines: string[]): AggregatorDeps['logger'] => ({
+    level: 'trace',
+    redact: REDACTED_PATHS,
+    stream: { write: (line: string) => lines.push(line) },
+  });
+  return {
+    h,
+    clock,
+    setUp: (logLines, kind = 'pglite') =>
+      h.start(kind, {
+        deps: {
+          now: () => Date.now() + clock.skewMs,
+          ...(logLines ? { logger: logger(logLines) } : {}),
+        },
+      }),
+  };
 }

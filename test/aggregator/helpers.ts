@@ -11,6 +11,20 @@ import { createTestDatabase, type TestDatabase } from '../../shared/db/testing.t
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 export const ADMIN = `Bearer ${ADMIN_TOKEN}`;
 
+/** An error answer of the aggregator. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** What POST /hospitals/{id}/token and POST /readers/{id}/token answer. */
+export interface TokenRotatedBody {
+  id: string;
+  name: string;
+  token: string;
+  tokenRotatedAt: string;
+  previousTokenExpiresAt: string | null;
+}
+
 /** Quick polling and health checks: rounds in tests take well under a second. */
 export const FAST: AggregatorDeps = {
   logger: process.env.FEDXRAY_TEST_LOG ? { level: process.env.FEDXRAY_TEST_LOG } : false,

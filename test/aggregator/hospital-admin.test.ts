@@ -1,13 +1,16 @@
 // Hospital administration: token rotation (POST /hospitals/:id/token) with and without a grace
 // window, disabling, enabling and moving a hospital (PATCH /hospitals/:id), GET
 // /hospitals/:id. The grace window on PGlite and PostgreSQL, the rest on PGlite.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseKind } from '../../shared/db/index.ts';
+import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../shared/service/auth.ts';
-import { REDACTED_PATHS } from '../../shared/service/create-app.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
-import { AggregatorHarness, type RegisteredFake } from './harness.ts';
-import { ADMIN_TOKEN, json, waitForRun } from './helpers.ts';
+import { useTokenTestAggregator, type RegisteredFake } from './harness.ts';
+import {
+  ADMIN_TOKEN,
+  json,
+  waitForRun,
+  type ErrorBody,
+  type TokenRotatedBody as RotatedBody,
+} from './helpers.ts';
 
 interface HospitalBody {
   id: string;
@@ -19,48 +22,7 @@ interface HospitalBody {
   createdAt: string;
 }
 
-interface RotatedBody {
-  id: string;
-  name: string;
-  token: string;
-  tokenRotatedAt: string;
-  previousTokenExpiresAt: string | null;
-}
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
-
-beforeAll(async () => {
-  await useTestBackend();
-});
-
-const h = new AggregatorHarness();
-afterEach(async () => {
-  await h.close();
-  skewMs = 0;
-});
-
-/** The aggregator's clock (token expiry) runs this far ahead of the real one. */
-let skewMs = 0;
-const clock = (): number => Date.now() + skewMs;
-
-async function setUp(logLines?: string[], kind: DatabaseKind = 'pglite'): Promise<void> {
-  await h.start(kind, {
-    deps: {
-      now: clock,
-      ...(logLines
-        ? {
-            logger: {
-              level: 'trace',
-              redact: REDACTED_PATHS,
-              stream: { write: (line: string) => logLines.push(line) },
-            },
-          }
-        : {}),
-    },
-  });
-}
+const { h, clock, setUp } = useTokenTestAggregator();
 
 /** A fake node registered under its name, with its token. */
 async function hospital(name: string): Promise<RegisteredFake> {
@@ -233,7 +195,7 @@ describe('hospital token rotation', () => {
     expect(lines.some((l) => l.includes('authenticated with its previous token'))).toBe(true);
 
     // Past the grace: refused as without one.
-    skewMs = 601_000;
+    clock.skewMs = 601_000;
     const after = await runOnce();
     expect(after.status).toBe('failed');
     expect(after.rounds[0].updates[0].failureReason).toMatch(
@@ -339,9 +301,9 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
     }
 
     // Just before the expiry it still works; at it, 401 (the new token goes on).
-    skewMs = Date.parse(expiresAt as string) - Date.now() - 5_000;
+    clock.skewMs = Date.parse(expiresAt as string) - Date.now() - 5_000;
     expect((await download('no-such-model', oldToken)).status).toBe(404);
-    skewMs = Date.parse(expiresAt as string) - Date.now();
+    clock.skewMs = Date.parse(expiresAt as string) - Date.now();
     const expired = await download('no-such-model', oldToken);
     expect(expired.status).toBe(401);
     expect(expired.body.error.code).toBe('unauthorized');
@@ -370,7 +332,7 @@ describe.each(['pglite', 'postgres'] as const)('hospital token grace window on %
     const t0 = a.token;
     const first = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
     const t1 = first.body.token;
-    skewMs = 60_000;
+    clock.skewMs = 60_000;
     const second = await rotate(a.id, ADMIN_TOKEN, { graceSeconds: 600 });
     expect(second.status).toBe(200);
     const t2 = second.body.token;

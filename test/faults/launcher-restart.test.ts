@@ -2,7 +2,7 @@
 // it again after a pause and says so, the other services keep running, and Ctrl-C (SIGINT)
 // still stops everything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,23 @@ describe('the npm start launcher', () => {
     const hospitalUrl = `http://127.0.0.1:${hospitalPort}`;
     const aggregatorUrl = `http://127.0.0.1:${aggregatorPort}`;
     expect(await healthy(hospitalUrl)).toBe(true);
+
+    // The inference API was given a reader token, not the admin token: it downloads weights
+    // (404 for an unknown model once accepted) and nothing else; its own admin token differs.
+    const local = JSON.parse(await readFile(join(state, 'local.json'), 'utf8')) as {
+      adminToken: string;
+      reader: { id: string; token: string };
+      inferenceAdminToken: string;
+    };
+    expect(new Set([local.adminToken, local.reader.token, local.inferenceAdminToken]).size).toBe(3);
+    const asReader = { headers: { authorization: `Bearer ${local.reader.token}` } };
+    expect((await fetch(`${aggregatorUrl}/models/no-such-model/weights`, asReader)).status).toBe(
+      404,
+    );
+    expect((await fetch(`${aggregatorUrl}/hospitals`, asReader)).status).toBe(403);
+    expect(out.lines).toContain(
+      `  inference API admin token: ${local.inferenceAdminToken}   (fedxray accept --set)`,
+    );
 
     const mark = out.lines.length;
     process.kill(Number(firstPid), 'SIGKILL');

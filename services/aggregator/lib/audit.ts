@@ -1,12 +1,12 @@
 import type { Prisma } from '../../../shared/db/index.ts';
 
-/** Who did it: `admin`, `hospital:<id>` or `system` (the round loop). */
-export type Actor = 'admin' | 'system' | `hospital:${string}`;
+/** Who did it: `admin`, `hospital:<id>`, `reader:<id>` (a reader token) or `system` (rounds). */
+export type Actor = 'admin' | 'system' | `hospital:${string}` | `reader:${string}`;
 
 export interface AuditEntry {
   actor: Actor;
   action: string;
-  subjectType?: 'hospital' | 'run' | 'round' | 'model' | 'update';
+  subjectType?: 'hospital' | 'reader' | 'run' | 'round' | 'model' | 'update';
   subjectId?: string;
   details?: Prisma.InputJsonObject;
 }

@@ -3,13 +3,16 @@ import type {
   ClientUpdate,
   Hospital,
   ModelVersion,
+  ReaderToken,
   Round,
   TrainingRun,
 } from '../../../shared/db/index.ts';
 import type { HospitalView } from '../schemas/hospitals.ts';
 import type { ModelMetadata, ModelView } from '../schemas/models.ts';
+import type { ReaderView } from '../schemas/readers.ts';
 import type { RoundView, RunDetail, RunSummary } from '../schemas/runs.ts';
 import { classWeightsView, storedFederationWeights } from './class-weights.ts';
+import { previousTokenExpiry } from './rotating-token.ts';
 import { parseRunSettings } from './run-settings.ts';
 
 const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -32,12 +35,19 @@ export function hospitalView(h: Hospital, now: number): HospitalView {
   };
 }
 
-/** Until when the hospital's previous token is accepted, or null (none, or expired). */
-export function previousTokenExpiry(h: Hospital, now: number): string | null {
-  const at = h.previousTokenExpiresAt;
-  return h.previousTokenHash !== null && at !== null && at.getTime() > now
-    ? at.toISOString()
-    : null;
+/**
+ * A reader token as the API shows it, without the token or its hash. `now` (ms): a previous
+ * token past its expiry shows as none.
+ */
+export function readerView(r: ReaderToken, now: number): ReaderView {
+  return {
+    id: r.id,
+    name: r.name,
+    createdAt: r.createdAt.toISOString(),
+    tokenRotatedAt: r.tokenRotatedAt.toISOString(),
+    previousTokenExpiresAt: previousTokenExpiry(r, now),
+    revokedAt: iso(r.revokedAt),
+  };
 }
 
 export function runSummary(run: TrainingRun): RunSummary {

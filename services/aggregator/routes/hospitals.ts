@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Prisma, type Hospital } from '../../../shared/db/index.ts';
-import { generateToken, hashToken } from '../../../shared/service/auth.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { audit } from '../lib/audit.ts';
-import { hospitalView, previousTokenExpiry } from '../lib/views.ts';
+import { issueToken, previousTokenExpiry, rotateToken } from '../lib/rotating-token.ts';
+import { hospitalView } from '../lib/views.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
 import {
   BEARER_SECURITY,
@@ -71,28 +71,13 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
     async (request, reply) => {
       const name = request.body.name.trim();
       const baseUrl = normaliseBaseUrl(request.body.baseUrl);
-      const token = generateToken();
-      try {
-        const hospital = await ctx.prisma.$transaction(async (tx) => {
-          const created = await tx.hospital.create({
-            data: { name, baseUrl, tokenHash: hashToken(token) },
-          });
-          await audit(tx, {
-            actor: 'admin',
-            action: 'hospital.registered',
-            subjectType: 'hospital',
-            subjectId: created.id,
-            details: { name, baseUrl },
-          });
-          return created;
-        });
-        return reply.status(201).send({ id: hospital.id, name, baseUrl, token });
-      } catch (error) {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          throw new HttpError(409, 'hospital-exists', `a hospital named "${name}" is registered`);
-        }
-        throw error;
-      }
+      const { row, token } = await issueToken(
+        ctx.prisma,
+        { subjectType: 'hospital', action: 'hospital.registered', details: { name, baseUrl } },
+        (tx, tokenHash) => tx.hospital.create({ data: { name, baseUrl, tokenHash } }),
+        () => new HttpError(409, 'hospital-exists', `a hospital named "${name}" is registered`),
+      );
+      return reply.status(201).send({ id: row.id, name, baseUrl, token });
     },
   );
 
@@ -251,48 +236,16 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
     },
     async (request) => {
       const { id } = request.params;
-      const graceSeconds = request.body.graceSeconds ?? 0;
-      const token = generateToken();
-      const now = ctx.now();
-      const rotatedAt = new Date(now);
-      const hospital = await ctx.prisma.$transaction(async (tx) => {
+      const rotation = { graceSeconds: request.body.graceSeconds ?? 0, now: ctx.now() };
+      return rotateToken(ctx.prisma, 'hospital', rotation, async (tx, columns) => {
         const before = await findHospital(tx, id);
         // Only one previous token: the one just replaced, or none without a grace. A disabled
         // hospital keeps none (its token may have leaked; disabling dropped any grace too).
-        const expiresAt =
-          graceSeconds > 0 && before.status === 'active'
-            ? new Date(now + graceSeconds * 1000)
-            : null;
-        const updated = await tx.hospital.update({
+        return tx.hospital.update({
           where: { id },
-          data: {
-            tokenHash: hashToken(token),
-            tokenRotatedAt: rotatedAt,
-            previousTokenHash: expiresAt ? before.tokenHash : null,
-            previousTokenExpiresAt: expiresAt,
-          },
+          data: columns(before, before.status === 'active'),
         });
-        await audit(tx, {
-          actor: 'admin',
-          action: 'hospital.token-rotated',
-          subjectType: 'hospital',
-          subjectId: id,
-          details: {
-            name: updated.name,
-            tokenRotatedAt: updated.tokenRotatedAt.toISOString(),
-            graceSeconds,
-            previousTokenExpiresAt: updated.previousTokenExpiresAt?.toISOString() ?? null,
-          },
-        });
-        return updated;
       });
-      return {
-        id: hospital.id,
-        name: hospital.name,
-        token,
-        tokenRotatedAt: hospital.tokenRotatedAt.toISOString(),
-        previousTokenExpiresAt: previousTokenExpiry(hospital, now),
-      };
     },
   );
 };

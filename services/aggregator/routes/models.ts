@@ -90,7 +90,8 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         description:
           "Needs a token. A hospital's download is recorded and, for a model of a run in " +
           "progress, counted against the run's S_max (403 download-limit beyond it); the " +
-          "admin token's is not counted. The x-fedxray-sha256 header is the model's sha256.",
+          "admin token's and a reader token's (POST /readers) are audited, never counted. " +
+          "The x-fedxray-sha256 header is the model's sha256.",
         tags: ['models'],
         security: BEARER_SECURITY,
         params: IdParamsSchema,
@@ -125,8 +126,9 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
       if (principal.kind === 'hospital') {
         await recordHospitalDownload(ctx.prisma, principal.hospital, model);
       } else {
+        // The admin token or a reader's (the inference API's): audited, never counted.
         await audit(ctx.prisma, {
-          actor: 'admin',
+          actor: actorOf(principal),
           action: 'model.downloaded',
           subjectType: 'model',
           subjectId: id,

@@ -3,7 +3,7 @@ import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
 
 export const ErrorResponse = ERROR_RESPONSE_SCHEMA;
 
-/** OpenAPI: `Authorization: Bearer <ADMIN_TOKEN>` (admin routes) or a hospital's token. */
+/** OpenAPI: `Authorization: Bearer <ADMIN_TOKEN>` (admin routes), a hospital's or a reader's token. */
 export const BEARER_SECURITY = [{ bearerAuth: [] }];
 
 export const IdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });

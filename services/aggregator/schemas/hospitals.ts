@@ -13,14 +13,17 @@ export const HospitalStatusSchema = Type.Union([Type.Literal('active'), Type.Lit
 });
 export type HospitalStatus = Static<typeof HospitalStatusSchema>;
 
+/** A hospital's or a reader's name. */
+export const UniqueName = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
+  description: 'Unique; letters, digits, space, dot, underscore, hyphen',
+});
+
 export const CreateHospitalBodySchema = Type.Object(
   {
-    name: Type.String({
-      minLength: 1,
-      maxLength: 100,
-      pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
-      description: 'Unique; letters, digits, space, dot, underscore, hyphen',
-    }),
+    name: UniqueName,
     baseUrl: BaseUrl,
   },
   { additionalProperties: false },
@@ -38,7 +41,7 @@ export const HospitalCreatedSchema = Type.Object({
 });
 export type HospitalCreated = Static<typeof HospitalCreatedSchema>;
 
-const PreviousTokenExpiresAt = Type.Union([Timestamp, Type.Null()], {
+export const PreviousTokenExpiresAt = Type.Union([Timestamp, Type.Null()], {
   description:
     'Until when the token replaced by the last rotation is still accepted (its graceSeconds); ' +
     'null when no previous token is accepted',
@@ -70,10 +73,10 @@ export const UpdateHospitalBodySchema = Type.Object(
 );
 export type UpdateHospitalBody = Static<typeof UpdateHospitalBodySchema>;
 
-/** The longest grace of a rotated-out hospital token: 7 days. */
+/** The longest grace of a rotated-out hospital or reader token: 7 days. */
 export const MAX_TOKEN_GRACE_SECONDS = 604_800;
 
-/** POST /hospitals/:id/token: how long the token being replaced stays valid. */
+/** POST /hospitals/:id/token, POST /readers/:id/token: how long the replaced token stays valid. */
 export const RotateTokenBodySchema = Type.Object(
   {
     graceSeconds: Type.Optional(
