@@ -42,7 +42,7 @@ export class FedAvg implements Strategy {
 
   async aggregateFit(ctx: RoundContext, results: readonly ClientResult[]): Promise<FitAggregate> {
     return {
-      weights: results.length === 0 ? null : weightedAverage(ctx.current, results),
+      weights: results.length === 0 ? null : await weightedAverage(ctx.current, results),
       rejected: [],
       metrics: {},
     };

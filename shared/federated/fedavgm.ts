@@ -98,7 +98,7 @@ export class FedAvgM extends FedAvg {
     results: readonly ClientResult[],
   ): Promise<FitAggregate> {
     if (results.length === 0) return { weights: null, rejected: [], metrics: {} };
-    const average = weightedAverage(ctx.current, results);
+    const average = await weightedAverage(ctx.current, results);
     const previous = ctx.round > 1 ? await ctx.previousInput() : undefined;
     return {
       weights: serverMomentumStep(ctx.current, previous, average, this.settings),

@@ -7,6 +7,7 @@
  */
 import { FedAvg } from './fedavg.ts';
 import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
+import { clientTensor } from './strategy-utils.ts';
 
 function median(values: Float64Array): number {
   values.sort();
@@ -22,24 +23,18 @@ export class FedMedian extends FedAvg {
     results: readonly ClientResult[],
   ): Promise<FitAggregate> {
     if (results.length === 0) return { weights: null, rejected: [], metrics: {} };
-    const lookups = results.map((r) => new Map(r.weights.map((w) => [w.name, w.data])));
+    // Tensor by tensor: the median needs every hospital's values of one tensor at once.
     const column = new Float64Array(results.length);
-    const weights = ctx.current.map((ref) => {
-      const sources = lookups.map((l, i) => {
-        const data = l.get(ref.name);
-        if (!data || data.length !== ref.data.length)
-          throw new Error(
-            `Client ${results[i].clientId} sent no weight ${ref.name} of ${ref.data.length} values`,
-          );
-        return data;
-      });
+    const weights = [];
+    for (const ref of ctx.current) {
+      const sources = await Promise.all(results.map((r) => clientTensor(r, ref)));
       const out = new Float32Array(ref.data.length);
       for (let k = 0; k < out.length; k++) {
         for (let i = 0; i < sources.length; i++) column[i] = sources[i][k];
         out[k] = median(column);
       }
-      return { name: ref.name, shape: [...ref.shape], data: out };
-    });
+      weights.push({ name: ref.name, shape: [...ref.shape], data: out });
+    }
     return { weights, rejected: [], metrics: {} };
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '../data/index.ts';
 import { getModelWeights, setModelWeights, type WeightArray } from '../model/model-weights.ts';
 import { mapWithConcurrency } from '../util/concurrency.ts';
+import { inMemoryWeights } from './strategy-utils.ts';
 import type { tf } from '../tf/tf.ts';
 import type { TrainProgress } from '../training/local-train.ts';
 import { scoreValidation, type ValidationScore } from '../training/predict.ts';
@@ -262,7 +263,7 @@ export async function runSimulation(
     const results: ClientResult[] = outcomes.map((result, i) => ({
       clientId: jobs[i].clientId,
       numSamples: result.numSamples,
-      weights: result.weights,
+      weights: inMemoryWeights(result.weights),
     }));
     const clientReports: ClientRoundReport[] = outcomes.map((result, i) => ({
       clientId: jobs[i].clientId,

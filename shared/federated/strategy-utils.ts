@@ -1,7 +1,13 @@
 /** Helpers the strategies share (Flower keeps these in strategy/aggregate.py). */
 import type { WeightArray } from '../model/model-weights.ts';
 import type { Rng } from '../util/random.ts';
-import type { ClientInfo, ClientResult, EvaluateResult, FitInstruction } from './strategy.ts';
+import type {
+  ClientInfo,
+  ClientResult,
+  ClientWeights,
+  EvaluateResult,
+  FitInstruction,
+} from './strategy.ts';
 
 /** m = max(round(C x J), 1), never more than J. */
 export function clientsPerRound(fraction: number, available: number): number {
@@ -29,29 +35,46 @@ export function sampleClients(
   return chosen.map((c) => ({ clientId: c.id, config: { round, ...fitConfig } }));
 }
 
-/** The mean of the client models weighted by their sample counts n_j / n, summed in float64. */
-export function weightedAverage(
+/** Weights already in memory as a ClientWeights (the simulation, tests). */
+export function inMemoryWeights(weights: readonly WeightArray[]): ClientWeights {
+  const byName = new Map(weights.map((w) => [w.name, w.data]));
+  return { tensor: async (name) => byName.get(name) };
+}
+
+/** One client's tensor of `ref`'s name and size; throws naming the client otherwise. */
+export async function clientTensor(result: ClientResult, ref: WeightArray): Promise<Float32Array> {
+  const data = await result.weights.tensor(ref.name);
+  if (!data || data.length !== ref.data.length) {
+    throw new Error(
+      `Client ${result.clientId} sent no weight ${ref.name} of ${ref.data.length} values`,
+    );
+  }
+  return data;
+}
+
+/**
+ * The mean of the client models weighted by their sample counts n_j / n, summed in float64.
+ * Tensor by tensor, one client's tensor at a time: besides the result, it holds one tensor's
+ * sum and one client tensor, so peak memory does not grow with the number of hospitals.
+ */
+export async function weightedAverage(
   reference: readonly WeightArray[],
   results: readonly ClientResult[],
-): WeightArray[] {
+): Promise<WeightArray[]> {
   if (results.length === 0) throw new Error('Cannot aggregate a round with no client results');
   const total = results.reduce((sum, r) => sum + r.numSamples, 0);
   if (!(total > 0)) throw new Error('Cannot aggregate: client sample counts sum to zero');
-  const lookups = results.map((r) => new Map(r.weights.map((w) => [w.name, w])));
-  return reference.map((ref) => {
+  const out: WeightArray[] = [];
+  for (const ref of reference) {
     const acc = new Float64Array(ref.data.length);
-    results.forEach((result, i) => {
-      const w = lookups[i].get(ref.name);
-      if (!w || w.data.length !== acc.length) {
-        throw new Error(
-          `Client ${result.clientId} sent no weight ${ref.name} of ${acc.length} values`,
-        );
-      }
+    for (const result of results) {
+      const data = await clientTensor(result, ref);
       const share = result.numSamples / total;
-      for (let k = 0; k < acc.length; k++) acc[k] += share * w.data[k];
-    });
-    return { name: ref.name, shape: [...ref.shape], data: Float32Array.from(acc) };
-  });
+      for (let k = 0; k < acc.length; k++) acc[k] += share * data[k];
+    }
+    out.push({ name: ref.name, shape: [...ref.shape], data: Float32Array.from(acc) });
+  }
+  return out;
 }
 
 /**

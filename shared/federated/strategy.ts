@@ -21,11 +21,20 @@ export interface FitInstruction {
   config: Record<string, number | string | boolean>;
 }
 
+/**
+ * A hospital's model, read one tensor at a time: the aggregator reads it from the update's
+ * file on disk, so a round holds one model and a tensor per update, whatever J is.
+ */
+export interface ClientWeights {
+  /** A fresh copy of the tensor's values; undefined when the model has no tensor by that name. */
+  tensor(name: string): Promise<Float32Array | undefined>;
+}
+
 /** What a hospital sends back after local training. */
 export interface ClientResult {
   clientId: string;
   numSamples: number;
-  weights: readonly WeightArray[];
+  weights: ClientWeights;
   metrics?: Record<string, number>;
 }
 

@@ -44,10 +44,10 @@ export class UpdateNormScreen implements Strategy {
   }
 
   async aggregateFit(ctx: RoundContext, results: readonly ClientResult[]): Promise<FitAggregate> {
-    const norms = results.map((r) => ({
-      id: r.clientId,
-      norm: updateNorm(ctx.current, r.weights),
-    }));
+    // One update at a time: the screen's own pass over the files, before the inner strategy's.
+    const norms: { id: string; norm: number }[] = [];
+    for (const r of results)
+      norms.push({ id: r.clientId, norm: await updateNorm(ctx.current, r.weights) });
     const outliers = findNormOutliers(norms, this.maxRatio);
     const out = new Set(outliers.map((o) => o.id));
     const inner = await this.inner.aggregateFit(

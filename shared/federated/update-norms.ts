@@ -1,19 +1,19 @@
 import type { WeightArray } from '../model/model-weights.ts';
+import type { ClientWeights } from './strategy.ts';
 
-/** ||w_j - w_global||_2 over every weight, in float64. */
-export function updateNorm(
+/** ||w_j - w_global||_2 over every weight, in float64, read one tensor at a time. */
+export async function updateNorm(
   reference: readonly WeightArray[],
-  update: readonly WeightArray[],
-): number {
-  const byName = new Map(update.map((w) => [w.name, w]));
+  update: ClientWeights,
+): Promise<number> {
   let sum = 0;
   for (const ref of reference) {
-    const w = byName.get(ref.name);
-    if (!w || w.data.length !== ref.data.length) {
+    const data = await update.tensor(ref.name);
+    if (!data || data.length !== ref.data.length) {
       throw new Error(`the update has no weight ${ref.name} of ${ref.data.length} values`);
     }
     for (let k = 0; k < ref.data.length; k++) {
-      const d = w.data[k] - ref.data[k];
+      const d = data[k] - ref.data[k];
       sum += d * d;
     }
   }

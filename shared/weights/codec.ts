@@ -111,7 +111,8 @@ function writeTensor(blob: Buffer, offset: number, data: Float32Array, dtype: We
   }
 }
 
-function readTensor(
+/** One tensor's values from `blob` at `offset`, widened to a fresh float32 array. */
+export function readTensor(
   blob: Uint8Array,
   offset: number,
   count: number,

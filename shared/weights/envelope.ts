@@ -6,7 +6,8 @@ import type { WeightsManifest } from './types.ts';
 export const WEIGHTS_MEDIA_TYPE = 'application/vnd.fedxray.weights';
 
 const MAGIC = Buffer.from('FXW1', 'ascii');
-const HEADER_BYTES = MAGIC.length + 4;
+/** Bytes before the manifest JSON: the magic and the manifest's length. */
+export const HEADER_BYTES = MAGIC.length + 4;
 
 /**
  * One HTTP body or file holding a weights manifest and its blob:
@@ -24,13 +25,7 @@ export function packWeights(manifest: WeightsManifest, blob: Uint8Array): Buffer
 /** Splits a packed weights file; decodeWeights(manifest, blob) then verifies the blob. */
 export function unpackWeights(packed: Uint8Array): { manifest: WeightsManifest; blob: Buffer } {
   const buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-  if (buffer.length < HEADER_BYTES || !buffer.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new WeightsFormatError(
-      'bad-manifest',
-      'not a packed fedxray weights file (bad magic bytes)',
-    );
-  }
-  const jsonLength = buffer.readUInt32LE(MAGIC.length);
+  const jsonLength = manifestByteLength(buffer);
   if (HEADER_BYTES + jsonLength > buffer.length) {
     throw new WeightsFormatError(
       'size-mismatch',
@@ -47,4 +42,16 @@ export function unpackWeights(packed: Uint8Array): { manifest: WeightsManifest; 
     );
   }
   return { manifest: parseManifest(parsed), blob: buffer.subarray(HEADER_BYTES + jsonLength) };
+}
+
+/** The manifest's length from a packed file's first HEADER_BYTES bytes (checks the magic). */
+export function manifestByteLength(header: Uint8Array): number {
+  const buffer = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  if (buffer.length < HEADER_BYTES || !buffer.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new WeightsFormatError(
+      'bad-manifest',
+      'not a packed fedxray weights file (bad magic bytes)',
+    );
+  }
+  return buffer.readUInt32LE(MAGIC.length);
 }

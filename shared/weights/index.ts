@@ -18,3 +18,4 @@ export {
   toFloat16Bits,
 } from './float16.ts';
 export { packWeights, unpackWeights, WEIGHTS_MEDIA_TYPE } from './envelope.ts';
+export { openWeightsFile, type WeightsFile } from './weights-file.ts';

@@ -3,6 +3,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { weightedAverage } from '../../shared/federated/fedavg.ts';
 import { serverMomentumStep } from '../../shared/federated/fedavgm.ts';
+import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
 import { decodeWeights, unpackWeights, type NamedWeights } from '../../shared/weights/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import type { FakeBehaviour, FakeHospital } from './fake-hospital.ts';
@@ -100,9 +101,9 @@ describe('the aggregation strategy of a run', () => {
       const updates = Object.entries(HOSPITALS).map(([name, h]) => ({
         clientId: name,
         numSamples: h.numSamples,
-        weights: h.makeUpdate(input, round.round),
+        weights: inMemoryWeights(h.makeUpdate(input, round.round)),
       }));
-      const average = weightedAverage(input, updates);
+      const average = await weightedAverage(input, updates);
       const expected = serverMomentumStep(input, previousInput, average, settings);
       expect(output.map((w) => w.name)).toEqual(expected.map((w) => w.name));
       output.forEach((w, i) => {
@@ -144,12 +145,12 @@ describe('the aggregation strategy of a run', () => {
     const last = run.rounds[1];
     expect(last.metrics?.strategy).toEqual({ name: 'fedavg' });
     const input = await modelWeights(last.inputModelId);
-    const average = weightedAverage(
+    const average = await weightedAverage(
       input,
       Object.entries(HOSPITALS).map(([name, h]) => ({
         clientId: name,
         numSamples: h.numSamples,
-        weights: h.makeUpdate(input, 2),
+        weights: inMemoryWeights(h.makeUpdate(input, 2)),
       })),
     );
     const output = await modelWeights(last.outputModelId);

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, SAMPLE_DATA_DIR, type XrayRecord } from '../../shared/data/index.ts';
 import { DownloadLedger } from '../../shared/federated/download-ledger.ts';
 import { clientsPerRound, FedAvg, weightedAverage } from '../../shared/federated/fedavg.ts';
+import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
 import { clientSeed, runSimulation } from '../../shared/federated/simulation.ts';
 import { getModelWeights, type WeightArray } from '../../shared/model/model-weights.ts';
 import { trainLocal } from '../../shared/training/local-train.ts';
@@ -17,35 +18,35 @@ const w = (name: string, values: number[]): WeightArray => ({
 });
 
 describe('FedAvg', () => {
-  it('averaging identical models returns them', () => {
+  it('averaging identical models returns them', async () => {
     const weights = [w('a', [1.5, -2, 3e-3]), w('b', [7])];
-    const result = weightedAverage(weights, [
-      { clientId: 'h1', numSamples: 10, weights },
-      { clientId: 'h2', numSamples: 30, weights },
-      { clientId: 'h3', numSamples: 1, weights },
+    const result = await weightedAverage(weights, [
+      { clientId: 'h1', numSamples: 10, weights: inMemoryWeights(weights) },
+      { clientId: 'h2', numSamples: 30, weights: inMemoryWeights(weights) },
+      { clientId: 'h3', numSamples: 1, weights: inMemoryWeights(weights) },
     ]);
     expect(result.map((r) => Array.from(r.data))).toEqual(weights.map((r) => Array.from(r.data)));
   });
 
-  it('sample counts 3:1 give the exact weighted mean n_j / n', () => {
-    const result = weightedAverage(
+  it('sample counts 3:1 give the exact weighted mean n_j / n', async () => {
+    const result = await weightedAverage(
       [w('a', [0, 0])],
       [
-        { clientId: 'h1', numSamples: 300, weights: [w('a', [1, 10])] },
-        { clientId: 'h2', numSamples: 100, weights: [w('a', [5, -2])] },
+        { clientId: 'h1', numSamples: 300, weights: inMemoryWeights([w('a', [1, 10])]) },
+        { clientId: 'h2', numSamples: 100, weights: inMemoryWeights([w('a', [5, -2])]) },
       ],
     );
     expect(Array.from(result[0].data)).toEqual([0.75 * 1 + 0.25 * 5, 0.75 * 10 + 0.25 * -2]);
   });
 
-  it('rejects a result that lacks a weight', () => {
-    expect(() =>
+  it('rejects a result that lacks a weight', async () => {
+    await expect(
       weightedAverage(
         [w('a', [0]), w('b', [0])],
-        [{ clientId: 'h9', numSamples: 1, weights: [w('a', [1])] }],
+        [{ clientId: 'h9', numSamples: 1, weights: inMemoryWeights([w('a', [1])]) }],
       ),
-    ).toThrow(/h9 sent no weight b/);
-    expect(() => weightedAverage([w('a', [0])], [])).toThrow(/no client results/);
+    ).rejects.toThrow(/h9 sent no weight b/);
+    await expect(weightedAverage([w('a', [0])], [])).rejects.toThrow(/no client results/);
   });
 
   it('samples m = max(round(C x J), 1) distinct hospitals per round, reproducibly', () => {

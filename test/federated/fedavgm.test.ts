@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FedAvg, weightedAverage } from '../../shared/federated/fedavg.ts';
 import { FedAvgM, serverMomentumStep } from '../../shared/federated/fedavgm.ts';
 import type { WeightArray } from '../../shared/model/model-weights.ts';
+import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
 import type { ClientResult, Strategy } from '../../shared/federated/strategy.ts';
 import { createRng } from '../../shared/util/random.ts';
 
@@ -11,7 +12,7 @@ const weight = (values: number[]) => [
 const client = (id: string, n: number, values: number[]): ClientResult => ({
   clientId: id,
   numSamples: n,
-  weights: weight(values),
+  weights: inMemoryWeights(weight(values)),
 });
 
 /** Runs a strategy's rounds as the simulation does: each round sees the input before its own. */
@@ -82,7 +83,7 @@ describe('FedAvgM (server momentum)', () => {
       const stateless = serverMomentumStep(
         current,
         t === 0 ? undefined : globals[t - 1],
-        weightedAverage(current, results),
+        await weightedAverage(current, results),
         settings,
       );
       expect(stateless[0].shape).toEqual([3]);

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { FedMedian } from '../../shared/federated/fedmedian.ts';
 import { createStrategy } from '../../shared/federated/strategies.ts';
+import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
 import type { ClientResult } from '../../shared/federated/strategy.ts';
 
 const result = (id: string, n: number, values: number[]): ClientResult => ({
   clientId: id,
   numSamples: n,
-  weights: [{ name: 'w', shape: [values.length], data: Float32Array.from(values) }],
+  weights: inMemoryWeights([
+    { name: 'w', shape: [values.length], data: Float32Array.from(values) },
+  ]),
 });
 const ctx = {
   round: 1,

@@ -8,7 +8,7 @@ import {
   STRATEGY_NAMES,
 } from '../../shared/federated/strategies.ts';
 import type { ClientResult, RoundContext } from '../../shared/federated/strategy.ts';
-import { weightedMetricMeans } from '../../shared/federated/strategy-utils.ts';
+import { inMemoryWeights, weightedMetricMeans } from '../../shared/federated/strategy-utils.ts';
 import { UpdateNormScreen } from '../../shared/federated/update-norm-screen.ts';
 import type { WeightArray } from '../../shared/model/model-weights.ts';
 
@@ -18,7 +18,7 @@ const weight = (values: number[]): WeightArray[] => [
 const result = (id: string, n: number, values: number[]): ClientResult => ({
   clientId: id,
   numSamples: n,
-  weights: weight(values),
+  weights: inMemoryWeights(weight(values)),
 });
 const context = (current: WeightArray[], previous?: WeightArray[]): RoundContext => ({
   round: previous ? 2 : 1,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
 import { findNormOutliers, updateNorm } from '../../shared/federated/update-norms.ts';
 
 const w = (name: string, values: number[]) => ({
@@ -8,13 +9,15 @@ const w = (name: string, values: number[]) => ({
 });
 
 describe('updateNorm', () => {
-  it('is the L2 distance over all weights', () => {
+  it('is the L2 distance over all weights', async () => {
     const reference = [w('a', [0, 0]), w('b', [1])];
-    expect(updateNorm(reference, [w('b', [1]), w('a', [3, 4])])).toBe(5);
+    expect(await updateNorm(reference, inMemoryWeights([w('b', [1]), w('a', [3, 4])]))).toBe(5);
   });
 
-  it('names a missing or mis-sized weight', () => {
-    expect(() => updateNorm([w('a', [0, 0])], [w('a', [0])])).toThrow(/no weight a of 2 values/);
+  it('names a missing or mis-sized weight', async () => {
+    await expect(updateNorm([w('a', [0, 0])], inMemoryWeights([w('a', [0])]))).rejects.toThrow(
+      /no weight a of 2 values/,
+    );
   });
 });
 

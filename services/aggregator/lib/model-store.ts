@@ -2,7 +2,9 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   decodeWeights,
+  openWeightsFile,
   unpackWeights,
+  type WeightsFile,
   type NamedWeights,
   type WeightsManifest,
 } from '../../../shared/weights/index.ts';
@@ -81,6 +83,14 @@ export class ModelStore {
       );
     }
     return decodeWeights(manifest, blob);
+  }
+
+  /**
+   * Opens a stored file for reading tensor by tensor (shared/weights/weights-file.ts), after
+   * the same checks as readWeights; the caller closes it.
+   */
+  openWeights(storagePath: string, expectedSha256?: string): Promise<WeightsFile> {
+    return openWeightsFile(this.absolute(storagePath), expectedSha256);
   }
 
   /** The manifest of a stored model (names and shapes), cached: models never change. */

@@ -10,9 +10,14 @@ import type {
   PrismaClient,
   Round,
 } from '../../../shared/db/index.ts';
-import type { ClientResult, Rejection, Strategy } from '../../../shared/federated/strategy.ts';
+import type {
+  ClientResult,
+  FitAggregate,
+  Rejection,
+  Strategy,
+} from '../../../shared/federated/strategy.ts';
 import type { UpdateNormEntry } from '../../../shared/federated/update-norm-screen.ts';
-import type { NamedWeights } from '../../../shared/weights/index.ts';
+import type { NamedWeights, WeightsFile } from '../../../shared/weights/index.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RunSettings } from '../schemas/runs.ts';
 import { parseUpdateMetrics } from '../../../shared/protocol/stored-metrics.ts';
@@ -56,14 +61,20 @@ export async function aggregateRound(
   const { runId, round, input, settings, strategy, updates } = ctx;
   const reference = await deps.store.readWeights(input.storagePath, input.sha256);
   const received = updates.filter((u) => u.status === 'accepted');
-  const aggregate = await strategy.aggregateFit(
-    {
-      round: round.index + 1,
-      current: reference,
-      previousInput: () => previousInput(deps, runId, round, input),
-    },
-    await readUpdates(deps, runId, round, received),
-  );
+  const files = await openUpdates(deps, runId, round, received);
+  let aggregate: FitAggregate;
+  try {
+    aggregate = await strategy.aggregateFit(
+      {
+        round: round.index + 1,
+        current: reference,
+        previousInput: () => previousInput(deps, runId, round, input),
+      },
+      files.map(({ result }) => result),
+    );
+  } finally {
+    await Promise.all(files.map(({ file }) => file.close()));
+  }
   const rejected = await recordRejections(deps, runId, round, received, aggregate.rejected);
   const accepted = received.filter((u) => !rejected.has(u.hospitalId));
   if (accepted.length < settings.minHospitals || !aggregate.weights) {
@@ -130,26 +141,36 @@ async function previousInput(
   return deps.store.readWeights(storagePath, sha256);
 }
 
-/** Each accepted update's weights, read from the store and checked against its sha256. */
-async function readUpdates(
+/**
+ * Each accepted update's file, opened and checked against its sha256, as a result the strategy
+ * reads tensor by tensor (so the round never holds every update in memory).
+ */
+async function openUpdates(
   deps: AggregationDeps,
   runId: string,
   round: Round,
   accepted: readonly { hospitalId: string; sha256: string | null; numSamples: number | null }[],
-): Promise<ClientResult[]> {
+): Promise<{ result: ClientResult; file: WeightsFile }[]> {
   const { store } = deps;
-  const results: ClientResult[] = [];
-  for (const update of accepted) {
-    results.push({
-      clientId: update.hospitalId,
-      numSamples: update.numSamples ?? 0,
-      weights: await store.readWeights(
+  const opened: { result: ClientResult; file: WeightsFile }[] = [];
+  try {
+    for (const update of accepted) {
+      const file = await store.openWeights(
         store.updatePath(runId, round.index, update.hospitalId),
         update.sha256 ?? '',
-      ),
-    });
+      );
+      const result = {
+        clientId: update.hospitalId,
+        numSamples: update.numSamples ?? 0,
+        weights: file,
+      };
+      opened.push({ result, file });
+    }
+  } catch (error) {
+    await Promise.all(opened.map(({ file }) => file.close()));
+    throw error;
   }
-  return results;
+  return opened;
 }
 
 /**
