@@ -42,8 +42,12 @@ export function inMemoryWeights(weights: readonly WeightArray[]): ClientWeights 
 }
 
 /** One client's tensor of `ref`'s name and size; throws naming the client otherwise. */
-export async function clientTensor(result: ClientResult, ref: WeightArray): Promise<Float32Array> {
-  const data = await result.weights.tensor(ref.name);
+export async function clientTensor(
+  result: ClientResult,
+  ref: WeightArray,
+  into?: Float32Array,
+): Promise<Float32Array> {
+  const data = await result.weights.tensor(ref.name, into);
   if (!data || data.length !== ref.data.length) {
     throw new Error(
       `Client ${result.clientId} sent no weight ${ref.name} of ${ref.data.length} values`,
@@ -52,10 +56,19 @@ export async function clientTensor(result: ClientResult, ref: WeightArray): Prom
   return data;
 }
 
+/** Scratch arrays of the largest tensor's size, reused tensor after tensor. */
+export function scratchFor(reference: readonly WeightArray[]): {
+  sum: Float64Array;
+  values: Float32Array;
+} {
+  const largest = reference.reduce((max, w) => Math.max(max, w.data.length), 0);
+  return { sum: new Float64Array(largest), values: new Float32Array(largest) };
+}
+
 /**
  * The mean of the client models weighted by their sample counts n_j / n, summed in float64.
- * Tensor by tensor, one client's tensor at a time: besides the result, it holds one tensor's
- * sum and one client tensor, so peak memory does not grow with the number of hospitals.
+ * Tensor by tensor, one client's tensor at a time, into reused scratch arrays: besides the
+ * result it holds one tensor's sum and one client tensor, whatever the number of hospitals.
  */
 export async function weightedAverage(
   reference: readonly WeightArray[],
@@ -64,11 +77,12 @@ export async function weightedAverage(
   if (results.length === 0) throw new Error('Cannot aggregate a round with no client results');
   const total = results.reduce((sum, r) => sum + r.numSamples, 0);
   if (!(total > 0)) throw new Error('Cannot aggregate: client sample counts sum to zero');
+  const scratch = scratchFor(reference);
   const out: WeightArray[] = [];
   for (const ref of reference) {
-    const acc = new Float64Array(ref.data.length);
+    const acc = scratch.sum.subarray(0, ref.data.length).fill(0);
     for (const result of results) {
-      const data = await clientTensor(result, ref);
+      const data = await clientTensor(result, ref, scratch.values);
       const share = result.numSamples / total;
       for (let k = 0; k < acc.length; k++) acc[k] += share * data[k];
     }

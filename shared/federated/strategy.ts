@@ -26,8 +26,12 @@ export interface FitInstruction {
  * file on disk, so a round holds one model and a tensor per update, whatever J is.
  */
 export interface ClientWeights {
-  /** A fresh copy of the tensor's values; undefined when the model has no tensor by that name. */
-  tensor(name: string): Promise<Float32Array | undefined>;
+  /**
+   * The tensor's values; undefined when the model has no tensor by that name. With `into`
+   * (long enough), a source may write them there and answer a view of it, valid until `into`
+   * is reused: the average then reads J updates without allocating J models.
+   */
+  tensor(name: string, into?: Float32Array): Promise<Float32Array | undefined>;
 }
 
 /** What a hospital sends back after local training. */

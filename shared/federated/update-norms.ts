@@ -7,8 +7,10 @@ export async function updateNorm(
   update: ClientWeights,
 ): Promise<number> {
   let sum = 0;
+  const largest = reference.reduce((max, w) => Math.max(max, w.data.length), 0);
+  const scratch = new Float32Array(largest);
   for (const ref of reference) {
-    const data = await update.tensor(ref.name);
+    const data = await update.tensor(ref.name, scratch);
     if (!data || data.length !== ref.data.length) {
       throw new Error(`the update has no weight ${ref.name} of ${ref.data.length} values`);
     }

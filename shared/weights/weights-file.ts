@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { endianness } from 'node:os';
 import { open, type FileHandle } from 'node:fs/promises';
 import { readTensor } from './codec.ts';
 import { HEADER_BYTES, manifestByteLength, unpackWeights } from './envelope.ts';
@@ -14,17 +15,24 @@ import { bytesPerElement, type WeightsManifest, type WeightsManifestEntry } from
 
 export interface WeightsFile {
   readonly manifest: WeightsManifest;
-  /** A fresh float32 copy of one tensor; undefined when the file has none by that name. */
-  tensor(name: string): Promise<Float32Array | undefined>;
+  /**
+   * One tensor as float32; undefined when the file has none by that name. A float32 tensor is
+   * read straight into `into` when given and long enough (the answer is then a view of it);
+   * otherwise the answer is a fresh array.
+   */
+  tensor(name: string, into?: Float32Array): Promise<Float32Array | undefined>;
   close(): Promise<void>;
 }
+
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+const truncated = () =>
+  new WeightsFormatError('size-mismatch', 'the packed weights file is truncated');
 
 async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   const { bytesRead } = await handle.read(buffer, 0, length, position);
-  if (bytesRead !== length) {
-    throw new WeightsFormatError('size-mismatch', 'the packed weights file is truncated');
-  }
+  if (bytesRead !== length) throw truncated();
   return buffer;
 }
 
@@ -74,11 +82,20 @@ export async function openWeightsFile(file: string, expectedSha256?: string): Pr
     const entries = new Map<string, WeightsManifestEntry>(manifest.entries.map((e) => [e.name, e]));
     return {
       manifest,
-      async tensor(name) {
+      async tensor(name, into) {
         const entry = entries.get(name);
         if (!entry) return undefined;
-        const bytesOf = await readAt(handle, blobStart + entry.offset, entry.byteLength);
-        return readTensor(bytesOf, 0, entry.byteLength / bytesPerElement(entry.dtype), entry.dtype);
+        const count = entry.byteLength / bytesPerElement(entry.dtype);
+        const position = blobStart + entry.offset;
+        if (into && into.length >= count && entry.dtype === 'float32' && LITTLE_ENDIAN_HOST) {
+          // The file's bytes are the array's bytes: read them in place, no copy.
+          const target = new Uint8Array(into.buffer, into.byteOffset, entry.byteLength);
+          const { bytesRead } = await handle.read(target, 0, entry.byteLength, position);
+          if (bytesRead !== entry.byteLength) throw truncated();
+          return into.subarray(0, count);
+        }
+        const bytesOf = await readAt(handle, position, entry.byteLength);
+        return readTensor(bytesOf, 0, count, entry.dtype);
       },
       close: () => handle.close(),
     };

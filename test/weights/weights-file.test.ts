@@ -37,6 +37,11 @@ describe('openWeightsFile', () => {
         expect(Array.from((await opened.tensor('dense/bias')) ?? [])).toEqual([0.5, -0.25, 8]);
         expect(Array.from((await opened.tensor('conv/kernel')) ?? [])).toEqual([1, 2, 3, 4, 5, 6]);
         expect(await opened.tensor('missing')).toBeUndefined();
+        const scratch = new Float32Array(8);
+        const view = await opened.tensor('conv/kernel', scratch);
+        expect(Array.from(view ?? [])).toEqual([1, 2, 3, 4, 5, 6]);
+        // float32 is read in place; float16 is widened into a fresh array.
+        expect(view?.buffer === scratch.buffer).toBe(dtype === 'float32');
       } finally {
         await opened.close();
       }
