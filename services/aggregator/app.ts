@@ -15,6 +15,7 @@ import { formatValidationErrors } from './lib/validation.ts';
 import type { AggregatorContext } from './plugins/context.ts';
 import { useDatabase } from './plugins/database.ts';
 import { createModelStore } from './plugins/model-store.ts';
+import { AggregatorRole, registerRole } from './plugins/role.ts';
 import { createCoordination, type CoordinatorOptions } from './plugins/run-coordinator.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hospitalRoutes } from './routes/hospitals.ts';
@@ -89,11 +90,20 @@ export async function buildApp(
     await initBackend({ log: (line) => app.log.info(line) });
 
     // The app's own plugins: database, model store, round loop.
-    const { db, close } = await useDatabase(app, config, deps.database);
+    const { db, close, takeover } = await useDatabase(app, config, deps.database);
     closers.push(close);
     const store = await createModelStore(config);
-    const coordination = createCoordination(app, db.prisma, store, deps);
+    const role = new AggregatorRole(takeover === null);
+    const coordination = createCoordination(app, db.prisma, store, deps, role);
     stoppers.push(() => coordination.coordinator.close());
+    takeover
+      ?.then(() => {
+        role.activate();
+        app.log.warn('standby: the instance lock is taken; this aggregator is now the active one');
+        return coordination.resumeWhenReady();
+      })
+      .catch(() => {});
+    registerRole(app, role);
 
     const ctx: AggregatorContext = {
       prisma: db.prisma,

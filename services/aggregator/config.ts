@@ -7,6 +7,9 @@ import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/
 /** The longest ADMIN_TOKEN_GRACE_SECONDS: an hour (a grace is for a switch-over, not a second token). */
 export const MAX_ADMIN_TOKEN_GRACE_SECONDS = 3600;
 
+/** A standby tries the instance lock this often unless STANDBY_POLL_SECONDS says otherwise. */
+export const STANDBY_POLL_DEFAULT_SECONDS = 5;
+
 export const AggregatorConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -33,6 +36,13 @@ export const AggregatorConfigSchema = Type.Object({
   ),
   /** The URL hospitals and the inference-api use to reach this aggregator (told at start). */
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
+  /**
+   * With DATABASE_URL: when another aggregator holds the database's instance lock, serve the
+   * read routes and take over the round loop once it is gone, instead of refusing to start.
+   */
+  standby: Type.Optional(Type.Boolean()),
+  /** How often a standby tries to take the instance lock (default STANDBY_POLL_DEFAULT_SECONDS). */
+  standbyPollSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 60 })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Slow-client guard: ms to send a whole request (weight updates of up to ~45 MB); 0 = none. */
@@ -50,6 +60,8 @@ export const AGGREGATOR_ENV = {
   adminTokenFile: 'ADMIN_TOKEN_FILE',
   adminTokenGraceSeconds: 'ADMIN_TOKEN_GRACE_SECONDS',
   publicUrl: 'PUBLIC_URL',
+  standby: 'STANDBY',
+  standbyPollSeconds: 'STANDBY_POLL_SECONDS',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;

@@ -62,6 +62,8 @@ export interface PlatformOptions {
    * itself must trust it too: see tls-run.test.ts.
    */
   tls?: boolean;
+  /** Where the nodes send their updates (default the aggregator: a proxy in front of it). */
+  nodeAggregatorUrl?: string;
 }
 
 /** The services' TLS variables for one self-signed certificate, trusted by them all. */
@@ -73,12 +75,16 @@ async function tlsEnvironment(dir: string): Promise<Record<string, string>> {
 
 export class Platform {
   readonly nodes = new Map<string, ServiceProcess>();
+  /** Where admin calls go (call, waitForRun): the aggregator, or a standby that took over. */
+  adminUrl: string;
 
   private constructor(
     readonly root: string,
     readonly aggregator: ServiceProcess,
     private readonly scheme: 'http' | 'https',
-  ) {}
+  ) {
+    this.adminUrl = aggregator.url;
+  }
 
   static async start(options: PlatformOptions): Promise<Platform> {
     const root = await mkdtemp(path.join(tmpdir(), 'fedxray-faults-'));
@@ -110,7 +116,7 @@ export class Platform {
           {
             HOSPITAL_ID: name,
             DATA_DIR: dataDirs[i],
-            AGGREGATOR_URL: aggregator.url,
+            AGGREGATOR_URL: options.nodeAggregatorUrl ?? aggregator.url,
             HOSPITAL_TOKEN: token,
             VAL_FRACTION: '0.2',
             ...tlsEnv,
@@ -155,7 +161,7 @@ export class Platform {
     route: string,
     body?: unknown,
   ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.aggregator.url}${route}`, {
+    const res = await fetch(`${this.adminUrl}${route}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,

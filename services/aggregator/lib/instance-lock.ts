@@ -1,7 +1,7 @@
 // One aggregator per PostgreSQL database and schema. Two aggregators on the same tables would
 // both resume the same runs, so at start the aggregator takes a PostgreSQL advisory lock on a
 // connection of its own, held for as long as the process runs, and a second one refuses to
-// start, naming the holder.
+// start, naming the holder, or with STANDBY waits for the lock (plugins/role.ts).
 //
 // The lock is session-level: PostgreSQL releases it when the holding connection ends, however it
 // ends. A crashed or killed aggregator (its socket closed by the kernel) does not block a
@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 
 import { redact } from '../../../shared/db/database.ts';
+import { sleep } from '../../../shared/util/sleep.ts';
 
 /** The aggregator's connections to PostgreSQL for the lock start with this application_name. */
 export const INSTANCE_LOCK_APPLICATION = 'fedxray-aggregator';
@@ -44,6 +45,11 @@ export interface InstanceLockOptions {
   /** The schema the aggregator's tables are in; undefined: public. */
   schema?: string;
   log: InstanceLockLog;
+  /**
+   * Wait for a held lock instead of refusing: `onStandby` is told who holds it, then the lock
+   * is tried every `pollMs` until it is taken (the promise then resolves) or `signal` aborts.
+   */
+  standby?: { pollMs: number; signal: AbortSignal; onStandby(holder: string): void };
 }
 
 export interface InstanceLock {
@@ -58,7 +64,8 @@ export function instanceLockKeys(schema: string | undefined): [number, number] {
 
 /**
  * Takes the instance lock of the database and schema, or throws InstanceLockError naming the
- * aggregator that holds it. Advisory locks are per database, the second key is per schema.
+ * aggregator that holds it (with `standby`: waits for it). Advisory locks are per database,
+ * the second key is per schema.
  */
 export async function acquireInstanceLock(opts: InstanceLockOptions): Promise<InstanceLock> {
   const schema = opts.schema ?? 'public';
@@ -97,19 +104,31 @@ export async function acquireInstanceLock(opts: InstanceLockOptions): Promise<In
       await client.query(`SET tcp_keepalives_${setting}`).catch(() => {});
     }
     const [classKey, schemaKey] = instanceLockKeys(opts.schema);
-    const { rows } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS locked',
-      [classKey, schemaKey],
-    );
-    if (!rows[0]?.locked) {
-      const holder = await describeHolder(client, classKey, schemaKey);
-      throw new InstanceLockError(
-        `another aggregator already uses the ${where}: its instance lock is held by ${holder}. ` +
-          'Two aggregators on one database would both resume the same runs. Stop the other ' +
-          'aggregator, or give this one another DATABASE_URL (another database, or another ' +
-          "?schema=NAME). The lock is released when the holder's database connection ends, so " +
-          'an aggregator that crashed does not block a restart.',
+    const tryLock = async (): Promise<boolean> => {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS locked',
+        [classKey, schemaKey],
       );
+      return rows[0]?.locked === true;
+    };
+    if (!(await tryLock())) {
+      const holder = await describeHolder(client, classKey, schemaKey);
+      const standby = opts.standby;
+      if (!standby) {
+        throw new InstanceLockError(
+          `another aggregator already uses the ${where}: its instance lock is held by ${holder}. ` +
+            'Two aggregators on one database would both resume the same runs. Stop the other ' +
+            'aggregator, give this one another DATABASE_URL (another database, or another ' +
+            '?schema=NAME), or start it as a standby (STANDBY=true). The lock is released when ' +
+            "the holder's database connection ends, so an aggregator that crashed does not " +
+            'block a restart.',
+        );
+      }
+      standby.onStandby(holder);
+      // The holder's session ends when it dies (its socket closed, or the keepalives below
+      // give it up): the next try then takes the lock.
+      do await sleep(standby.pollMs, standby.signal);
+      while (!(await tryLock()));
     }
   } catch (error) {
     released = true;

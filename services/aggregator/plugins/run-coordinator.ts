@@ -19,18 +19,21 @@ export interface Coordination {
   events: RunEvents;
   signals: RoundSignals;
   grants: EvaluationGrants;
+  /** Resumes the runs now if the app is ready, else when it is (a standby taking over). */
+  resumeWhenReady(): Promise<void>;
 }
 
 /**
  * The round loop and what it shares with the routes (events, update signals, evaluation
- * grants). Runs left running are resumed once the app is ready; closing the app stops the
- * loops without touching their state.
+ * grants). Runs left running are resumed once the app is ready, by the active aggregator
+ * only; closing the app stops the loops without touching their state.
  */
 export function createCoordination(
   app: FastifyInstance,
   prisma: PrismaClient,
   store: ModelStore,
   options: CoordinatorOptions,
+  role: { readonly active: boolean },
 ): Coordination {
   const events = new RunEvents();
   const signals = new RoundSignals();
@@ -46,8 +49,13 @@ export function createCoordination(
     jobPollMs: options.jobPollMs ?? 2_000,
     maxMissedPolls: options.maxMissedPolls ?? 3,
   });
+  let ready = false;
   app.addHook('onReady', async () => {
-    await coordinator.resume();
+    ready = true;
+    if (role.active) await coordinator.resume();
   });
-  return { coordinator, events, signals, grants };
+  const resumeWhenReady = async (): Promise<void> => {
+    if (ready) await coordinator.resume();
+  };
+  return { coordinator, events, signals, grants, resumeWhenReady };
 }
