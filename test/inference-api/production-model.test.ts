@@ -1,8 +1,10 @@
+import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import {
   parseProductionModel,
   ProductionModelError,
 } from '../../services/inference-api/lib/production-model.ts';
+import { ModelViewSchema, type ModelView } from '../../shared/protocol/model-view.ts';
 
 const SHA = 'ab'.repeat(32);
 
@@ -97,5 +99,42 @@ describe('parseProductionModel', () => {
   ])('refuses %s', (_name, body, message) => {
     expect(() => parseProductionModel(body)).toThrow(ProductionModelError);
     expect(() => parseProductionModel(body)).toThrow(message);
+  });
+});
+
+describe('the aggregator model view (shared/protocol/model-view.ts)', () => {
+  it('is read field for field: one schema on both ends', () => {
+    const view: ModelView = {
+      id: 'cm-1',
+      version: 4,
+      runId: 'run-1',
+      roundIndex: 3,
+      sha256: 'ab'.repeat(32),
+      sizeBytes: 1234,
+      architecture: 'se-resnet18-gn',
+      inputSize: 64,
+      width: 16,
+      stage: 'production',
+      metadata: {
+        preprocessing: { inputSize: 64, normalization: 'unit', equalize: true },
+        threshold: { threshold: 0.42, rule: 'min-recall:0.95' },
+        width: 16,
+      },
+      metrics: {},
+      createdAt: '2026-12-03T00:00:00.000Z',
+    };
+    expect(Value.Check(ModelViewSchema, view)).toBe(true);
+    expect(parseProductionModel(view)).toEqual({
+      id: 'cm-1',
+      version: 4,
+      round: 3,
+      sha256: 'ab'.repeat(32),
+      architecture: 'se-resnet18-gn',
+      inputSize: 64,
+      width: 16,
+      preprocessing: { inputSize: 64, normalization: 'unit', equalize: true },
+      threshold: 0.42,
+      thresholdRule: 'min-recall:0.95',
+    });
   });
 });

@@ -1,65 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { AnyJson, NullableInteger, NullableString, Timestamp } from './common.ts';
+import { ModelViewSchema } from '../../../shared/protocol/model-view.ts';
 
-export const PreprocessingSchema = Type.Object({
-  inputSize: Type.Integer(),
-  normalization: Type.Union([Type.Literal('per-image'), Type.Literal('unit')]),
-  equalize: Type.Boolean(),
-});
-
-export const CalibrationBasisSchema = Type.Object(
-  {
-    hospitals: Type.Integer({ description: 'Hospitals whose score histograms were pooled' }),
-    images: Type.Integer(),
-    positives: Type.Integer({ description: 'PNEUMONIA images' }),
-    negatives: Type.Integer({ description: 'NORMAL images' }),
-    bins: Type.Integer(),
-    excluded: Type.Array(
-      Type.Object({ hospitalId: Type.String(), hospital: Type.String(), reason: Type.String() }),
-      { description: "The round's hospitals left out of the pool, and why" },
-    ),
-  },
-  { description: "The hospitals' validation splits the threshold was chosen on" },
-);
-
-export const ThresholdSchema = Type.Object({
-  threshold: Type.Number({ description: 'PNEUMONIA when P(PNEUMONIA) >= threshold' }),
-  rule: Type.String({ description: "The run's thresholdRule, e.g. fixed:0.5, min-recall:0.95" }),
-  description: Type.Optional(Type.String()),
-  basis: Type.Optional(CalibrationBasisSchema),
-});
-
-export const ModelMetadataSchema = Type.Object(
-  {
-    preprocessing: Type.Optional(PreprocessingSchema),
-    threshold: Type.Optional(ThresholdSchema),
-    width: Type.Optional(Type.Integer()),
-  },
-  { additionalProperties: true },
-);
-export type ModelMetadata = Static<typeof ModelMetadataSchema>;
-
-/** One model version; GET /models/production answers this (docs/inference-api.md). */
-export const ModelViewSchema = Type.Object({
-  id: Type.String(),
-  version: Type.Integer(),
-  runId: NullableString,
-  roundIndex: NullableInteger,
-  sha256: Type.String({ description: "sha256 of the weights blob (the manifest's sha256)" }),
-  sizeBytes: Type.Integer({ description: 'Size of the packed weights file' }),
-  architecture: Type.String(),
-  inputSize: Type.Integer(),
-  width: NullableInteger,
-  stage: Type.Union([
-    Type.Literal('candidate'),
-    Type.Literal('production'),
-    Type.Literal('archived'),
-  ]),
-  metadata: ModelMetadataSchema,
-  metrics: AnyJson,
-  createdAt: Timestamp,
-});
-export type ModelView = Static<typeof ModelViewSchema>;
+export {
+  CalibrationBasisSchema,
+  ModelMetadataSchema,
+  ModelViewSchema,
+  PreprocessingSchema,
+  ThresholdSchema,
+  type ModelMetadata,
+  type ModelView,
+} from '../../../shared/protocol/model-view.ts';
 
 export const ModelListSchema = Type.Object({ models: Type.Array(ModelViewSchema) });
 export type ModelList = Static<typeof ModelListSchema>;

@@ -1,5 +1,8 @@
 /**
- * The aggregator's description of its production model, read tolerantly.
+ * The aggregator's description of its production model, read tolerantly: the fedxray
+ * aggregator answers shared/protocol/model-view.ts (ModelViewSchema, the contract both ends
+ * share; test/inference-api/production-model.test.ts reads it field for field), and the
+ * looser shapes below let another model registry stand in for it.
  *
  * Expected answer of GET {AGGREGATOR_URL}/models/production (200, application/json; 404 when
  * no model is in production yet):
