@@ -20,6 +20,7 @@ import { createCoordination, type CoordinatorOptions } from './plugins/run-coord
 import { eventRoutes } from './routes/events.ts';
 import { hospitalRoutes } from './routes/hospitals.ts';
 import { modelRoutes } from './routes/models.ts';
+import { nodeWorkRoutes } from './routes/node-work.ts';
 import { readerRoutes } from './routes/readers.ts';
 import { roundRoutes } from './routes/rounds.ts';
 import { updateRoutes } from './routes/updates.ts';
@@ -96,6 +97,7 @@ export async function buildApp(
     const role = new AggregatorRole(takeover === null);
     const coordination = createCoordination(app, db.prisma, store, deps, role);
     stoppers.push(() => coordination.coordinator.close());
+    stoppers.push(async () => coordination.tunnel.close());
     takeover
       ?.then(() => {
         role.activate();
@@ -121,6 +123,7 @@ export async function buildApp(
     await app.register(roundRoutes, { ctx });
     await app.register(eventRoutes, { ctx });
     await app.register(updateRoutes, { ctx });
+    await app.register(nodeWorkRoutes, { ctx });
     await app.register(modelRoutes, { ctx });
     await app.ready();
   } catch (error) {

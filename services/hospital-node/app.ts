@@ -4,6 +4,7 @@ import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { HospitalConfig } from './config.ts';
+import { startWorkPoller } from './lib/work-poller.ts';
 import { createHospitalContext, type HospitalDeps } from './plugins/hospital.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
 import { infoRoutes } from './routes/info.ts';
@@ -47,7 +48,32 @@ export async function buildApp(
     await app.register(infoRoutes, { ctx });
     await app.register(trainRoutes, { ctx });
     await app.register(evaluateRoutes, { ctx });
+    let poller: { stop(): Promise<void> } | undefined;
+    // Before the context closes (onClose hooks run after preClose): no request is taken after.
+    app.addHook('preClose', async () => {
+      await poller?.stop();
+    });
     await app.ready();
+    if (config.outboundOnly) {
+      poller = startWorkPoller({
+        client: ctx.client,
+        handle: async (work) => {
+          const res = await app.inject({
+            method: work.method,
+            url: work.path,
+            headers: work.headers,
+            ...(work.body === undefined ? {} : { payload: work.body }),
+          });
+          const type = res.headers['content-type'];
+          return {
+            status: res.statusCode,
+            ...(typeof type === 'string' ? { contentType: type } : {}),
+            body: res.body,
+          };
+        },
+        log: app.log,
+      });
+    }
   } catch (error) {
     await app.close();
     throw error;

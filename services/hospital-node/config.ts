@@ -23,6 +23,12 @@ export const HospitalConfigSchema = Type.Object({
    */
   trainThreads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   seed: Type.Integer({ default: 42 }),
+  /**
+   * Behind a firewall that admits no inbound connection: take the aggregator's requests by
+   * polling it (the hospital is registered with baseUrl `outbound:`); the REST API stays for
+   * local use.
+   */
+  outboundOnly: Type.Optional(Type.Boolean()),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Slow-client guard: ms to send a whole request (small JSON requests from the aggregator); 0 = none. */
@@ -43,6 +49,7 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   valFraction: 'VAL_FRACTION',
   trainThreads: 'TRAIN_THREADS',
   seed: 'SEED',
+  outboundOnly: 'OUTBOUND_ONLY',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 };

@@ -1,5 +1,6 @@
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { OUTBOUND_BASE_URL } from '../../../shared/protocol/node-work.ts';
 import { SIGNATURE_HEADER, signRequest } from '../../../shared/service/signing.ts';
 import {
   EvaluationSchema,
@@ -31,6 +32,8 @@ export interface HospitalTarget {
 
 export interface HospitalClientOptions {
   fetch?: typeof fetch;
+  /** How requests reach outbound-only nodes (baseUrl `outbound:`, lib/node-tunnel.ts). */
+  tunnel?: { fetchFor(hospitalId: string): typeof fetch };
   /** GET /health must answer within this (default 3 s). */
   healthTimeoutMs?: number;
   /** GET /info, POST /train, GET /train/:jobId and POST /train/:jobId/cancel (default 10 s). */
@@ -62,6 +65,7 @@ export class HospitalCallError extends Error {
  */
 export class HospitalClient {
   private readonly fetchImpl: typeof fetch;
+  private readonly tunnel: HospitalClientOptions['tunnel'];
   private readonly healthTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly evaluateTimeoutMs: number;
@@ -69,6 +73,7 @@ export class HospitalClient {
 
   constructor(options: HospitalClientOptions = {}) {
     this.fetchImpl = options.fetch ?? fetch;
+    this.tunnel = options.tunnel;
     this.now = options.now ?? Date.now;
     this.healthTimeoutMs = options.healthTimeoutMs ?? 3_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -152,13 +157,22 @@ export class HospitalClient {
     const url = new URL(`${hospital.baseUrl.replace(/\/+$/, '')}${route}`);
     const payload = method === 'POST' ? JSON.stringify(body) : undefined;
     const what = `${method} ${url.href}`;
-    let response = await this.send(url, method, payload, hospital.tokenHash, timeoutMs, signal);
+    const via = this.fetchFor(hospital);
+    let response = await this.send(
+      via,
+      url,
+      method,
+      payload,
+      hospital.tokenHash,
+      timeoutMs,
+      signal,
+    );
     const previous = this.previousKey(hospital);
     if (response.status === 401 && payload !== undefined && previous !== undefined) {
       // The node refused the signature: during a rotation's grace it may still run with its
       // previous token. Ask once more, signed with that one's hash.
       await response.body?.cancel();
-      response = await this.send(url, method, payload, previous, timeoutMs, signal);
+      response = await this.send(via, url, method, payload, previous, timeoutMs, signal);
     }
     const text = await response.text().catch(() => '');
     if (!response.ok) {
@@ -181,8 +195,16 @@ export class HospitalClient {
     return previousTokenExpiresAt.getTime() > this.now() ? previousTokenHash : undefined;
   }
 
+  /** Over HTTP, or through the tunnel for a node that dials out. */
+  private fetchFor(hospital: HospitalTarget): typeof fetch {
+    if (hospital.baseUrl !== OUTBOUND_BASE_URL) return this.fetchImpl;
+    if (!this.tunnel) throw new HospitalCallError(`${hospital.name} is outbound-only: no tunnel`);
+    return this.tunnel.fetchFor(hospital.id);
+  }
+
   /** One request; a POST is signed with `key`. */
   private async send(
+    fetchImpl: typeof fetch,
     url: URL,
     method: 'GET' | 'POST',
     payload: string | undefined,
@@ -196,7 +218,7 @@ export class HospitalClient {
       headers[SIGNATURE_HEADER] = signRequest(key, method, `${url.pathname}${url.search}`, payload);
     }
     try {
-      return await this.fetchImpl(url, {
+      return await fetchImpl(url, {
         method,
         headers,
         body: payload,

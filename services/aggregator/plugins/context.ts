@@ -2,6 +2,7 @@ import type { PrismaClient } from '../../../shared/db/index.ts';
 import type { Authenticator } from '../lib/auth.ts';
 import type { EvaluationGrants } from '../lib/evaluation.ts';
 import type { ModelStore } from '../lib/model-store.ts';
+import type { NodeTunnel } from '../lib/node-tunnel.ts';
 import type { RoundSignals } from '../lib/round-signals.ts';
 import type { RunCoordinator } from '../lib/run-coordinator.ts';
 import type { RunEvents } from '../lib/run-events.ts';
@@ -16,6 +17,8 @@ export interface AggregatorContext {
   events: RunEvents;
   signals: RoundSignals;
   grants: EvaluationGrants;
+  /** Requests waiting for outbound-only nodes (lib/node-tunnel.ts). */
+  tunnel: NodeTunnel;
   /** Open event streams, ended when the app closes. */
   streams: Set<EventStream>;
   keepAliveMs: number;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../../shared/db/index.ts';
 import { EvaluationGrants } from '../lib/evaluation.ts';
 import { HospitalClient, type HospitalClientOptions } from '../lib/hospital-client.ts';
+import { NodeTunnel } from '../lib/node-tunnel.ts';
 import type { ModelStore } from '../lib/model-store.ts';
 import { RoundSignals } from '../lib/round-signals.ts';
 import { RunCoordinator } from '../lib/run-coordinator.ts';
@@ -19,6 +20,8 @@ export interface Coordination {
   events: RunEvents;
   signals: RoundSignals;
   grants: EvaluationGrants;
+  /** Requests to outbound-only nodes, waiting for their polls (GET /nodes/work). */
+  tunnel: NodeTunnel;
   /** Resumes the runs now if the app is ready, else when it is (a standby taking over). */
   resumeWhenReady(): Promise<void>;
 }
@@ -38,13 +41,14 @@ export function createCoordination(
   const events = new RunEvents();
   const signals = new RoundSignals();
   const grants = new EvaluationGrants();
+  const tunnel = new NodeTunnel();
   const coordinator = new RunCoordinator({
     prisma,
     store,
     events,
     signals,
     grants,
-    client: new HospitalClient(options),
+    client: new HospitalClient({ ...options, tunnel }),
     log: app.log,
     jobPollMs: options.jobPollMs ?? 2_000,
     maxMissedPolls: options.maxMissedPolls ?? 3,
@@ -57,5 +61,5 @@ export function createCoordination(
   const resumeWhenReady = async (): Promise<void> => {
     if (ready) await coordinator.resume();
   };
-  return { coordinator, events, signals, grants, resumeWhenReady };
+  return { coordinator, events, signals, grants, tunnel, resumeWhenReady };
 }

@@ -2,9 +2,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { NullableInteger, NullableTimestamp, Timestamp } from './common.ts';
 
 const BaseUrl = Type.String({
-  pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
+  pattern: '^(https?://[^\\s/?#]+(/[^\\s?#]*)?|outbound:)$',
   maxLength: 500,
-  description: "Base URL of the hospital node's API (no query or fragment)",
+  description:
+    "Base URL of the hospital node's API (no query or fragment), or `outbound:` for a node " +
+    'behind a firewall that takes its work by polling GET /nodes/work (OUTBOUND_ONLY on the node)',
 });
 
 export const HospitalStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('disabled')], {

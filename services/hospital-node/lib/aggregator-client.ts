@@ -1,4 +1,10 @@
+import { Value } from '@sinclair/typebox/value';
 import pRetry, { AbortError } from 'p-retry';
+import {
+  NodeWorkSchema,
+  type NodeWork,
+  type NodeWorkAnswer,
+} from '../../../shared/protocol/node-work.ts';
 import type { UpdateMeta } from '../../../shared/protocol/update-meta.ts';
 import {
   decodeWeights,
@@ -100,12 +106,57 @@ export class AggregatorClient {
     return { sha256: manifest.sha256, bytes: packed.length };
   }
 
+  /**
+   * One long poll of an outbound-only node (GET /nodes/work): the aggregator's next request
+   * for this hospital, or null when none came within waitSeconds. Not retried: the poll loop
+   * (work-poller.ts) polls again.
+   */
+  async nextWork(waitSeconds: number, signal: AbortSignal): Promise<NodeWork | null> {
+    const url = `${this.baseUrl}/nodes/work?waitSeconds=${waitSeconds}`;
+    const res = await this.fetchImpl(url, {
+      headers: { authorization: `Bearer ${this.token()}` },
+      redirect: 'error',
+      signal: AbortSignal.any([signal, AbortSignal.timeout((waitSeconds + 30) * 1000)]),
+    });
+    if (res.status === 204) return null;
+    if (!res.ok) {
+      const { reason } = await errorOf(res);
+      throw new AggregatorError(
+        'aggregator-rejected',
+        `GET ${url} answered ${res.status}: ${reason}`,
+      );
+    }
+    const body: unknown = await res.json();
+    if (!Value.Check(NodeWorkSchema, body)) {
+      throw new AggregatorError('aggregator-rejected', `GET ${url} answered an unexpected body`);
+    }
+    return body;
+  }
+
+  /** The answer to a request taken with nextWork (POST /nodes/work/{id}). */
+  async answerWork(id: string, answer: NodeWorkAnswer, signal: AbortSignal): Promise<void> {
+    const url = `${this.baseUrl}/nodes/work/${encodeURIComponent(id)}`;
+    await this.request(
+      'POST',
+      url,
+      () => ({
+        body: JSON.stringify(answer),
+      }),
+      async (res) => {
+        await res.arrayBuffer();
+      },
+      signal,
+      { 'content-type': 'application/json' },
+    );
+  }
+
   private async request<T>(
     method: string,
     url: string,
     init: () => RequestInit,
     read: (res: Response) => Promise<T>,
     signal: AbortSignal,
+    headers: Record<string, string> = {},
   ): Promise<T> {
     let tries = 0;
     const attempt = async (): Promise<T> => {
@@ -115,7 +166,7 @@ export class AggregatorClient {
         res = await this.fetchImpl(url, {
           ...init(),
           method,
-          headers: { authorization: `Bearer ${this.token()}` },
+          headers: { ...headers, authorization: `Bearer ${this.token()}` },
           // The token must not follow a redirect to another host.
           redirect: 'error',
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
