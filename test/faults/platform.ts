@@ -82,8 +82,24 @@ export class Platform {
     readonly root: string,
     readonly aggregator: ServiceProcess,
     private readonly scheme: 'http' | 'https',
+    /** What admin calls are made with (the global fetch, or one trusting a private CA). */
+    private readonly fetchImpl: typeof fetch = fetch,
   ) {
     this.adminUrl = aggregator.url;
+  }
+
+  /**
+   * An aggregator started by the caller, and later its nodes (add them to `nodes`): for a
+   * test that places the services itself (netns-run.test.ts). stop() stops them and removes
+   * `root`.
+   */
+  static of(root: string, aggregator: ServiceProcess, fetchImpl: typeof fetch = fetch): Platform {
+    return new Platform(
+      root,
+      aggregator,
+      aggregator.url.startsWith('https:') ? 'https' : 'http',
+      fetchImpl,
+    );
   }
 
   static async start(options: PlatformOptions): Promise<Platform> {
@@ -161,7 +177,7 @@ export class Platform {
     route: string,
     body?: unknown,
   ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.adminUrl}${route}`, {
+    const res = await this.fetchImpl(`${this.adminUrl}${route}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,

@@ -32,6 +32,16 @@ export async function waitFor<T>(
   }
 }
 
+/** Where a service runs and how it is reached, when not on 127.0.0.1 of this host. */
+export interface ServicePlacement {
+  /** A network namespace to run in (`ip netns exec`: needs root; test/helpers/netns.ts). */
+  netns?: string;
+  /** The address it binds (HOST) and is reached at (default 127.0.0.1). */
+  host?: string;
+  /** What its /health is asked with (default the global fetch): one trusting a private CA. */
+  fetch?: typeof fetch;
+}
+
 export class ServiceProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
@@ -44,10 +54,15 @@ export class ServiceProcess {
     readonly port: number,
     private readonly env: Record<string, string>,
     private readonly scheme: 'http' | 'https' = 'http',
+    private readonly placement: ServicePlacement = {},
   ) {}
 
+  get host(): string {
+    return this.placement.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `${this.scheme}://127.0.0.1:${this.port}`;
+    return `${this.scheme}://${this.host}:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -56,7 +71,10 @@ export class ServiceProcess {
 
   /** Starts the process and waits until GET /health answers 200. */
   async start(timeoutMs = 120_000): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, this.entry)], {
+    const node = [process.execPath, '--import', 'tsx', path.join(ROOT, this.entry)];
+    const { netns } = this.placement;
+    const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...node] : node;
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -64,7 +82,7 @@ export class ServiceProcess {
         TFJS_BACKEND: process.env.TFJS_BACKEND ?? '',
         FEDXRAY_QUIET: '1',
         LOG_LEVEL: 'info',
-        HOST: '127.0.0.1',
+        HOST: this.host,
         PORT: String(this.port),
         ...this.env,
       },
@@ -86,7 +104,9 @@ export class ServiceProcess {
         if (exitCode !== undefined) {
           throw new Error(`${this.name} exited with ${exitCode}:\n${this.output.slice(-3000)}`);
         }
-        const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
+        const res = await (this.placement.fetch ?? fetch)(`${this.url}/health`, {
+          signal: AbortSignal.timeout(2000),
+        });
         return res.ok ? true : undefined;
       },
       timeoutMs,
