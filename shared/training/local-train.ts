@@ -133,6 +133,9 @@ export async function trainLocal(
         cache: options.cache,
       });
       for await (const batch of batches) {
+        // A warm image cache makes the whole loop synchronous: yield once a step, so that a
+        // node keeps answering /health and job-status checks while it trains.
+        await yieldToEventLoop();
         if (options.signal?.aborted) throw new Error('Training was cancelled');
         learningRate = learningRateAt(scheduleSpec, startEpoch + epoch + step / stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
@@ -333,4 +336,8 @@ function applyWeightDecay(variables: tf.LayerVariable[], factor: number): void {
   tf.tidy(() => {
     for (const v of variables) v.write(tf.mul(v.read(), 1 - factor));
   });
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   classWeights,
+  ImageCache,
   loadDataset,
   SAMPLE_DATA_DIR,
   type XrayRecord,
@@ -218,5 +219,32 @@ describe('learning-rate schedule', () => {
     expect(learningRateAt(warm, 1)).toBeCloseTo(0.055);
     expect(learningRateAt({ ...spec, kind: 'step' }, 6)).toBeCloseTo(0.01);
     expect(learningRateAt({ ...spec, kind: 'constant' }, 9)).toBe(0.1);
+  });
+});
+
+describe('trainLocal and the event loop', () => {
+  it('lets timers run between steps, even with every image cached', async () => {
+    const cache = new ImageCache();
+    const some = records.slice(0, 32);
+    const settings = tinySettings({ epochs: 2, batchSize: 4 });
+    const model = tinyModel('se-resnet18-gn', 5);
+    try {
+      // The first epoch fills the cache; the second reads only settled promises.
+      let ticks = 0;
+      let ticksAtEpoch2 = -1;
+      const timer = setInterval(() => ticks++, 0);
+      await trainLocal(model, some, settings, {
+        preprocessing: TINY_PREPROCESSING,
+        cache,
+        onProgress: (p) => {
+          if (p.epoch === 2 && ticksAtEpoch2 < 0) ticksAtEpoch2 = ticks;
+        },
+      });
+      clearInterval(timer);
+      // 8 steps in the cached epoch: a node answering /health between them sees its timers run.
+      expect(ticks - ticksAtEpoch2).toBeGreaterThanOrEqual(4);
+    } finally {
+      model.dispose();
+    }
   });
 });
