@@ -4,9 +4,10 @@
  *
  *   npx tsx bench/robust/model-card.ts --result FILE --model DIR --name NAME
  *       [--p50-ms N] [--out DIR/MODEL_CARD.md]
+ *       [--member-result FILE ...] (an ensemble: each member's arm result, in member order)
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ArmResult } from './result.ts';
 
@@ -38,8 +39,10 @@ export function modelCard(input: {
   };
   history: RoundHistory[];
   p50Ms?: number;
+  /** For an ensemble: its member directories and the result files of the arms that made them. */
+  ensemble?: { members: string[]; memberResults: ArmResult[] };
 }): string {
-  const { name, result, model, history } = input;
+  const { name, result, model, history, ensemble } = input;
   const e = result.evaluation;
   const c = e.corruption;
   const settings = (model.training?.settings ?? {}) as Record<string, unknown>;
@@ -49,7 +52,20 @@ export function modelCard(input: {
     c?.scores.find((s) => s.corruption === corruption && s.severity === 3)?.specificity ?? NaN;
   const names = [...new Set(c?.scores.map((s) => s.corruption) ?? [])];
   const split = /--data (\S+) --corruptions/.exec(result.commands.at(-1) ?? '')?.[1] ?? 'SPLIT';
-  const train = asShipped(result.commands[0], name, split);
+  const train = ensemble
+    ? [
+        ...ensemble.memberResults.map((r, i) =>
+          asShipped(r.commands[0], name, split).replace(
+            / --out \S+/,
+            ` --out runs/${basename(ensemble.members[i])}`,
+          ),
+        ),
+        `npx fedxray ensemble --members ${ensemble.members.map((m) => `runs/${basename(m)}`).join(',')} --out models/${name}`,
+      ].join('\n')
+    : asShipped(result.commands[0], name, split);
+  const trainedSeconds = ensemble
+    ? ensemble.memberResults.reduce((sum, r) => sum + (r.trainSeconds ?? 0), 0)
+    : result.trainSeconds;
   const evaluate = asShipped(result.commands.at(-1) ?? '', name, split);
   return `# Model card: ${name} (shipped default)
 
@@ -64,12 +80,16 @@ chosen by the recipe study of issue 13 under the rule written before its runs
   GroupNorm G = 16 and SE blocks r = 16), ${model.parameters.toLocaleString('en-US')} parameters, full width (64).
 - Input: one grayscale chest X-ray, resized to ${size} x ${size} (plain resize, aspect ratio not
   kept), normalised ${model.preprocessing.normalization === 'per-image' ? 'per image (mean 0, std 1)' : 'to [0, 1]'}${model.preprocessing.equalize ? ' after CLAHE' : ''}. Output: P(PNEUMONIA); PNEUMONIA iff P ≥ ${e.threshold}.
-- Weights: float16 (${(result.modelBytes / 1e6).toFixed(1)} MB), \`weights.bin\` + \`weights.json\` (sha256 inside),
-  metadata in \`model.json\`, the per-round history in \`report.json\`.${input.p50Ms === undefined ? '' : `\n- \`POST /diagnose\` p50 ${input.p50Ms.toFixed(1)} ms at concurrency 1 on 2 CPU cores (wasm; \`bench/load/diagnose.ts\`).`}
+- ${
+    ensemble
+      ? `An ensemble of ${ensemble.members.length} such models trained with different seeds (${ensemble.members.map((m) => `\`${m}\``).join(', ')}); its answer is the mean of their probabilities (\`model.json\` \`ensemble\`), the best-documented defence under dataset shift (Ovadia et al. 2019).\n- `
+      : ''
+  }Weights: float16 (${(result.modelBytes / 1e6).toFixed(1)} MB${ensemble ? ' in all' : ''}), \`weights.bin\` + \`weights.json\` (sha256 inside)${ensemble ? ' in each member' : ''},
+  metadata in \`model.json\`, the per-round history in \`report.json\`${ensemble ? " (the first member's below)" : ''}.${input.p50Ms === undefined ? '' : `\n- \`POST /diagnose\` p50 ${input.p50Ms.toFixed(1)} ms at concurrency 1 on 2 CPU cores (wasm; \`bench/load/diagnose.ts\`).`}
 
 ## How it was trained
 Federated averaging simulated in one process (\`fedxray simulate\`), on ${result.machine.cpus} CPU cores
-(${result.machine.cpu}, wasm backend), ${result.trainSeconds === null ? '' : `${(result.trainSeconds / 60).toFixed(0)} min of training`}:
+(${result.machine.cpu}, wasm backend), ${trainedSeconds === null ? '' : `${(trainedSeconds / 60).toFixed(0)} min of training${ensemble ? ' in all' : ''}`}:
 
 \`\`\`
 ${train}
@@ -79,9 +99,9 @@ ${train}
   4.0). A patient-level, stratified 10% validation split (seed 42: 522 images, 279 patients)
   was carved out and never trained on; the other 4,694 images were split by patient into 3
   IID hospital shares.
-- FedAvg, all 3 hospitals every round, ${String(model.training?.rounds ?? '?')} rounds x ${String(settings.epochs ?? '?')} local epoch, batch ${String(settings.batchSize ?? '?')}, ${String(settings.optimizer ?? '?')} lr
+- ${ensemble ? 'Each member: ' : ''}FedAvg, all 3 hospitals every round, ${String(model.training?.rounds ?? '?')} rounds x ${String(settings.epochs ?? '?')} local epoch, batch ${String(settings.batchSize ?? '?')}, ${String(settings.optimizer ?? '?')} lr
   ${String(settings.learningRate ?? '?')} (${String(settings.schedule ?? '?')} schedule), weight decay ${String(settings.weightDecay ?? '?')}, label smoothing ${String(settings.labelSmoothing ?? '?')}, class weights,
-  augmentation ${settings.augment ? String(settings.augmentPolicy ?? 'light') : 'off'} (docs/engine.md; no flips), seed ${String(settings.seed ?? '?')}.
+  augmentation ${settings.augment ? String(settings.augmentPolicy ?? 'light') : 'off'} (docs/engine.md; no flips), seed ${ensemble ? ensemble.memberResults.map((r) => (r.arm as { seed?: number }).seed ?? '?').join(' / ') : String(settings.seed ?? '?')}.
 - Threshold: fixed ${e.threshold} (docs/robust-protocol.md rule 4). A deploying hospital sets its own
   operating point on its own labelled images with \`fedxray accept\` (docs/inference-api.md).
 - No choice looked at the official test split, which is not in this repository.
@@ -139,20 +159,37 @@ async function main(): Promise<number> {
       name: { type: 'string', default: 'fl-se-resnet18-gn' },
       'p50-ms': { type: 'string' },
       out: { type: 'string' },
+      'member-result': { type: 'string', multiple: true },
     },
   });
   if (!values.result || !values.model) throw new Error('--result FILE and --model DIR are needed');
   const result = JSON.parse(await readFile(values.result, 'utf8')) as ArmResult;
-  const model = JSON.parse(await readFile(join(values.model, 'model.json'), 'utf8'));
-  const report = JSON.parse(
-    await readFile(join(values.model, 'report.json'), 'utf8').catch(() => '{}'),
+  const top = JSON.parse(await readFile(join(values.model, 'model.json'), 'utf8'));
+  const members: string[] | undefined = top.ensemble?.members;
+  // An ensemble's training settings and history are its members' (the first one's shown).
+  const first = members ? join(values.model, members[0]) : values.model;
+  const model = members
+    ? {
+        ...JSON.parse(await readFile(join(first, 'model.json'), 'utf8')),
+        parameters: top.parameters,
+      }
+    : top;
+  const report = JSON.parse(await readFile(join(first, 'report.json'), 'utf8').catch(() => '{}'));
+  const memberResults = await Promise.all(
+    (values['member-result'] ?? []).map(
+      async (file) => JSON.parse(await readFile(file, 'utf8')) as ArmResult,
+    ),
   );
+  if (members && memberResults.length !== members.length) {
+    throw new Error(`an ensemble of ${members.length} needs one --member-result per member`);
+  }
   const card = modelCard({
     name: values.name,
     result,
     model,
     history: (report.history ?? []) as RoundHistory[],
     p50Ms: values['p50-ms'] === undefined ? undefined : Number(values['p50-ms']),
+    ensemble: members ? { members, memberResults } : undefined,
   });
   await writeFile(values.out ?? join(values.model, 'MODEL_CARD.md'), card);
   return 0;
