@@ -8,6 +8,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp as buildAggregator } from '../../services/aggregator/app.ts';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
+import { TINY_RUN, waitForRun } from '../aggregator/helpers.ts';
 import { freePort } from '../helpers/ports.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -96,25 +97,17 @@ describe('an outbound-only hospital node', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('not-outbound');
 
-    const started = await request(aggregatorUrl).post('/rounds').set(admin).send({
-      architecture: 'se-resnet18-gn',
-      inputSize: 32,
-      width: 8,
-      rounds: 2,
-      localEpochs: 1,
-      batchSize: 8,
-      roundTimeoutSeconds: 60,
-      seed: 42,
-    });
+    const started = await request(aggregatorUrl)
+      .post('/rounds')
+      .set(admin)
+      .send({ ...TINY_RUN, roundTimeoutSeconds: 60, seed: 42 });
     expect(started.status).toBe(202);
-    let run: RunBody;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      run = (await request(aggregatorUrl).get(`/rounds/${started.body.id}`)).body as RunBody;
-      if (run.status === 'completed' || run.status === 'failed') break;
-      if (Date.now() > deadline) throw new Error(`run stuck: ${JSON.stringify(run)}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const run = (await waitForRun(
+      aggregatorUrl,
+      started.body.id as string,
+      undefined,
+      90_000,
+    )) as unknown as RunBody;
     expect(run.status, run.failureReason ?? '').toBe('completed');
     for (const round of run.rounds) {
       expect(round.updates.map((u) => [u.hospitalName, u.status])).toEqual([
