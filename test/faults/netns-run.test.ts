@@ -154,9 +154,10 @@ describe.skipIf(skipReason !== null)(
 
       const runId = await platform.startRun({
         rounds: 4,
-        // Short rounds (seconds of training, as in node-crash.test.ts): a node answers nothing
-        // while it trains (training holds its event loop once the image cache is warm), and
-        // the aggregator gives up a node after 3 failed status checks (about 30 s).
+        // Short rounds (seconds of training, as in node-crash.test.ts), so that the cut falls
+        // inside one round; the aggregator gives up a silent node after 3 failed status checks
+        // (about 30 s). (Training once held a node's event loop with a warm image cache; fixed
+        // in shared/training/local-train.ts, see test/training/local-train.test.ts.)
         localEpochs: 10,
         minHospitals: 2,
         // With TINY_RUN's fixed seed, a final model the promotion guard lets through (it
