@@ -19,6 +19,14 @@ import { MIGRATIONS_DIR } from '../../shared/db/migrate.ts';
 import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The shipped model's weight directories: its members for an ensemble, else itself. */
+function shippedWeightDirs(): string[] {
+  const metadata = JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'model.json'), 'utf8')) as {
+    ensemble?: { members: string[] };
+  };
+  return metadata.ensemble?.members ?? ['.'];
+}
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const repoPath = (absolute: string): string => relative(ROOT, absolute).split('\\').join('/');
 
@@ -672,7 +680,9 @@ describe('Dockerfile', () => {
     for (const path of [
       SERVICES.aggregator.main,
       `${repoPath(MIGRATIONS_DIR)}/${firstMigration}/migration.sql`,
-      `${repoPath(SHIPPED_MODEL_DIR)}/weights.bin`,
+      ...shippedWeightDirs().map((dir) =>
+        posix.join(repoPath(SHIPPED_MODEL_DIR), dir, 'weights.bin'),
+      ),
       'deploy/docker/healthcheck.mjs',
       BOOTSTRAP_SCRIPT,
     ])
@@ -703,8 +713,10 @@ describe('Dockerfile', () => {
     const inImage = posix.join(workdir(stages), copy?.dest ?? '');
     expect(inImage).toBe(posix.join(workdir(stages), model));
     expect(envOf(stages).MODEL_DIR).toBe(inImage);
-    for (const file of ['model.json', 'weights.json', 'weights.bin'])
-      expect(statSync(join(SHIPPED_MODEL_DIR, file)).size).toBeGreaterThan(0);
+    expect(statSync(join(SHIPPED_MODEL_DIR, 'model.json')).size).toBeGreaterThan(0);
+    for (const dir of shippedWeightDirs())
+      for (const file of ['model.json', 'weights.json', 'weights.bin'])
+        expect(statSync(join(SHIPPED_MODEL_DIR, dir, file)).size).toBeGreaterThan(0);
     for (const other of ['aggregator', 'hospital-node'])
       expect(
         chain(dockerfile, other).flatMap((s) => copies(s).flatMap((c) => c.sources)),
