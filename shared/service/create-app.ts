@@ -155,3 +155,13 @@ export const ERROR_RESPONSE_SCHEMA = {
   },
   required: ['error'],
 } as const;
+
+/** A route's `response` entries for its error statuses, all with the JSON error body. */
+export function errorResponses<const C extends readonly number[]>(
+  ...codes: C
+): Record<C[number], typeof ERROR_RESPONSE_SCHEMA> {
+  return Object.fromEntries(codes.map((code) => [code, ERROR_RESPONSE_SCHEMA])) as Record<
+    C[number],
+    typeof ERROR_RESPONSE_SCHEMA
+  >;
+}

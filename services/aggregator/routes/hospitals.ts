@@ -7,9 +7,9 @@ import { hospitalView } from '../lib/views.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
 import {
   BEARER_SECURITY,
-  ErrorResponse,
   IdParamsSchema,
   type IdParams,
+  errorResponses,
 } from '../schemas/common.ts';
 import {
   CreateHospitalBodySchema,
@@ -61,10 +61,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         body: CreateHospitalBodySchema,
         response: {
           201: HospitalCreatedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(400, 401, 403, 409),
         },
       },
     },
@@ -89,7 +86,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         summary: 'The registered hospitals (no token data)',
         tags: ['hospitals'],
         security: BEARER_SECURITY,
-        response: { 200: HospitalListSchema, 401: ErrorResponse, 403: ErrorResponse },
+        response: { 200: HospitalListSchema, ...errorResponses(401, 403) },
       },
     },
     async () => {
@@ -110,9 +107,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         params: IdParamsSchema,
         response: {
           200: HospitalViewSchema,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(401, 403, 404),
         },
       },
     },
@@ -140,10 +135,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         body: UpdateHospitalBodySchema,
         response: {
           200: HospitalViewSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(400, 401, 403, 404),
         },
       },
     },
@@ -227,10 +219,7 @@ export const hospitalRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         body: RotateTokenBodySchema,
         response: {
           200: HospitalTokenRotatedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(400, 401, 403, 404),
         },
       },
     },

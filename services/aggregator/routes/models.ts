@@ -16,6 +16,7 @@ import {
   ErrorResponse,
   IdParamsSchema,
   type IdParams,
+  errorResponses,
 } from '../schemas/common.ts';
 import {
   ModelListSchema,
@@ -98,9 +99,7 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         produces: [WEIGHTS_MEDIA_TYPE],
         response: {
           200: { description: 'packed weights', type: 'string', format: 'binary' },
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(401, 403, 404),
         },
       },
     },
@@ -150,9 +149,7 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         params: IdParamsSchema,
         response: {
           200: ModelViewSchema,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(401, 403, 404),
         },
       },
     },

@@ -11,9 +11,9 @@ import { HttpError } from '../../../shared/service/errors.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
 import {
   BEARER_SECURITY,
-  ErrorResponse,
   IdParamsSchema,
   type IdParams,
+  errorResponses,
 } from '../schemas/common.ts';
 
 const DEFAULT_WAIT_SECONDS = 25;
@@ -59,9 +59,7 @@ export const nodeWorkRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         response: {
           200: NodeWorkSchema,
           204: Type.Null(),
-          401: ErrorResponse,
-          403: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(401, 403, 409),
         },
       },
     },
@@ -93,7 +91,7 @@ export const nodeWorkRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = as
         security: BEARER_SECURITY,
         params: IdParamsSchema,
         body: NodeWorkAnswerSchema,
-        response: { 204: Type.Null(), 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse },
+        response: { 204: Type.Null(), ...errorResponses(401, 404, 409) },
       },
     },
     async (request, reply) => {

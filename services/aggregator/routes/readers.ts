@@ -7,9 +7,9 @@ import { readerView } from '../lib/views.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
 import {
   BEARER_SECURITY,
-  ErrorResponse,
   IdParamsSchema,
   type IdParams,
+  errorResponses,
 } from '../schemas/common.ts';
 import { RotateTokenBodySchema, type RotateTokenBody } from '../schemas/hospitals.ts';
 import {
@@ -63,10 +63,7 @@ export const readerRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
         body: CreateReaderBodySchema,
         response: {
           201: ReaderCreatedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(400, 401, 403, 409),
         },
       },
     },
@@ -90,7 +87,7 @@ export const readerRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
         summary: 'The reader tokens, revoked ones included (no token or hash)',
         tags: ['readers'],
         security: BEARER_SECURITY,
-        response: { 200: ReaderListSchema, 401: ErrorResponse, 403: ErrorResponse },
+        response: { 200: ReaderListSchema, ...errorResponses(401, 403) },
       },
     },
     async () => {
@@ -126,11 +123,7 @@ export const readerRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
         body: RotateTokenBodySchema,
         response: {
           200: ReaderTokenRotatedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(400, 401, 403, 404, 409),
         },
       },
     },
@@ -164,9 +157,7 @@ export const readerRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
         params: IdParamsSchema,
         response: {
           200: ReaderViewSchema,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
+          ...errorResponses(401, 403, 404),
         },
       },
     },

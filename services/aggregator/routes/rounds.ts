@@ -9,6 +9,7 @@ import {
   ErrorResponse,
   IdParamsSchema,
   type IdParams,
+  errorResponses,
 } from '../schemas/common.ts';
 import {
   CancelRunBodySchema,
@@ -38,10 +39,7 @@ export const roundRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         body: StartRunBodySchema,
         response: {
           202: RunCreatedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(400, 401, 403, 409),
         },
       },
     },
@@ -132,11 +130,7 @@ export const roundRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         body: CancelRunBodySchema,
         response: {
           200: RunDetailSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(400, 401, 403, 404, 409),
         },
       },
     },

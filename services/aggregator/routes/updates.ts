@@ -9,7 +9,7 @@ import { receiveUpdate } from '../lib/update-intake.ts';
 import { admitUpload } from '../lib/upload-admission.ts';
 import { UploadSlots } from '../lib/upload-slots.ts';
 import type { AggregatorContext } from '../plugins/context.ts';
-import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import { BEARER_SECURITY, errorResponses } from '../schemas/common.ts';
 import {
   UpdateMetaSchema,
   UpdateParamsSchema,
@@ -50,14 +50,7 @@ export const updateRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
         response: {
           200: UpdateReceiptSchema,
           202: UpdateReceiptSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          403: ErrorResponse,
-          404: ErrorResponse,
-          409: ErrorResponse,
-          413: ErrorResponse,
-          415: ErrorResponse,
-          422: ErrorResponse,
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422),
         },
       },
       // Before the body: the token, whether this hospital is expected to upload to this run

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 
 export const ErrorResponse = ERROR_RESPONSE_SCHEMA;
+export { errorResponses };
 
 /** OpenAPI: `Authorization: Bearer <ADMIN_TOKEN>` (admin routes), a hospital's or a reader's token. */
 export const BEARER_SECURITY = [{ bearerAuth: [] }];

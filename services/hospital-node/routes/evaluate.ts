@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { PublicError } from '../lib/errors.ts';
 import { resolveModelInput } from '../lib/plan.ts';
 import type { HospitalContext } from '../plugins/hospital.ts';
-import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import { BEARER_SECURITY, errorResponses } from '../schemas/common.ts';
 import {
   EvaluateRequestSchema,
   EvaluationSchema,
@@ -34,11 +34,7 @@ export const evaluateRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = asyn
         body: EvaluateRequestSchema,
         response: {
           200: EvaluationSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          409: ErrorResponse,
-          422: ErrorResponse,
-          502: ErrorResponse,
+          ...errorResponses(400, 401, 409, 422, 502),
         },
       },
     },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { planTraining, type TrainPlan } from '../lib/plan.ts';
 import type { HospitalContext } from '../plugins/hospital.ts';
-import { BEARER_SECURITY, ErrorResponse } from '../schemas/common.ts';
+import { BEARER_SECURITY, ErrorResponse, errorResponses } from '../schemas/common.ts';
 import { JobViewSchema, type JobView } from '../schemas/job.ts';
 import {
   CancelJobBodySchema,
@@ -34,10 +34,7 @@ export const trainRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (
         body: TrainRequestSchema,
         response: {
           202: TrainAcceptedSchema,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          409: ErrorResponse,
-          503: ErrorResponse,
+          ...errorResponses(400, 401, 409, 503),
         },
       },
     },
@@ -103,9 +100,7 @@ export const trainRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = async (
         body: CancelJobBodySchema,
         response: {
           200: JobViewSchema,
-          401: ErrorResponse,
-          404: ErrorResponse,
-          409: ErrorResponse,
+          ...errorResponses(401, 404, 409),
         },
       },
     },

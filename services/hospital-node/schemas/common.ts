@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 
 export const ErrorResponse = ERROR_RESPONSE_SCHEMA;
+export { errorResponses };
 
 /** OpenAPI: the route needs `Authorization: Bearer <HOSPITAL_TOKEN>`. */
 export const BEARER_SECURITY = [{ bearerAuth: [] }];

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 import { API_KEY_SECURITY_SCHEMES, type DiagnoseAccess } from '../lib/access.ts';
 import { diagnose } from '../lib/diagnose.ts';
 import { noModel } from '../lib/errors.ts';
@@ -60,8 +60,7 @@ export async function diagnoseRoutes(
           200: DiagnosisSchema,
           400: ERROR_RESPONSE_SCHEMA,
           ...(access.keysRequired ? { 401: ERROR_RESPONSE_SCHEMA } : {}),
-          413: ERROR_RESPONSE_SCHEMA,
-          415: ERROR_RESPONSE_SCHEMA,
+          ...errorResponses(413, 415),
           ...(access.limiter ? { 429: ERROR_RESPONSE_SCHEMA } : {}),
           503: {
             ...ERROR_RESPONSE_SCHEMA,

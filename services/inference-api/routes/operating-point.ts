@@ -1,6 +1,6 @@
 /** PUT/DELETE /models/current/threshold: the site's operating point for the loaded model. */
 import type { FastifyInstance } from 'fastify';
-import { ERROR_RESPONSE_SCHEMA } from '../../../shared/service/create-app.ts';
+import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import type { AdminAccess } from '../lib/admin-access.ts';
 import type { LoadedModel } from '../lib/loaded-model.ts';
@@ -24,8 +24,7 @@ const BEARER_SECURITY = [{ bearerAuth: [] }];
 
 const RESPONSES = {
   200: ModelInfoSchema,
-  400: ERROR_RESPONSE_SCHEMA,
-  401: ERROR_RESPONSE_SCHEMA,
+  ...errorResponses(400, 401),
   403: { ...ERROR_RESPONSE_SCHEMA, description: '`admin-disabled`: ADMIN_TOKEN is not set' },
   404: { ...ERROR_RESPONSE_SCHEMA, description: '`no-model`: no model is loaded' },
 };
