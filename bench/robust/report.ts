@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARMS } from './arms.ts';
 import type { ArmResult } from './result.ts';
+import { formatSeedSpreads, seedSpreads } from './seed-spread.ts';
 import {
   ensembleBeats,
   finalistShips,
@@ -155,7 +156,16 @@ async function main(): Promise<number> {
   }
   const rows = buildRows(results);
   const table = formatReport(rows, results);
-  process.stdout.write(JSON.stringify({ arms: rows }, null, 2) + '\n\n' + table + '\n');
+  const spreads = seedSpreads(results);
+  const spreadTable = formatSeedSpreads(spreads);
+  process.stdout.write(
+    JSON.stringify({ arms: rows, seedSpreads: spreads }, null, 2) +
+      '\n\n' +
+      table +
+      '\n\n' +
+      spreadTable +
+      '\n',
+  );
   if (values.write) {
     await mkdir('docs/results', { recursive: true });
     const missing = ARMS.filter((a) => !results.some((r) => r.arm.id === a.id)).map((a) => a.id);
@@ -169,6 +179,14 @@ async function main(): Promise<number> {
         'validation split of train (522 images, 134 NORMAL), **not the official test split**.',
         '',
         table,
+        '',
+        '## Spread over training seeds',
+        '',
+        'Each recipe run with more than one seed (same split, same options): mean ± sample',
+        'standard deviation (range) of each measure. This is the run-to-run variation of the',
+        "recipe, which one arm's bootstrap interval does not include.",
+        '',
+        spreadTable,
         '',
         missing.length ? `Not run yet: ${missing.join(', ')}.` : 'Every arm has run.',
         '',
