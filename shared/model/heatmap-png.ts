@@ -1,0 +1,119 @@
+/**
+ * Renders a Grad-CAM map as a PNG over the X-ray it explains: the map is upsampled
+ * bilinearly to the X-ray's own width and height, coloured with the inferno colour map and
+ * blended over the gray image, more opaque where the map is hotter so cold regions keep the
+ * radiograph readable.
+ */
+import sharp from 'sharp';
+
+/** 8-bit grayscale pixels, row-major. */
+export interface Gray8Image {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** A map of values in [0, 1], row-major (e.g. GradCamMap.map). */
+export interface UnitMap {
+  map: Float32Array;
+  width: number;
+  height: number;
+}
+
+// Matplotlib's inferno at 9 evenly spaced stops; the 256-entry table interpolates linearly.
+const INFERNO_STOPS: ReadonlyArray<readonly [number, number, number]> = [
+  [0, 0, 4],
+  [31, 12, 72],
+  [85, 15, 109],
+  [136, 34, 106],
+  [186, 54, 85],
+  [227, 89, 51],
+  [249, 140, 10],
+  [249, 201, 50],
+  [252, 255, 164],
+];
+
+/** 256 RGB triplets, index = round(255 * value). */
+export const INFERNO_LUT: Uint8Array = (() => {
+  const lut = new Uint8Array(256 * 3);
+  const segments = INFERNO_STOPS.length - 1;
+  for (let i = 0; i < 256; i++) {
+    const t = (i / 255) * segments;
+    const k = Math.min(Math.floor(t), segments - 1);
+    const f = t - k;
+    for (let c = 0; c < 3; c++) {
+      lut[i * 3 + c] = Math.round(INFERNO_STOPS[k][c] * (1 - f) + INFERNO_STOPS[k + 1][c] * f);
+    }
+  }
+  return lut;
+})();
+
+/** Opacity of the colour at map value 0 and at 1 (linear in between). */
+export const HEATMAP_OPACITY = { min: 0.15, max: 0.65 } as const;
+
+/**
+ * Bilinear resampling with half-pixel centres and clamped edges (as tf.image.resizeBilinear
+ * with halfPixelCenters), so each map cell covers its share of the image.
+ */
+export function upsampleBilinear(source: UnitMap, width: number, height: number): Float32Array {
+  const { map, width: sw, height: sh } = source;
+  if (map.length !== sw * sh) throw new RangeError(`map has ${map.length} values, not ${sw}x${sh}`);
+  const out = new Float32Array(width * height);
+  const sx = sw / width;
+  const sy = sh / height;
+  const x0 = new Int32Array(width);
+  const x1 = new Int32Array(width);
+  const fx = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const u = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), sw - 1);
+    x0[x] = Math.floor(u);
+    x1[x] = Math.min(x0[x] + 1, sw - 1);
+    fx[x] = u - x0[x];
+  }
+  for (let y = 0; y < height; y++) {
+    const v = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), sh - 1);
+    const y0 = Math.floor(v);
+    const y1 = Math.min(y0 + 1, sh - 1);
+    const fy = v - y0;
+    const r0 = y0 * sw;
+    const r1 = y1 * sw;
+    for (let x = 0; x < width; x++) {
+      const top = map[r0 + x0[x]] * (1 - fx[x]) + map[r0 + x1[x]] * fx[x];
+      const bottom = map[r1 + x0[x]] * (1 - fx[x]) + map[r1 + x1[x]] * fx[x];
+      out[y * width + x] = top * (1 - fy) + bottom * fy;
+    }
+  }
+  return out;
+}
+
+/** The X-ray as displayed (EXIF orientation honoured, alpha on black), 8-bit gray, full size. */
+export async function decodeBackdrop(bytes: Buffer): Promise<Gray8Image> {
+  const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true })
+    .flatten({ background: '#000000' })
+    .greyscale()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`backdrop decoded to ${info.channels} channels`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), ...info };
+}
+
+/** The map blended over the backdrop as an RGB PNG of the backdrop's width and height. */
+export async function renderHeatmapPng(backdrop: Gray8Image, cam: UnitMap): Promise<Buffer> {
+  const { width, height, data } = backdrop;
+  if (data.length !== width * height) {
+    throw new RangeError(`backdrop has ${data.length} pixels, not ${width}x${height}`);
+  }
+  const values = upsampleBilinear(cam, width, height);
+  const rgb = Buffer.alloc(width * height * 3);
+  const { min, max } = HEATMAP_OPACITY;
+  for (let i = 0; i < values.length; i++) {
+    const m = Math.min(Math.max(values[i], 0), 1);
+    const entry = Math.round(m * 255) * 3;
+    const alpha = min + (max - min) * m;
+    const gray = data[i] * (1 - alpha);
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round(gray + INFERNO_LUT[entry + c] * alpha);
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
