@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { Registry } from 'prom-client';
 import { createServiceApp, REDACTED_PATHS } from '../../shared/service/create-app.ts';
+import { metricsTokenSource } from '../../shared/service/metrics-config.ts';
+import { metricsPlugin } from '../../shared/service/metrics-plugin.ts';
 import { tokenFile } from '../../shared/service/secret-file.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
@@ -18,9 +21,11 @@ import { AdminAccess } from './lib/admin-access.ts';
 import { ApiKeyFile } from './lib/api-key-file.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
 import { InFlightLimit } from './lib/in-flight.ts';
+import { InferenceMetrics } from './lib/inference-metrics.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
 import { OperatingPointStore } from './lib/operating-point.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
+import { inferenceMetricsPlugin } from './plugins/metrics.ts';
 import { modelServicePlugin } from './plugins/model-service.ts';
 import { diagnoseRoutes } from './routes/diagnose.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -93,6 +98,12 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   // A corrupt STATE_DIR/operating-point.json is a ConfigError naming it, before anything starts.
   const stateDir = resolve(config.stateDir ?? DEFAULT_STATE_DIR);
   const operatingPoints = new OperatingPointStore(stateDir);
+  // METRICS_TOKEN_FILE likewise (GET /metrics).
+  const metricsToken = metricsTokenSource(config, {
+    onProblem: (message) => app.log.error(message),
+    onChange: () => app.log.info('METRICS_TOKEN_FILE re-read: a new token is in force'),
+    now: deps.now,
+  });
   const app = await createServiceApp({
     name: SERVICE_NAME,
     version: SOFTWARE_VERSION,
@@ -111,6 +122,16 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },
   });
 
+  // GET /metrics (docs/metrics.md): one registry per app, so tests can build many.
+  const registry = new Registry();
+  const metrics = new InferenceMetrics(registry);
+  await app.register(metricsPlugin, {
+    registry,
+    service: SERVICE_NAME,
+    version: SOFTWARE_VERSION,
+    token: metricsToken,
+  });
+
   const backend = await initBackend({ log: (line) => app.log.info(line) });
   const models = new ModelService({
     log: app.log,
@@ -124,11 +145,13 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
             fetch: deps.fetch,
           }),
     pollSeconds: config.modelPollSeconds,
+    metrics,
   });
   app.decorate('models', models);
   app.decorate('backend', backend);
   app.decorate('operatingPoints', operatingPoints);
   await app.register(modelServicePlugin, { models });
+  await app.register(inferenceMetricsPlugin, { metrics });
 
   registerInfoRoute(app, 'inference-api', () => ({
     model: models.current?.info.id ?? null,

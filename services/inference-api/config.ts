@@ -5,6 +5,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '../../shared/service/config.ts';
 import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
+import {
+  METRICS_ENV,
+  MetricsConfigFields,
+  metricsTokenProblems,
+} from '../../shared/service/metrics-config.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 import { checkApiKeys, MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
 import { MAX_CONCURRENT_DIAGNOSES_LIMIT } from './lib/in-flight.ts';
@@ -92,6 +97,8 @@ export const InferenceConfigSchema = Type.Object({
   stateDir: Type.Optional(Type.String({ minLength: 1 })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Bearer token of GET /metrics (docs/metrics.md); absent = open. */
+  ...MetricsConfigFields,
   /** Slow-client guard: ms to send a whole request (one X-ray upload); 0 = none. */
   ...requestTimeoutField(30_000),
 });
@@ -114,6 +121,7 @@ export const INFERENCE_CONFIG_ENV = {
   adminToken: 'ADMIN_TOKEN',
   stateDir: 'STATE_DIR',
   ...TLS_ENV,
+  ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof InferenceConfig, string>;
 
@@ -128,7 +136,7 @@ export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
   let config: InferenceConfig;
   try {
     config = loadConfig(InferenceConfigSchema, INFERENCE_CONFIG_ENV, rest, {
-      check: tlsPairProblems,
+      check: (values) => [...tlsPairProblems(values), ...metricsTokenProblems(values)],
     });
   } catch (error) {
     if (error instanceof ConfigError && apiKeys.problems.length > 0) {

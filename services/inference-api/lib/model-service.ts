@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AggregatorClient } from './aggregator-client.ts';
 import { loadAggregatorModel } from './aggregator-source.ts';
 import { loadDirectoryModel } from './directory-source.ts';
+import type { InferenceMetrics } from './inference-metrics.ts';
 import type { LoadedModel } from './loaded-model.ts';
 import { ModelRegistry, type Lease } from './model-registry.ts';
 import type { ProductionModel } from './production-model.ts';
@@ -38,6 +39,8 @@ export interface ModelServiceOptions {
   client?: AggregatorClient;
   /** 0: poll only at start and on reload(). */
   pollSeconds: number;
+  /** Load times, failures and the model in service (GET /metrics). */
+  metrics?: InferenceMetrics;
 }
 
 /**
@@ -73,6 +76,7 @@ export class ModelService {
   async loadDirectory(): Promise<void> {
     const dir = this.options.modelDir;
     if (dir === undefined) return;
+    const started = performance.now();
     let loaded: LoadedModel;
     try {
       loaded = await loadDirectoryModel(dir);
@@ -80,6 +84,7 @@ export class ModelService {
       throw new Error(`MODEL_DIR ${dir} cannot be loaded: ${describe(error)}`, { cause: error });
     }
     this.registry.swap(loaded);
+    this.options.metrics?.modelLoaded(loaded.info, (performance.now() - started) / 1000);
     this.options.log.info({ model: loaded.info }, 'model loaded from MODEL_DIR');
   }
 
@@ -142,6 +147,7 @@ export class ModelService {
       'loading a new production model',
     );
     this.state.loading = true;
+    const started = performance.now();
     let loaded: LoadedModel;
     try {
       loaded = await loadAggregatorModel(client, production);
@@ -158,6 +164,7 @@ export class ModelService {
       return { status: 'unchanged' };
     }
     this.registry.swap(loaded);
+    this.options.metrics?.modelLoaded(loaded.info, (performance.now() - started) / 1000);
     this.state.lastError = null;
     this.lastLogged = undefined;
     log.info({ model: loaded.info, previous: current?.id ?? null }, 'production model swapped in');
@@ -166,6 +173,7 @@ export class ModelService {
 
   private failed(reason: string, modelId?: string): ReloadOutcome {
     this.state.lastError = reason;
+    this.options.metrics?.pollFailed();
     const keeping = this.registry.current?.info.id;
     this.logOnce(reason, () =>
       this.options.log.warn(
