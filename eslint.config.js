@@ -17,4 +17,23 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The web dashboard's scripts run in the browser (services/aggregator/dashboard).
+    files: ['services/aggregator/dashboard/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'addEventListener',
+          'clearInterval',
+          'document',
+          'EventSource',
+          'fetch',
+          'FormData',
+          'location',
+          'removeEventListener',
+          'setInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

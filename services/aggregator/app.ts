@@ -1,4 +1,5 @@
 import multipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Database } from '../../shared/db/index.ts';
 import { generateToken } from '../../shared/service/auth.ts';
@@ -10,6 +11,7 @@ import { initBackend } from '../../shared/tf/backend.ts';
 import type { AggregatorConfig } from './config.ts';
 import { AdminTokenFile, fixedAdminToken, type AdminTokenSource } from './lib/admin-token.ts';
 import { Authenticator } from './lib/auth.ts';
+import { DASHBOARD_DIR, HTM_PREACT_DIR, VENDOR_FILES } from './lib/dashboard-assets.ts';
 import type { EventStream } from './lib/sse.ts';
 import { formatValidationErrors } from './lib/validation.ts';
 import type { AggregatorContext } from './plugins/context.ts';
@@ -17,6 +19,7 @@ import { useDatabase } from './plugins/database.ts';
 import { createModelStore } from './plugins/model-store.ts';
 import { AggregatorRole, registerRole } from './plugins/role.ts';
 import { createCoordination, type CoordinatorOptions } from './plugins/run-coordinator.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hospitalRoutes } from './routes/hospitals.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -65,6 +68,15 @@ export async function buildApp(
   app.setSchemaErrorFormatter(formatValidationErrors);
   await app.register(multipart, {
     limits: { fileSize: MAX_UPDATE_BYTES, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 },
+  });
+  // The web dashboard (GET /, routes/dashboard.ts): its files, and htm's ESM bundle of preact
+  // straight from node_modules (no build step, nothing fetched from the internet).
+  await app.register(fastifyStatic, { root: DASHBOARD_DIR, prefix: '/dashboard/', index: false });
+  await app.register(fastifyStatic, {
+    root: HTM_PREACT_DIR,
+    prefix: '/dashboard/vendor/',
+    decorateReply: false,
+    allowedPath: (pathName) => VENDOR_FILES.has(pathName),
   });
 
   // Closing: the round loops stop first (preClose: the state stays in the database for the next
@@ -125,6 +137,7 @@ export async function buildApp(
     await app.register(updateRoutes, { ctx });
     await app.register(nodeWorkRoutes, { ctx });
     await app.register(modelRoutes, { ctx });
+    await app.register(dashboardRoutes, { inferenceUrl: config.inferenceUrl });
     await app.ready();
   } catch (error) {
     await app.close();

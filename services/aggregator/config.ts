@@ -43,6 +43,12 @@ export const AggregatorConfigSchema = Type.Object({
   standby: Type.Optional(Type.Boolean()),
   /** How often a standby tries to take the instance lock (default STANDBY_POLL_DEFAULT_SECONDS). */
   standbyPollSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 60 })),
+  /**
+   * The inference API's URL the web dashboard (GET /) sends X-rays to by default; the page
+   * lets the user change it. The inference API must allow this aggregator's origin
+   * (its CORS_ORIGINS).
+   */
+  inferenceUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Slow-client guard: ms to send a whole request (weight updates of up to ~45 MB); 0 = none. */
@@ -62,6 +68,7 @@ export const AGGREGATOR_ENV = {
   publicUrl: 'PUBLIC_URL',
   standby: 'STANDBY',
   standbyPollSeconds: 'STANDBY_POLL_SECONDS',
+  inferenceUrl: 'INFERENCE_URL',
   ...TLS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;
