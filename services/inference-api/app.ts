@@ -25,6 +25,7 @@ import { InferenceMetrics } from './lib/inference-metrics.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
 import { OperatingPointStore } from './lib/operating-point.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
+import { corsPlugin } from './plugins/cors.ts';
 import { inferenceMetricsPlugin } from './plugins/metrics.ts';
 import { modelServicePlugin } from './plugins/model-service.ts';
 import { diagnoseRoutes } from './routes/diagnose.ts';
@@ -121,6 +122,8 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   await app.register(multipart, {
     limits: { ...MULTIPART_LIMITS, fileSize: config.maxUploadBytes },
   });
+  // Browsers on CORS_ORIGINS (the aggregator's dashboard) may call this API.
+  await app.register(corsPlugin, { origins: config.corsOrigins });
 
   // GET /metrics (docs/metrics.md): one registry per app, so tests can build many.
   const registry = new Registry();

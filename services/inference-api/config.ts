@@ -36,6 +36,9 @@ export function servesShippedModel(env: NodeJS.ProcessEnv = process.env): boolea
   return !env.AGGREGATOR_URL && !env.MODEL_DIR;
 }
 
+/** CORS_ORIGINS: origins (scheme, host, port; no path) separated by commas. */
+const CORS_ORIGINS_PATTERN = '^\\s*https?://[^\\s/,]+\\s*(,\\s*https?://[^\\s/,]+\\s*)*$';
+
 export const InferenceConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
   host: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -95,6 +98,11 @@ export const InferenceConfigSchema = Type.Object({
    * (applied by buildApp, like the rate limit).
    */
   stateDir: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * Web origins allowed to call this API from a browser (CORS), comma-separated, e.g. the
+   * aggregator's dashboard `http://127.0.0.1:3000`. Absent = no cross-origin access.
+   */
+  corsOrigins: Type.Optional(Type.String({ pattern: CORS_ORIGINS_PATTERN })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Bearer token of GET /metrics (docs/metrics.md); absent = open. */
@@ -120,6 +128,7 @@ export const INFERENCE_CONFIG_ENV = {
   maxConcurrentDiagnoses: 'MAX_CONCURRENT_DIAGNOSES',
   adminToken: 'ADMIN_TOKEN',
   stateDir: 'STATE_DIR',
+  corsOrigins: 'CORS_ORIGINS',
   ...TLS_ENV,
   ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
