@@ -82,6 +82,13 @@ function probe(): string | null {
   }
 }
 
+/** Why NetnsLab.dropInbound cannot be used here (no nftables' `nft`), or null. */
+export function firewallProblem(): string | null {
+  return spawnSync('nft', ['--version'], { stdio: 'ignore' }).status === 0
+    ? null
+    : 'no `nft` (nftables)';
+}
+
 export interface LabHost {
   name: string;
   /** The namespace: run a command in it with `ip netns exec <netns> ...`. */
@@ -161,6 +168,34 @@ export class NetnsLab {
   /** Plugs it back in. */
   restore(name: string): void {
     ip(['-n', this.switchNetns, 'link', 'set', this.host(name).switchPort, 'up']);
+  }
+
+  /**
+   * Puts the host behind a firewall that lets nothing from the lab in: nftables in its
+   * namespace drops every new inbound connection except the controller's (the site's own
+   * console, so the test can still ask its /health); loopback and the answers to the host's
+   * own connections pass. Put it up before the host opens connections: conntrack only knows
+   * the connections it saw start. Needs `nft` (firewallProblem()).
+   */
+  dropInbound(name: string): void {
+    const { netns } = this.host(name);
+    const nft = (rule: string) => {
+      const result = spawnSync('ip', ['netns', 'exec', netns, 'nft', rule], { encoding: 'utf8' });
+      if (result.error) throw result.error;
+      if (result.status !== 0) throw new Error(`nft ${rule} failed: ${result.stderr.trim()}`);
+    };
+    nft('add table inet perimeter');
+    nft('add chain inet perimeter input { type filter hook input priority 0; policy drop; }');
+    nft('add rule inet perimeter input iif lo accept');
+    nft('add rule inet perimeter input ct state established,related accept');
+    nft(`add rule inet perimeter input ip saddr ${this.controllerAddress} accept`);
+  }
+
+  /** Whether a TCP connection from host `from` to `address`:`port` is set up within 2 s. */
+  connects(from: string, address: string, port: number): boolean {
+    const probe = `exec 3<>/dev/tcp/${address}/${port}`;
+    const args = ['netns', 'exec', this.host(from).netns, 'timeout', '2', 'bash', '-c', probe];
+    return spawnSync('ip', args, { stdio: 'ignore' }).status === 0;
   }
 
   /** `ip <args>` inside a host's namespace; its output. */

@@ -2,6 +2,7 @@ import { decodeXray, ImageDecodeError } from '../../../shared/data/image.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { DISCLAIMER, type Diagnosis } from '../schemas/diagnose.ts';
 import { modelRef } from '../schemas/model.ts';
+import { explainDiagnosis } from './explanation.ts';
 import type { LoadedModel } from './loaded-model.ts';
 
 const DECODE_STATUS: Record<ImageDecodeError['code'], number> = {
@@ -14,12 +15,13 @@ const DECODE_STATUS: Record<ImageDecodeError['code'], number> = {
 
 /**
  * Decodes one X-ray exactly as the model was trained on and scores it; `threshold` is the one
- * in force (the site's operating point or the model's own).
+ * in force (the site's operating point or the model's own). `explain` adds the Grad-CAM map.
  */
 export async function diagnose(
   loaded: LoadedModel,
   bytes: Buffer,
   threshold: number,
+  options: { explain?: boolean } = {},
 ): Promise<Diagnosis> {
   const started = performance.now();
   const { info } = loaded;
@@ -38,6 +40,7 @@ export async function diagnose(
     throw new Error(`model ${info.id} predicted ${p}`);
   }
   const probability = Math.min(Math.max(p, 0), 1);
+  const explanation = options.explain ? await explainDiagnosis(loaded, pixels, bytes) : undefined;
   return {
     label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
     probability,
@@ -45,6 +48,7 @@ export async function diagnose(
     threshold,
     model: modelRef(info),
     timingMs: Math.round((performance.now() - started) * 100) / 100,
+    ...(explanation ? { explanation } : {}),
     disclaimer: DISCLAIMER,
   };
 }

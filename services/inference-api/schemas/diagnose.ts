@@ -11,7 +11,54 @@ export const DiagnoseBodySchema = Type.Object({
   }),
 });
 
+/** The query of POST /diagnose. */
+export const DiagnoseQuerySchema = Type.Object({
+  explain: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description:
+        'Also answer `explanation`: a Grad-CAM heatmap of where the model looked (one extra ' +
+        "backward pass per ensemble member, plus rendering a PNG of the upload's size)",
+    }),
+  ),
+});
+export type DiagnoseQuery = Static<typeof DiagnoseQuerySchema>;
+
 const Probability = Type.Number({ minimum: 0, maximum: 1 });
+
+export const ExplanationSchema = Type.Object(
+  {
+    method: Type.Literal('grad-cam', { description: 'Grad-CAM (Selvaraju et al. 2017)' }),
+    layer: Type.String({
+      description:
+        'The layer explained: the last convolutional stage (stage4_block2_out for the ResNets)',
+    }),
+    grid: Type.Object(
+      { width: Type.Integer({ minimum: 1 }), height: Type.Integer({ minimum: 1 }) },
+      {
+        description:
+          "The map's own resolution (the layer's spatial size) before it is upsampled: each " +
+          'cell covers width/grid.width x height/grid.height pixels of the image',
+      },
+    ),
+    width: Type.Integer({ minimum: 1, description: 'Width of the heatmap = of the upload' }),
+    height: Type.Integer({ minimum: 1, description: 'Height of the heatmap = of the upload' }),
+    heatmapPng: Type.String({
+      contentEncoding: 'base64',
+      contentMediaType: 'image/png',
+      description:
+        'Base64 RGB PNG: the X-ray in gray with the map (0..1, inferno colours, more opaque ' +
+        "where hotter) blended over it. For an ensemble, the mean of the members' maps",
+    }),
+    timingMs: Type.Number({ description: 'The part of the diagnosis timingMs spent explaining' }),
+  },
+  {
+    description:
+      'Where the model looked for PNEUMONIA evidence (the gradient of its log-odds at the last ' +
+      'conv stage), not a localisation of disease. Present only with explain=true',
+  },
+);
+export type Explanation = Static<typeof ExplanationSchema>;
 
 export const DiagnosisSchema = Type.Object({
   label: Type.Union([Type.Literal('NORMAL'), Type.Literal('PNEUMONIA')]),
@@ -19,7 +66,10 @@ export const DiagnosisSchema = Type.Object({
   probabilities: Type.Object({ NORMAL: Probability, PNEUMONIA: Probability }),
   threshold: Type.Number({ description: 'label is PNEUMONIA when probability >= threshold' }),
   model: ModelRefSchema,
-  timingMs: Type.Number({ description: 'Decoding and inference time on the server' }),
+  timingMs: Type.Number({
+    description: 'Decoding and inference time on the server, with the explanation if asked',
+  }),
+  explanation: Type.Optional(ExplanationSchema),
   disclaimer: Type.Literal(DISCLAIMER),
 });
 export type Diagnosis = Static<typeof DiagnosisSchema>;
