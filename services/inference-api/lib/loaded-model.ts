@@ -2,6 +2,12 @@ import { buildModel, type ArchitectureName } from '../../../shared/model/archite
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
 import type { tf } from '../../../shared/tf/tf.ts';
 import { ensembleScorer } from '../../../shared/model/ensemble.ts';
+import {
+  ensembleGradCam,
+  gradCamExplainer,
+  type GradCamExplainer,
+  type GradCamMap,
+} from '../../../shared/model/grad-cam.ts';
 import { ttaScorer, type TtaPolicy } from '../../../shared/model/tta.ts';
 import type { BatchScorer } from '../../../shared/training/predict.ts';
 import type { NamedWeights } from '../../../shared/weights/index.ts';
@@ -11,6 +17,11 @@ import type { LoadedModelInfo } from '../schemas/model.ts';
 export interface LoadedModel {
   readonly score: BatchScorer;
   readonly info: LoadedModelInfo;
+  /**
+   * Grad-CAM of one decoded image (size x size, as `score` reads it), the members' mean map
+   * for an ensemble; throws GradCamUnsupportedError for a network without a usable conv stage.
+   */
+  explain(pixels: Float32Array): GradCamMap;
   /** Frees the model's tensors; idempotent. */
   dispose(): void;
 }
@@ -50,9 +61,15 @@ export function instantiateModel(
     throw error;
   }
   let disposed = false;
+  // Built on the first explanation: a model that cannot explain still serves diagnoses.
+  let explainers: GradCamExplainer[] | undefined;
   return {
     score: ttaScorer(ensembleScorer(networks), spec.tta ?? 'none'),
     info: { ...info, members: networks.length },
+    explain(pixels) {
+      explainers ??= networks.map((n) => gradCamExplainer(n));
+      return ensembleGradCam(explainers, pixels, size);
+    },
     dispose() {
       if (disposed) return;
       disposed = true;

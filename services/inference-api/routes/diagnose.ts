@@ -1,13 +1,21 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 import { API_KEY_SECURITY_SCHEMES, type DiagnoseAccess } from '../lib/access.ts';
 import { diagnose } from '../lib/diagnose.ts';
+import { HttpError } from '../../../shared/service/errors.ts';
 import { noModel } from '../lib/errors.ts';
 import { BUSY_RETRY_AFTER_SECONDS, type InFlightLimit } from '../lib/in-flight.ts';
 import type { ModelService } from '../lib/model-service.ts';
 import type { OperatingPointStore } from '../lib/operating-point.ts';
 import { notMultipart, readImageUpload } from '../lib/upload.ts';
-import { DiagnoseBodySchema, DiagnosisSchema, type Diagnosis } from '../schemas/diagnose.ts';
+import {
+  DiagnoseBodySchema,
+  DiagnoseQuerySchema,
+  DiagnosisSchema,
+  type DiagnoseQuery,
+  type Diagnosis,
+} from '../schemas/diagnose.ts';
 
 export interface DiagnoseRoutesOptions {
   models: ModelService;
@@ -20,6 +28,26 @@ export interface DiagnoseRoutesOptions {
   operatingPoints: OperatingPointStore;
 }
 
+/**
+ * The query is validated (and 'true'/'false' turned into booleans) from its TypeBox schema;
+ * the multipart body is read by the handler, so its schema is documentation only.
+ */
+const queryOnlyValidator: FastifySchemaCompiler<unknown> = ({ httpPart }) => {
+  if (httpPart !== 'querystring') return () => true;
+  return (data) => {
+    const value = Value.Convert(
+      DiagnoseQuerySchema,
+      Value.Default(DiagnoseQuerySchema, data ?? {}),
+    );
+    if (Value.Check(DiagnoseQuerySchema, value)) return { value };
+    const [first] = Value.Errors(DiagnoseQuerySchema, value);
+    const where = first?.path ? `querystring ${first.path.slice(1)}` : 'querystring';
+    return {
+      error: new HttpError(400, 'invalid-request', `${where}: ${first?.message ?? 'invalid'}`),
+    };
+  };
+};
+
 export async function diagnoseRoutes(
   app: FastifyInstance,
   { models, maxUploadBytes, access, inFlight, operatingPoints }: DiagnoseRoutesOptions,
@@ -30,7 +58,7 @@ export async function diagnoseRoutes(
     throw error.code?.startsWith('FST_ERR_CTP_') ? notMultipart() : error;
   });
 
-  app.post(
+  app.post<{ Querystring: DiagnoseQuery }>(
     '/diagnose',
     {
       schema: {
@@ -51,16 +79,21 @@ export async function diagnoseRoutes(
             ? ` At most ${inFlight.max} requests in flight at once (MAX_CONCURRENT_DIAGNOSES): ` +
               `beyond, 503 \`busy\` with \`retry-after: ${BUSY_RETRY_AFTER_SECONDS}\`, answered ` +
               'before the upload is read.'
-            : ''),
+            : '') +
+          ' With `explain=true` the answer adds `explanation`, a Grad-CAM heatmap (PNG of the ' +
+          "upload's size) of where the model looked: it costs one extra backward pass through " +
+          'the head per ensemble member and a PNG encoding, included in `timingMs`; a model ' +
+          'without a usable last conv stage answers 409 `explain-unsupported`.',
         tags: ['inference'],
         consumes: ['multipart/form-data'],
+        querystring: DiagnoseQuerySchema,
         body: DiagnoseBodySchema,
         ...(access.keysRequired ? { security: [{ apiKey: [] }, { apiKeyBearer: [] }] } : {}),
         response: {
           200: DiagnosisSchema,
           400: ERROR_RESPONSE_SCHEMA,
           ...(access.keysRequired ? { 401: ERROR_RESPONSE_SCHEMA } : {}),
-          ...errorResponses(413, 415),
+          ...errorResponses(409, 413, 415),
           ...(access.limiter ? { 429: ERROR_RESPONSE_SCHEMA } : {}),
           503: {
             ...ERROR_RESPONSE_SCHEMA,
@@ -89,7 +122,7 @@ export async function diagnoseRoutes(
       onRequest: [access.onRequest, inFlight.onRequest],
       // The body schema documents the form for OpenAPI; the multipart stream is not a parsed
       // body, so the handler checks it (field, size, format) instead of the validator.
-      validatorCompiler: () => () => true,
+      validatorCompiler: queryOnlyValidator,
     },
     (request): Promise<Diagnosis> =>
       inFlight.run(request, async () => {
@@ -100,7 +133,9 @@ export async function diagnoseRoutes(
         if (!lease) throw noModel();
         try {
           const threshold = operatingPoints.threshold(lease.value.info);
-          return await diagnose(lease.value, bytes, threshold);
+          return await diagnose(lease.value, bytes, threshold, {
+            explain: request.query.explain === true,
+          });
         } finally {
           lease.release();
         }
