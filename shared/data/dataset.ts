@@ -26,7 +26,8 @@ export interface LoadDatasetOptions {
 }
 
 export const MANIFEST_FILE = 'manifest.csv';
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
+/** What a class folder scan picks up; DICOM files are decoded by content (shared/data/dicom.ts). */
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.dcm', '.dicom'];
 
 export class DatasetError extends Error {
   constructor(message: string) {
@@ -131,7 +132,8 @@ async function fromFolders(dir: string): Promise<XrayRecord[] | null> {
  * Lists the labelled images of a dataset folder, sorted by path. Uses dir/manifest.csv
  * (columns path,label[,patient_id,source_split,...], paths relative to dir) when present;
  * otherwise scans dir/NORMAL and dir/PNEUMONIA (folder names case-insensitive) for
- * .jpg/.jpeg/.png files and derives patient ids from the file names.
+ * .jpg/.jpeg/.png/.dcm/.dicom files and derives patient ids from the file names. A manifest
+ * may list any of these.
  */
 export async function loadDataset(
   dir: string,
@@ -150,7 +152,8 @@ export async function loadDataset(
       );
     }
   }
-  if (records.length === 0) throw new DatasetError(`no .jpg/.jpeg/.png images found in ${root}`);
+  if (records.length === 0)
+    throw new DatasetError(`no ${IMAGE_EXTENSIONS.join('/')} images found in ${root}`);
   return sortRecords(records);
 }
 

@@ -4,10 +4,22 @@
  * Pipeline (sharp / libvips, runs on the libuv thread pool): JPEG or PNG of any size and
  * colour type -> honour EXIF orientation -> flatten alpha onto black -> grayscale -> plain
  * resize to size x size (fit 'fill', Lanczos-3, aspect ratio NOT kept: that is how the
- * training set was made) -> optional CLAHE -> 8-bit -> float normalisation.
+ * training set was made) -> optional CLAHE -> 8-bit -> float normalisation. A DICOM Part 10
+ * file (found by its 'DICM' magic, not its name) is first turned into 8-bit gray by dicom.ts
+ * and then takes the same path from the resize on.
  */
 import { readFile } from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import { decodeDicom, isDicom, readDicomSummary, type DicomSummary } from './dicom.ts';
+import { ImageDecodeError, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from './image-errors.ts';
+
+export {
+  IMAGE_DECODE_STATUS,
+  ImageDecodeError,
+  MAX_IMAGE_PIXELS,
+  MIN_IMAGE_SIDE,
+} from './image-errors.ts';
+export type { ImageDecodeErrorCode } from './image-errors.ts';
 
 export type Normalization = 'per-image' | 'unit';
 
@@ -39,24 +51,6 @@ export const EQUALIZATION_DESCRIPTION =
 const CLAHE_GRID = 8;
 const CLAHE_MAX_SLOPE = 3;
 
-/** Smallest accepted width or height of an input image. */
-export const MIN_IMAGE_SIDE = 32;
-/** Largest accepted input (width x height), against decompression bombs. */
-export const MAX_IMAGE_PIXELS = 50_000_000;
-
-export type ImageDecodeErrorCode =
-  'empty' | 'corrupt' | 'unsupported-format' | 'too-small' | 'too-large';
-
-export class ImageDecodeError extends Error {
-  readonly code: ImageDecodeErrorCode;
-
-  constructor(code: ImageDecodeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ImageDecodeError';
-    this.code = code;
-  }
-}
-
 export interface DecodeOptions {
   /** Output width and height in pixels. */
   size: number;
@@ -66,7 +60,7 @@ export interface DecodeOptions {
   equalize?: boolean;
 }
 
-export type SupportedFormat = 'jpeg' | 'png';
+export type SupportedFormat = 'jpeg' | 'png' | 'dicom';
 
 export interface ImageInfo {
   format: SupportedFormat;
@@ -95,7 +89,6 @@ const OTHER_FORMATS: ReadonlyArray<{ name: string; test: (b: Buffer) => boolean 
   },
   { name: 'BMP', test: (b) => b.subarray(0, 2).toString('latin1') === 'BM' && b.length > 26 },
   { name: 'HEIF/AVIF', test: (b) => b.subarray(4, 8).toString('latin1') === 'ftyp' },
-  { name: 'DICOM', test: (b) => b.subarray(128, 132).toString('latin1') === 'DICM' },
   {
     name: 'JPEG 2000',
     test: (b) => b.subarray(0, 4).equals(Buffer.from([0x00, 0x00, 0x00, 0x0c])),
@@ -116,6 +109,7 @@ function sniffFormat(bytes: Buffer): SupportedFormat | { other: string } | null 
   ) {
     return 'png';
   }
+  if (isDicom(bytes)) return 'dicom';
   const other = OTHER_FORMATS.find((f) => f.test(bytes));
   return other ? { other: other.name } : null;
 }
@@ -160,14 +154,18 @@ async function inspect(bytes: Buffer, source: string | undefined): Promise<Image
   if (sniffed === null) {
     throw new ImageDecodeError(
       'corrupt',
-      `${label(source)} is not an image: no JPEG or PNG signature in its first bytes`,
+      `${label(source)} is not an image: no JPEG, PNG or DICOM signature in its first bytes`,
     );
   }
   if (typeof sniffed !== 'string') {
     throw new ImageDecodeError(
       'unsupported-format',
-      `${label(source)} is ${sniffed.other}; only JPEG and PNG are supported`,
+      `${label(source)} is ${sniffed.other}; only JPEG, PNG and DICOM are supported`,
     );
+  }
+  if (sniffed === 'dicom') {
+    const { rows, columns } = readDicomSummary(bytes, source);
+    return { format: 'dicom', width: columns, height: rows, channels: 1 };
   }
   let meta: Metadata;
   try {
@@ -201,21 +199,47 @@ export async function readImageInfo(input: Buffer | string): Promise<ImageInfo> 
   return inspect(bytes, source);
 }
 
+/** A decoded image, with the DICOM summary when the input was a DICOM file. */
+export interface DecodedGray8 {
+  pixels: Uint8Array;
+  dicom?: DicomSummary;
+}
+
+/** The gray image, before resizing, as a sharp pipeline. */
+async function openGray(
+  bytes: Buffer,
+  source: string | undefined,
+): Promise<{ pipeline: Sharp; format: SupportedFormat; dicom?: DicomSummary }> {
+  if (isDicom(bytes)) {
+    const { data, width, height, summary } = await decodeDicom(bytes, source);
+    const pipeline = sharp(data, { raw: { width, height, channels: 1 }, ...SHARP_INPUT });
+    return { pipeline, format: 'dicom', dicom: summary };
+  }
+  const info = await inspect(bytes, source);
+  const pipeline = sharp(bytes, SHARP_INPUT).flatten({ background: '#000000' }).greyscale();
+  return { pipeline, format: info.format };
+}
+
 /** Decodes to 8-bit grayscale, size x size, row-major (no normalisation). */
 export async function decodeGray8(
   input: Buffer | string,
   opts: { size: number; equalize?: boolean },
 ): Promise<Uint8Array> {
+  return (await decodeGray8Image(input, opts)).pixels;
+}
+
+/** decodeGray8, also telling what the DICOM header says about the image when it is one. */
+export async function decodeGray8Image(
+  input: Buffer | string,
+  opts: { size: number; equalize?: boolean },
+): Promise<DecodedGray8> {
   const { size } = opts;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
   const { bytes, source } = await toBytes(input);
-  const info = await inspect(bytes, source);
-  let pipeline = sharp(bytes, SHARP_INPUT)
-    .flatten({ background: '#000000' })
-    .greyscale()
-    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
+  const opened = await openGray(bytes, source);
+  let pipeline = opened.pipeline.resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
   if (opts.equalize) {
     const tile = Math.max(1, Math.round(size / CLAHE_GRID));
     pipeline = pipeline.clahe({ width: tile, height: tile, maxSlope: CLAHE_MAX_SLOPE });
@@ -224,7 +248,7 @@ export async function decodeGray8(
   try {
     out = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw sharpFailure(err, source, info.format);
+    throw sharpFailure(err, source, opened.format);
   }
   if (out.info.channels !== 1 || out.data.length !== size * size) {
     throw new ImageDecodeError(
@@ -232,7 +256,8 @@ export async function decodeGray8(
       `${label(source)} decoded to ${out.info.width}x${out.info.height}x${out.info.channels}, expected ${size}x${size}x1`,
     );
   }
-  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
+  const pixels = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
+  return opened.dicom ? { pixels, dicom: opened.dicom } : { pixels };
 }
 
 /** Normalises 8-bit pixels to floats (see NORMALIZATION_DESCRIPTIONS). */
@@ -260,14 +285,23 @@ export function normalizePixels(
 }
 
 /**
- * Decodes a JPEG or PNG (file path or bytes) to size*size floats, row-major, one channel.
- * Throws ImageDecodeError for empty, corrupt, truncated, non-JPEG/PNG, too small (< 32 px a
- * side) or too large (> 50 megapixels) input.
+ * Decodes a JPEG, PNG or DICOM file (path or bytes) to size*size floats, row-major, one
+ * channel. Throws ImageDecodeError for empty, corrupt, truncated, other formats, too small
+ * (< 32 px a side) or too large (> 50 megapixels) input, and DICOM files it cannot decode.
  */
 export async function decodeXray(
   input: Buffer | string,
   opts: DecodeOptions,
 ): Promise<Float32Array> {
-  const gray = await decodeGray8(input, opts);
-  return normalizePixels(gray, opts.normalization ?? DEFAULT_NORMALIZATION);
+  return (await decodeXrayImage(input, opts)).pixels;
+}
+
+/** decodeXray, also telling what the DICOM header says about the image when it is one. */
+export async function decodeXrayImage(
+  input: Buffer | string,
+  opts: DecodeOptions,
+): Promise<{ pixels: Float32Array; dicom?: DicomSummary }> {
+  const { pixels, dicom } = await decodeGray8Image(input, opts);
+  const normalized = normalizePixels(pixels, opts.normalization ?? DEFAULT_NORMALIZATION);
+  return dicom ? { pixels: normalized, dicom } : { pixels: normalized };
 }

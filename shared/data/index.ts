@@ -2,23 +2,29 @@
 export {
   DEFAULT_NORMALIZATION,
   EQUALIZATION_DESCRIPTION,
+  IMAGE_DECODE_STATUS,
   ImageDecodeError,
   MAX_IMAGE_PIXELS,
   MIN_IMAGE_SIDE,
   NORMALIZATION_DESCRIPTIONS,
   PER_IMAGE_EPSILON,
   decodeGray8,
+  decodeGray8Image,
   decodeXray,
+  decodeXrayImage,
   normalizePixels,
   readImageInfo,
 } from './image.ts';
 export type {
+  DecodedGray8,
   DecodeOptions,
   ImageDecodeErrorCode,
   ImageInfo,
   Normalization,
   SupportedFormat,
 } from './image.ts';
+export { decodeDicom, isDicom, readDicomSummary } from './dicom.ts';
+export type { DicomGray8, DicomSummary } from './dicom.ts';
 export {
   DatasetError,
   IMAGE_EXTENSIONS,

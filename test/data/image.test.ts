@@ -195,7 +195,7 @@ describe('ImageDecodeError codes', () => {
     expect(await codeOf(await raw(64, 64, 3).webp().toBuffer())).toBe('unsupported-format');
     expect(await codeOf(await raw(64, 64, 3).tiff().toBuffer())).toBe('unsupported-format');
     await expect(decodeXray(await raw(64, 64, 3).webp().toBuffer(), { size: 32 })).rejects.toThrow(
-      /WebP.*JPEG and PNG/,
+      /WebP.*JPEG, PNG and DICOM/,
     );
   });
 
