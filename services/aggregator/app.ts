@@ -1,15 +1,19 @@
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { Registry } from 'prom-client';
 import type { Database } from '../../shared/db/index.ts';
 import { generateToken } from '../../shared/service/auth.ts';
 import { createServiceApp } from '../../shared/service/create-app.ts';
+import { metricsTokenSource } from '../../shared/service/metrics-config.ts';
+import { metricsPlugin } from '../../shared/service/metrics-plugin.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { AggregatorConfig } from './config.ts';
 import { AdminTokenFile, fixedAdminToken, type AdminTokenSource } from './lib/admin-token.ts';
+import { AggregatorMetrics } from './lib/aggregator-metrics.ts';
 import { Authenticator } from './lib/auth.ts';
 import { DASHBOARD_DIR, HTM_PREACT_DIR, VENDOR_FILES } from './lib/dashboard-assets.ts';
 import type { EventStream } from './lib/sse.ts';
@@ -99,6 +103,20 @@ export async function buildApp(
     // ConfigError naming the variable.
     const now = deps.now ?? Date.now;
     const admin = adminTokenSource(app, config, now);
+    // METRICS_TOKEN_FILE likewise.
+    const metricsToken = metricsTokenSource(config, {
+      onProblem: (message) => app.log.error(message),
+      onChange: () => app.log.info('METRICS_TOKEN_FILE re-read: a new token is in force'),
+      now,
+    });
+    // GET /metrics (docs/metrics.md): one registry per app, so tests can build many.
+    const registry = new Registry();
+    await app.register(metricsPlugin, {
+      registry,
+      service: 'fedxray-aggregator',
+      version: SOFTWARE_VERSION,
+      token: metricsToken,
+    });
 
     await initBackend({ log: (line) => app.log.info(line) });
 
@@ -107,7 +125,8 @@ export async function buildApp(
     closers.push(close);
     const store = await createModelStore(config);
     const role = new AggregatorRole(takeover === null);
-    const coordination = createCoordination(app, db.prisma, store, deps, role);
+    const metrics = new AggregatorMetrics(registry, db.prisma, app.log);
+    const coordination = createCoordination(app, db.prisma, store, deps, role, metrics);
     stoppers.push(() => coordination.coordinator.close());
     stoppers.push(async () => coordination.tunnel.close());
     takeover
@@ -126,6 +145,7 @@ export async function buildApp(
       ...coordination,
       streams: new Set<EventStream>(),
       keepAliveMs: deps.keepAliveMs ?? 15_000,
+      metrics,
       now,
     };
 

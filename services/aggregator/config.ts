@@ -2,6 +2,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
 import { MIN_TOKEN_LENGTH } from '../../shared/service/secret-file.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
+import {
+  METRICS_ENV,
+  MetricsConfigFields,
+  metricsTokenProblems,
+} from '../../shared/service/metrics-config.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 /** The longest ADMIN_TOKEN_GRACE_SECONDS: an hour (a grace is for a switch-over, not a second token). */
@@ -51,6 +56,8 @@ export const AggregatorConfigSchema = Type.Object({
   inferenceUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Bearer token of GET /metrics (docs/metrics.md); absent = open. */
+  ...MetricsConfigFields,
   /** Slow-client guard: ms to send a whole request (weight updates of up to ~45 MB); 0 = none. */
   ...requestTimeoutField(600_000),
 });
@@ -70,12 +77,17 @@ export const AGGREGATOR_ENV = {
   standbyPollSeconds: 'STANDBY_POLL_SECONDS',
   inferenceUrl: 'INFERENCE_URL',
   ...TLS_ENV,
+  ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 } as const satisfies Record<keyof AggregatorConfig, string>;
 
 export function loadAggregatorConfig(env: NodeJS.ProcessEnv = process.env): AggregatorConfig {
   return loadConfig(AggregatorConfigSchema, AGGREGATOR_ENV, env, {
-    check: (values) => [...tlsPairProblems(values), ...adminTokenProblems(values)],
+    check: (values) => [
+      ...tlsPairProblems(values),
+      ...adminTokenProblems(values),
+      ...metricsTokenProblems(values),
+    ],
   });
 }
 

@@ -9,6 +9,7 @@ import {
 import { encodeWeights, packWeights } from '../../../shared/weights/index.ts';
 import type { NodeTrainRequest } from '../schemas/hospital-node.ts';
 import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
+import { STRATEGY_REJECTION, type AggregatorMetrics } from './aggregator-metrics.ts';
 import { CANDIDATE_PREFIX, evaluateCandidate, type EvaluationGrants } from './evaluation.ts';
 import type { HospitalClient } from './hospital-client.ts';
 import type { ModelStore } from './model-store.ts';
@@ -39,6 +40,8 @@ export interface CoordinatorDeps {
   jobPollMs: number;
   /** Failed status checks in a row after which a node's part of the round fails. */
   maxMissedPolls: number;
+  /** Updates the strategy leaves out are counted here (GET /metrics). */
+  metrics?: Pick<AggregatorMetrics, 'updateRejected'>;
 }
 
 export type RoundOutcome = { ok: true; model: ModelVersion } | { ok: false; reason: string };
@@ -211,8 +214,10 @@ export class RoundRunner {
     const aggregation = await aggregateRound(
       {
         ...this.deps,
-        reject: (hospital, reason) =>
-          move(hospital, ['accepted'], 'rejected', { failureReason: reason }),
+        reject: async (hospital, reason) => {
+          await move(hospital, ['accepted'], 'rejected', { failureReason: reason });
+          this.deps.metrics?.updateRejected(STRATEGY_REJECTION);
+        },
       },
       { runId: run.id, round, input, settings, strategy, updates },
     );

@@ -23,10 +23,18 @@ export function endsRun(event: RunEvent): boolean {
 /** In-process publish/subscribe of run progress, for GET /rounds/:id/events. */
 export class RunEvents {
   private readonly listeners = new Map<string, Set<(event: RunEvent) => void>>();
+  private readonly everyRun = new Set<(event: RunEvent) => void>();
 
   publish(runId: string, type: RunEventType, data: Record<string, unknown>): void {
     const event: RunEvent = { type, runId, data };
     for (const listener of this.listeners.get(runId) ?? []) listener(event);
+    for (const listener of this.everyRun) listener(event);
+  }
+
+  /** Every run's events (the metrics); returns the unsubscribe function. */
+  subscribeAll(listener: (event: RunEvent) => void): () => void {
+    this.everyRun.add(listener);
+    return () => this.everyRun.delete(listener);
   }
 
   /** Returns the unsubscribe function. */

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../../../shared/db/index.ts';
+import type { AggregatorMetrics } from '../lib/aggregator-metrics.ts';
 import type { Authenticator } from '../lib/auth.ts';
 import type { EvaluationGrants } from '../lib/evaluation.ts';
 import type { ModelStore } from '../lib/model-store.ts';
@@ -22,6 +23,8 @@ export interface AggregatorContext {
   /** Open event streams, ended when the app closes. */
   streams: Set<EventStream>;
   keepAliveMs: number;
+  /** The aggregator's own metrics (GET /metrics). */
+  metrics: AggregatorMetrics;
   /** Milliseconds clock of token expiry (AggregatorDeps.now; default Date.now). */
   now: () => number;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../../shared/db/index.ts';
+import type { AggregatorMetrics } from '../lib/aggregator-metrics.ts';
 import { EvaluationGrants } from '../lib/evaluation.ts';
 import { HospitalClient, type HospitalClientOptions } from '../lib/hospital-client.ts';
 import { NodeTunnel } from '../lib/node-tunnel.ts';
@@ -37,6 +38,7 @@ export function createCoordination(
   store: ModelStore,
   options: CoordinatorOptions,
   role: { readonly active: boolean },
+  metrics?: AggregatorMetrics,
 ): Coordination {
   const events = new RunEvents();
   const signals = new RoundSignals();
@@ -52,7 +54,9 @@ export function createCoordination(
     log: app.log,
     jobPollMs: options.jobPollMs ?? 2_000,
     maxMissedPolls: options.maxMissedPolls ?? 3,
+    metrics,
   });
+  metrics?.observe(events);
   let ready = false;
   app.addHook('onReady', async () => {
     ready = true;

@@ -106,6 +106,7 @@ export const updateRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
               numSamples: upload.meta.numSamples,
             },
           });
+          if (fresh) ctx.metrics.updateAccepted();
           return reply.status(fresh ? 202 : 200).send(receipt);
         } catch (error) {
           await auditRefusal(ctx, request, hospital, runId, upload?.meta, error);
@@ -116,7 +117,7 @@ export const updateRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = asyn
   );
 };
 
-/** Audits a refused upload (never fails the answer: a failure is logged). */
+/** Audits and counts a refused upload (never fails the answer: a failure is logged). */
 async function auditRefusal(
   ctx: AggregatorContext,
   request: FastifyRequest,
@@ -126,6 +127,8 @@ async function auditRefusal(
   error: unknown,
 ): Promise<void> {
   const status = (error as { statusCode?: number }).statusCode ?? 500;
+  const code = error instanceof HttpError ? error.code : 'error';
+  ctx.metrics.updateRejected(code);
   await audit(ctx.prisma, {
     actor: `hospital:${hospital.id}`,
     action: status === 422 ? 'update.rejected' : 'update.refused',
@@ -135,7 +138,7 @@ async function auditRefusal(
       round: meta?.round ?? null,
       jobId: meta?.jobId ?? null,
       status,
-      code: error instanceof HttpError ? error.code : 'error',
+      code,
       reason: error instanceof Error ? error.message.slice(0, 500) : String(error),
     },
   }).catch((failure: unknown) => request.log.error({ err: failure }, 'audit failed'));
