@@ -21,3 +21,19 @@ export {
   thresholdFromHistogram,
   type ScoreHistogram,
 } from './score-histogram.ts';
+export {
+  RELIABILITY_BINS,
+  TEMPERATURE_GRID,
+  calibrateTemperature,
+  curveImages,
+  curveProblem,
+  expectedCalibrationError,
+  fitTemperature,
+  mergeTemperatureCurves,
+  reliabilityAt,
+  temperProbability,
+  temperatureCurve,
+  type ReliabilityBin,
+  type TemperatureCalibration,
+  type TemperatureCurve,
+} from './temperature-scaling.ts';
