@@ -108,7 +108,7 @@ describe('POST /diagnose?explain=true', () => {
 
   it('answers no explanation without explain or with explain=false', async () => {
     const image = await rgbPng(64, 64);
-    for (const query of ['', '?explain=false']) {
+    for (const query of ['', '?explain=false', '?explain=0']) {
       const res = await diagnose(image, query);
       expect(res.status).toBe(200);
       expect(res.body).not.toHaveProperty('explanation');
