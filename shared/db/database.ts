@@ -26,6 +26,7 @@ import {
   type MigrateResult,
   type SqlSession,
 } from './migrate.ts';
+import { processAlive } from '../util/process-alive.ts';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -275,15 +276,6 @@ function acquireLockFile(lockPath: string, dataDir: string): () => void {
   };
   process.on('exit', release);
   return release;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

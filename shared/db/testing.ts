@@ -21,6 +21,7 @@ import {
   type DatabaseKind,
 } from './database.ts';
 import { applyMigrations, readMigrations } from './migrate.ts';
+import { processAlive } from '../util/process-alive.ts';
 
 export const TEST_POSTGRES_ADMIN_URL =
   process.env.FEDXRAY_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -148,13 +149,4 @@ export async function listTestDatabases(): Promise<string[]> {
     );
     return rows.map((r) => r.datname);
   });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

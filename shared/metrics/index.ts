@@ -1,4 +1,5 @@
 export type { ConfusionMatrix, Estimate, EvaluationReport } from './types.ts';
+export { pointEstimates } from './types.ts';
 export { computeMetrics, type ComputeMetricsOptions } from './evaluate.ts';
 export { confusionMatrix } from './confusion.ts';
 export { wilsonInterval } from './wilson.ts';

@@ -37,3 +37,22 @@ export interface EvaluationReport {
 export function undefinedEstimate(): Estimate {
   return { value: 0, ci95: [0, 1] };
 }
+
+/** The headline figures of a report as plain numbers (the point estimates, no intervals). */
+export function pointEstimates(report: EvaluationReport): {
+  accuracy: number;
+  precision: number;
+  recall: number;
+  specificity: number;
+  f1: number;
+  auc: number;
+} {
+  return {
+    accuracy: report.accuracy.value,
+    precision: report.precision.value,
+    recall: report.recall.value,
+    specificity: report.specificity.value,
+    f1: report.f1.value,
+    auc: report.auc.value,
+  };
+}

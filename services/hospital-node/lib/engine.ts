@@ -2,7 +2,9 @@ import pLimit from 'p-limit';
 import { ImageCache } from '../../../shared/data/index.ts';
 import {
   computeMetrics,
+  pointEstimates,
   scoreHistogram,
+  temperatureCurve,
   type ScoreHistogram,
 } from '../../../shared/metrics/index.ts';
 import { usesBatchNorm } from '../../../shared/model/architectures.ts';
@@ -125,15 +127,12 @@ export class LocalEngine {
         n: report.n,
         threshold,
         loss: predictions.loss,
-        accuracy: report.accuracy.value,
-        precision: report.precision.value,
-        recall: report.recall.value,
-        specificity: report.specificity.value,
-        f1: report.f1.value,
-        auc: report.auc.value,
+        ...pointEstimates(report),
         confusion: report.confusion,
         // Counts per score bin, so the aggregator can choose the threshold on all hospitals.
         histogram: scoreHistogram(predictions.labels, predictions.probabilities, HISTOGRAM_BINS),
+        // NLL and reliability sums per temperature, so it can fit calibrated probabilities.
+        temperature: temperatureCurve(predictions.labels, predictions.probabilities),
       };
     });
   }

@@ -2,6 +2,7 @@ import { loadDataset } from '../../data/index.ts';
 import {
   computeMetrics,
   formatReportTable,
+  pointEstimates,
   probabilisticScores,
   type EvaluationReport,
   type ProbabilisticScores,
@@ -175,12 +176,7 @@ export function toEvaluationJson(
   data: string,
 ): EvaluationJson {
   return {
-    accuracy: report.accuracy.value,
-    precision: report.precision.value,
-    recall: report.recall.value,
-    specificity: report.specificity.value,
-    f1: report.f1.value,
-    auc: report.auc.value,
+    ...pointEstimates(report),
     logLoss: scores.logLoss.value,
     brier: scores.brier.value,
     ece: scores.ece.value,
