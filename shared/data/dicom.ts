@@ -88,13 +88,12 @@ function parse(bytes: Uint8Array, source: string | undefined): { dataSet: DataSe
         '(files without the Part 10 preamble and meta header are not supported)',
     );
   }
-  let meta: DataSet;
+  let uid: string;
   try {
-    meta = dicomParser.readPart10Header(bytes);
+    uid = dicomParser.readPart10Header(bytes).string('x00020010') ?? '';
   } catch {
     throw corrupt(source, 'the file meta information (group 0002) cannot be read');
   }
-  const uid = meta.string('x00020010') ?? '';
   const syntax = SUPPORTED_TRANSFER_SYNTAXES[uid];
   if (syntax === undefined) {
     const shown = uidForMessage(uid);

@@ -212,7 +212,10 @@ async function openGray(
 ): Promise<{ pipeline: Sharp; format: SupportedFormat; dicom?: DicomSummary }> {
   if (isDicom(bytes)) {
     const { data, width, height, summary } = await decodeDicom(bytes, source);
-    const pipeline = sharp(data, { raw: { width, height, channels: 1 }, ...SHARP_INPUT });
+    const pipeline = sharp(data, {
+      raw: { width, height, channels: 1 },
+      ...SHARP_INPUT,
+    }).greyscale();
     return { pipeline, format: 'dicom', dicom: summary };
   }
   const info = await inspect(bytes, source);
