@@ -1,9 +1,13 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { Registry } from 'prom-client';
 import { createServiceApp } from '../../shared/service/create-app.ts';
+import { metricsTokenSource } from '../../shared/service/metrics-config.ts';
+import { metricsPlugin } from '../../shared/service/metrics-plugin.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { SOFTWARE_VERSION } from '../../shared/service/version.ts';
 import { initBackend } from '../../shared/tf/backend.ts';
 import type { HospitalConfig } from './config.ts';
+import { HospitalMetrics } from './lib/hospital-metrics.ts';
 import { startWorkPoller } from './lib/work-poller.ts';
 import { createHospitalContext, type HospitalDeps } from './plugins/hospital.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
@@ -26,6 +30,11 @@ export async function buildApp(
   // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set: a bad file is a ConfigError before anything
   // else starts.
   const https = await loadTlsCredentials(config);
+  // METRICS_TOKEN_FILE likewise: read now, re-read when it changes.
+  const metricsToken = metricsTokenSource(config, {
+    onProblem: (message) => app.log.error(message),
+    onChange: () => app.log.info('METRICS_TOKEN_FILE re-read: a new token is in force'),
+  });
   // External plugins: request ids, redacted logs, OpenAPI + Swagger UI, JSON errors, /health.
   const app = await createServiceApp({
     name: 'fedxray-hospital-node',
@@ -41,8 +50,17 @@ export async function buildApp(
 
   // The app's own plugins: the tfjs backend, the local data, the engine and the job manager.
   try {
+    // GET /metrics (docs/metrics.md): one registry per app, so tests can build many.
+    const registry = new Registry();
+    const metrics = new HospitalMetrics(registry);
+    await app.register(metricsPlugin, {
+      registry,
+      service: 'fedxray-hospital-node',
+      version: SOFTWARE_VERSION,
+      token: metricsToken,
+    });
     await initBackend({ log: (line) => app.log.info(line) });
-    const ctx = await createHospitalContext(config, deps, app.log);
+    const ctx = await createHospitalContext(config, deps, app.log, metrics);
     app.addHook('onClose', ctx.close);
 
     await app.register(infoRoutes, { ctx });

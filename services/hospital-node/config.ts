@@ -1,6 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/service/config.ts';
 import { REQUEST_TIMEOUT_ENV, requestTimeoutField } from '../../shared/service/request-timeout.ts';
+import {
+  METRICS_ENV,
+  MetricsConfigFields,
+  metricsTokenProblems,
+} from '../../shared/service/metrics-config.ts';
 import { TLS_ENV, TlsConfigFields, tlsPairProblems } from '../../shared/service/tls.ts';
 
 export const HospitalConfigSchema = Type.Object({
@@ -31,6 +36,8 @@ export const HospitalConfigSchema = Type.Object({
   outboundOnly: Type.Optional(Type.Boolean()),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
+  /** Bearer token of GET /metrics (docs/metrics.md); absent = open. */
+  ...MetricsConfigFields,
   /** Slow-client guard: ms to send a whole request (small JSON requests from the aggregator); 0 = none. */
   ...requestTimeoutField(60_000),
 });
@@ -51,12 +58,17 @@ export const HOSPITAL_ENV: Record<keyof HospitalConfig, string> = {
   seed: 'SEED',
   outboundOnly: 'OUTBOUND_ONLY',
   ...TLS_ENV,
+  ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
 };
 
 export function loadHospitalConfig(env: NodeJS.ProcessEnv = process.env): HospitalConfig {
   return loadConfig(HospitalConfigSchema, HOSPITAL_ENV, env, {
-    check: (values) => [...tlsPairProblems(values), ...tokenSourceProblems(values)],
+    check: (values) => [
+      ...tlsPairProblems(values),
+      ...tokenSourceProblems(values),
+      ...metricsTokenProblems(values),
+    ],
   });
 }
 

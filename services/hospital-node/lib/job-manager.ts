@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { JobView } from '../schemas/job.ts';
+import type { JobStatus, JobView } from '../schemas/job.ts';
 import { PublicError } from './errors.ts';
 import type { StoredJob, JobStore } from './job-store.ts';
 import type { TrainPlan } from './plan.ts';
@@ -27,6 +27,8 @@ export interface JobManagerOptions {
   initial?: readonly StoredJob[];
   /** Finished jobs kept. */
   keep?: number;
+  /** A job ended, done or failed (the metrics). */
+  onFinished?: (job: JobView) => void;
 }
 
 interface Active {
@@ -100,6 +102,15 @@ export class JobManager {
     return this.entries.get(jobId)?.view;
   }
 
+  /** How many of the jobs remembered are in each state. */
+  countByStatus(): Map<JobStatus, number> {
+    const counts = new Map<JobStatus, number>();
+    for (const { view } of this.entries.values()) {
+      counts.set(view.status, (counts.get(view.status) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /**
    * Stops the running job at the aggregator's request (its run was cancelled) and waits for it
    * to stop: it ends `failed` with the reason, uploads nothing more.
@@ -145,6 +156,7 @@ export class JobManager {
     } finally {
       job.finishedAt = new Date().toISOString();
       if (this.active?.entry === entry) this.active = undefined;
+      this.options.onFinished?.(job);
       this.prune();
       this.persist();
     }

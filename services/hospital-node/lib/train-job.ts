@@ -8,6 +8,8 @@ export interface TrainJobContext {
   engine: LocalEngine;
   hospitalId: string;
   signal: AbortSignal;
+  /** The local training ended: images trained on and the seconds its epochs took. */
+  onTrained?: (images: number, seconds: number) => void;
 }
 
 /**
@@ -37,6 +39,10 @@ export async function runTrainJob(
       job.progress = { epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.stepsPerEpoch };
     },
   });
+  ctx.onTrained?.(
+    result.epochs.reduce((sum, e) => sum + e.images, 0),
+    result.epochs.reduce((sum, e) => sum + e.seconds, 0),
+  );
   const durationMs = Math.round(result.seconds * 1000);
   job.metrics = {
     loss: result.loss,

@@ -4,6 +4,7 @@ import { LocalEngine } from '../lib/engine.ts';
 import { publicMessage } from '../lib/errors.ts';
 import { JobManager } from '../lib/job-manager.ts';
 import { JobStore } from '../lib/job-store.ts';
+import type { HospitalMetrics } from '../lib/hospital-metrics.ts';
 import { loadLocalData, type LocalData } from '../lib/local-data.ts';
 import type { RetryPolicy } from '../lib/retry.ts';
 import { runTrainJob } from '../lib/train-job.ts';
@@ -37,6 +38,7 @@ export async function createHospitalContext(
   config: HospitalConfig,
   deps: HospitalDeps,
   log: FastifyBaseLogger,
+  metrics?: HospitalMetrics,
 ): Promise<HospitalContext> {
   const data = await loadLocalData(config.dataDir, {
     valFraction: config.valFraction,
@@ -55,13 +57,21 @@ export async function createHospitalContext(
   const store = config.stateDir === undefined ? undefined : new JobStore(config.stateDir);
   const jobs = new JobManager({
     run: (job, plan, signal) =>
-      runTrainJob(job, plan, { client, engine, hospitalId: config.hospitalId, signal }),
+      runTrainJob(job, plan, {
+        client,
+        engine,
+        hospitalId: config.hospitalId,
+        signal,
+        onTrained: (images, seconds) => metrics?.trained(images, seconds),
+      }),
+    onFinished: (job) => metrics?.jobFinished(job),
     describeError,
     // The local log may name local files; it stays in the hospital.
     logError: (message, error) => log.error({ err: error }, message),
     store,
     initial: store ? await store.load() : [],
   });
+  metrics?.observeJobs(() => jobs.countByStatus());
   log.info(
     { train: data.counts.train, validation: data.counts.validation },
     'local dataset loaded and split by patient',
