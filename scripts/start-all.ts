@@ -194,6 +194,8 @@ async function main(): Promise<void> {
     STATE_DIR: join(stateDir, 'aggregator'),
     ADMIN_TOKEN: state.adminToken,
     PUBLIC_URL: aggregatorUrl,
+    // The dashboard's Diagnose page posts X-rays there (the inference API allows its origin).
+    INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
   });
   await waitForHealth(aggregatorUrl, 'aggregator');
   const admin = new AggregatorAdmin(aggregatorUrl, state.adminToken, log);
@@ -236,6 +238,8 @@ async function main(): Promise<void> {
     // Its own token for the site's operating point (fedxray accept --set), not the aggregator's.
     ADMIN_TOKEN: state.inferenceAdminToken,
     STATE_DIR: join(stateDir, 'inference-api'),
+    // The aggregator's web dashboard calls POST /diagnose from the browser, by either name.
+    CORS_ORIGINS: `${aggregatorUrl},http://localhost:${aggregatorPort}`,
   };
   const modelDir = env.MODEL_DIR ?? join(root, 'models', 'fl-se-resnet18-gn');
   if (existsSync(join(modelDir, 'model.json'))) inferenceEnv.MODEL_DIR = modelDir;
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
     [
       '',
       'fedxray is running:',
+      `  dashboard      ${aggregatorUrl}/`,
       `  aggregator     ${aggregatorUrl}          Swagger UI: ${aggregatorUrl}/docs`,
       ...Array.from({ length: hospitals }, (_, i) => {
         const url = `http://127.0.0.1:${hospitalBasePort + i}`;

@@ -1,6 +1,7 @@
 // Diagnose: sends an X-ray (JPEG, PNG or DICOM) to the inference API's POST /diagnose with
 // explain=true and shows the label, the probability and, when the answer has one, the Grad-CAM
-// heatmap over the image. The inference API must list this page's origin in CORS_ORIGINS.
+// heatmap the API drew over the image. The inference API must list this page's origin in its
+// CORS_ORIGINS.
 import { html, useEffect, useState } from './vendor/standalone.module.js';
 import { diagnose } from './api.js';
 import { pct } from './format.js';
@@ -98,17 +99,18 @@ export function DiagnosePage({ config }) {
       ${error && html`<p class="error">${error}</p>`}
       <div class="diagnosis">
         ${
+          // The inference API draws the heatmap over the X-ray itself (at the upload's size),
+          // so it replaces the preview; a DICOM file, which the browser cannot show, has only it.
           (preview || heatmap) &&
           html`<div class="xray">
-            ${preview && html`<img class="image" src=${preview} alt="the X-ray" />`}
             ${
-              heatmap &&
-              showHeatmap &&
-              html`<img
-                class="heatmap ${preview ? 'over' : ''}"
-                src="data:image/png;base64,${heatmap}"
-                alt="Grad-CAM heatmap"
-              />`
+              heatmap && (showHeatmap || !preview)
+                ? html`<img
+                    class="heatmap"
+                    src="data:image/png;base64,${heatmap}"
+                    alt="the X-ray with its Grad-CAM heatmap"
+                  />`
+                : html`<img class="image" src=${preview} alt="the X-ray" />`
             }
           </div>`
         }
@@ -143,11 +145,20 @@ function Result({ result, heatmap, showHeatmap, onToggle }) {
         heatmap
           ? html`<p class="small">
               <label class="inline">
-                <input type="checkbox" checked=${showHeatmap} onChange=${onToggle} /> heatmap
+                <input type="checkbox" checked=${showHeatmap} onChange=${onToggle} />
+                ${` heatmap (${explanation.method}`}
+                ${explanation.layer ? `, layer ${explanation.layer})` : ')'}
               </label>
-              ${explanation.method}${explanation.layer ? `, layer ${explanation.layer}` : ''}
             </p>`
           : html`<p class="muted small">No heatmap in this answer.</p>`
+      }
+      ${
+        result.dicom &&
+        html`<p class="muted small">
+          ${`DICOM ${result.dicom.columns} x ${result.dicom.rows}`}
+          ${result.dicom.modality ? `, ${result.dicom.modality}` : ''}
+          ${result.dicom.viewPosition ? ` ${result.dicom.viewPosition}` : ''}
+        </p>`
       }
       <p class="disclaimer small">${result.disclaimer}</p>
     </div>
