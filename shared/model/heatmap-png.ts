@@ -54,12 +54,17 @@ export const HEATMAP_OPACITY = { min: 0.15, max: 0.65 } as const;
 
 /**
  * Bilinear resampling with half-pixel centres and clamped edges (as tf.image.resizeBilinear
- * with halfPixelCenters), so each map cell covers its share of the image.
+ * with halfPixelCenters), so each map cell covers its share of the image. Hands out one row at
+ * a time (the same buffer each time), so a large image needs no full-size float copy.
  */
-export function upsampleBilinear(source: UnitMap, width: number, height: number): Float32Array {
+function forEachUpsampledRow(
+  source: UnitMap,
+  width: number,
+  height: number,
+  visit: (y: number, row: Float32Array) => void,
+): void {
   const { map, width: sw, height: sh } = source;
   if (map.length !== sw * sh) throw new RangeError(`map has ${map.length} values, not ${sw}x${sh}`);
-  const out = new Float32Array(width * height);
   const sx = sw / width;
   const sy = sh / height;
   const x0 = new Int32Array(width);
@@ -71,6 +76,7 @@ export function upsampleBilinear(source: UnitMap, width: number, height: number)
     x1[x] = Math.min(x0[x] + 1, sw - 1);
     fx[x] = u - x0[x];
   }
+  const row = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const v = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), sh - 1);
     const y0 = Math.floor(v);
@@ -81,9 +87,16 @@ export function upsampleBilinear(source: UnitMap, width: number, height: number)
     for (let x = 0; x < width; x++) {
       const top = map[r0 + x0[x]] * (1 - fx[x]) + map[r0 + x1[x]] * fx[x];
       const bottom = map[r1 + x0[x]] * (1 - fx[x]) + map[r1 + x1[x]] * fx[x];
-      out[y * width + x] = top * (1 - fy) + bottom * fy;
+      row[x] = top * (1 - fy) + bottom * fy;
     }
+    visit(y, row);
   }
+}
+
+/** The map resampled to width x height (see forEachUpsampledRow), row-major. */
+export function upsampleBilinear(source: UnitMap, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height);
+  forEachUpsampledRow(source, width, height, (y, row) => out.set(row, y * width));
   return out;
 }
 
@@ -132,16 +145,17 @@ export async function renderHeatmapPng(backdrop: Gray8Image, cam: UnitMap): Prom
   if (data.length !== width * height) {
     throw new RangeError(`backdrop has ${data.length} pixels, not ${width}x${height}`);
   }
-  const values = upsampleBilinear(cam, width, height);
   const table = blendLut();
   const rgb = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < values.length; i++) {
-    const level = Math.round(Math.min(Math.max(values[i], 0), 1) * 255);
-    const at = (level * 256 + data[i]) * 3;
-    rgb[i * 3] = table[at];
-    rgb[i * 3 + 1] = table[at + 1];
-    rgb[i * 3 + 2] = table[at + 2];
-  }
+  forEachUpsampledRow(cam, width, height, (y, row) => {
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      const level = Math.round(Math.min(Math.max(row[x], 0), 1) * 255);
+      const at = (level * 256 + data[i]) * 3;
+      rgb[i * 3] = table[at];
+      rgb[i * 3 + 1] = table[at + 1];
+      rgb[i * 3 + 2] = table[at + 2];
+    }
+  });
   // zlib level 3: half the encoding time of the default 6 for a file about 12% larger
   // (measured on a 2000 x 2000 X-ray), and encoding is most of the cost on large uploads.
   return sharp(rgb, { raw: { width, height, channels: 3 } })
