@@ -1,6 +1,10 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvaluationReport, ThresholdChoice } from '../metrics/index.ts';
+import type {
+  EvaluationReport,
+  TemperatureCalibration,
+  ThresholdChoice,
+} from '../metrics/index.ts';
 
 export type { ThresholdChoice };
 import type { tf } from '../tf/tf.ts';
@@ -21,6 +25,11 @@ export interface ModelMetadata {
   preprocessing: Preprocessing;
   classes: ['NORMAL', 'PNEUMONIA'];
   threshold: ThresholdChoice;
+  /**
+   * Temperature scaling fitted on held-out data (`fedxray simulate --calibration-fraction`):
+   * consumers report sigmoid(logit(p) / temperature); the threshold stays in the raw scale.
+   */
+  calibration?: TemperatureCalibration;
   parameters: number;
   createdAt: string;
   training?: Record<string, unknown>;

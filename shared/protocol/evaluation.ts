@@ -25,10 +25,44 @@ export const ScoreHistogramSchema = Type.Object(
   },
 );
 
+const Sum = Type.Number({ minimum: 0 });
+const SumRows = (description: string) =>
+  Type.Array(Type.Array(Sum, { maxItems: 100 }), { maxItems: 1_000, description });
+
+/**
+ * The sums over a node's validation images from which the aggregator fits a temperature
+ * (shared/metrics/temperature-scaling.ts): per grid temperature T, the summed NLL of
+ * sigmoid(logit(p) / T) and reliability bins of that tempered probability. Sums only: no
+ * array grows with the number of images.
+ */
+export const TemperatureCurveSchema = Type.Object(
+  {
+    temperatures: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
+      maxItems: 1_000,
+      description: 'The grid: 81 temperatures 2^(-2 + i/20), 0.25 .. 4',
+    }),
+    nll: Type.Array(Sum, {
+      maxItems: 1_000,
+      description: 'Summed negative log-likelihood (nats) at each grid temperature',
+    }),
+    bins: Type.Integer({ minimum: 1, maximum: 100, description: 'Reliability bins (10)' }),
+    count: SumRows('[temperature][bin]: images whose tempered P(PNEUMONIA) falls in the bin'),
+    probabilitySum: SumRows('[temperature][bin]: their summed tempered P(PNEUMONIA)'),
+    positives: SumRows('[temperature][bin]: the PNEUMONIA images among them'),
+  },
+  {
+    description:
+      'NLL and reliability sums of the validation split at a grid of temperatures, for ' +
+      'fitting a temperature (calibrated probabilities) on the pooled hospitals',
+  },
+);
+export type TemperatureCurveAnswer = Static<typeof TemperatureCurveSchema>;
+
 /**
  * A hospital's validation metrics of a model: what a node's POST /evaluate answers and what the
- * aggregator reads back. One schema for both sides of the wire. `histogram` is optional so that
- * the answer of a node from before it still reads (that node is then left out of calibration).
+ * aggregator reads back. One schema for both sides of the wire. `histogram` and
+ * `temperature` are optional so that the answer of a node from before them still reads (that
+ * node is then left out of the threshold choice or of the temperature fit).
  */
 export const EvaluationSchema = Type.Object({
   n: Type.Integer({ description: 'Images in the validation split' }),
@@ -47,5 +81,6 @@ export const EvaluationSchema = Type.Object({
     fn: Type.Integer(),
   }),
   histogram: Type.Optional(ScoreHistogramSchema),
+  temperature: Type.Optional(TemperatureCurveSchema),
 });
 export type Evaluation = Static<typeof EvaluationSchema>;

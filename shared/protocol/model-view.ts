@@ -5,6 +5,7 @@
  * other registries). One schema for both ends.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { TemperatureCalibrationSchema } from './calibration.ts';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
@@ -41,6 +42,7 @@ export const ModelMetadataSchema = Type.Object(
   {
     preprocessing: Type.Optional(PreprocessingSchema),
     threshold: Type.Optional(ThresholdSchema),
+    calibration: Type.Optional(TemperatureCalibrationSchema),
     width: Type.Optional(Type.Integer()),
   },
   { additionalProperties: true },

@@ -10,7 +10,14 @@ import { buildApp } from '../../services/hospital-node/app.ts';
 import { publicMessage, scrub } from '../../services/hospital-node/lib/errors.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
 import { classWeightsFromCounts } from '../../shared/data/class-balance.ts';
-import { histogramTotals, type ScoreHistogram } from '../../shared/metrics/index.ts';
+import {
+  curveProblem,
+  histogramTotals,
+  RELIABILITY_BINS,
+  TEMPERATURE_GRID,
+  type ScoreHistogram,
+  type TemperatureCurve,
+} from '../../shared/metrics/index.ts';
 import { hashToken } from '../../shared/service/auth.ts';
 import { SIGNATURE_HEADER, signRequest } from '../../shared/service/signing.ts';
 import { tf } from '../../shared/tf/tf.ts';
@@ -506,6 +513,24 @@ describe('POST /evaluate', () => {
     // Consistent with the confusion counts at 0.5, a bin edge.
     const above = (counts: number[]) => counts.slice(50).reduce((a, b) => a + b, 0);
     expect([above(histogram.positive), above(histogram.negative)]).toEqual([tp, fp]);
+
+    // NLL and reliability sums at the 81 grid temperatures: sums only, so no array is as long
+    // as the split (every array's length is fixed by the grid and the bins, whatever n is).
+    const curve = res.body.temperature as TemperatureCurve;
+    expect(
+      curveProblem(curve, { temperatures: TEMPERATURE_GRID, bins: 10, images: res.body.n }),
+    ).toBeNull();
+    const lengths = (value: unknown): number[] =>
+      Array.isArray(value)
+        ? [value.length, ...value.flatMap(lengths)]
+        : value !== null && typeof value === 'object'
+          ? Object.values(value).flatMap(lengths)
+          : [];
+    expect(new Set(lengths(curve))).toEqual(new Set([81, RELIABILITY_BINS]));
+    expect(res.body.n).not.toBe(81);
+    expect(res.body.n).not.toBe(RELIABILITY_BINS);
+    // At T = 1 the mean NLL is the node's own log-loss on the split (probabilities clipped alike).
+    expect(curve.nll[40] / res.body.n).toBeCloseTo(res.body.loss, 3);
   });
 
   it('refuses weights that do not match the sha256 or the network', async () => {

@@ -1,6 +1,7 @@
 // Temperature scaling from summed NLL curves: the fit recovers a known temperature, never
 // makes the NLL worse, and the hospitals' sums add up to the pooled curve.
-import { describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   calibrateTemperature,
   curveProblem,
@@ -12,7 +13,13 @@ import {
   TEMPERATURE_GRID,
   temperatureCurve,
   temperProbability,
+  type TemperatureCalibration,
 } from '../../shared/metrics/index.ts';
+import {
+  TemperatureCalibrationSchema,
+  type StoredTemperatureCalibration,
+} from '../../shared/protocol/calibration.ts';
+import { TemperatureCurveSchema } from '../../shared/protocol/evaluation.ts';
 import { createRng } from '../../shared/util/random.ts';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -139,6 +146,17 @@ describe('temperature scaling', () => {
     const curve = temperatureCurve([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]);
     expect(fitTemperature(curve)).toEqual({ temperature: 1, index: 40, atEdge: false });
     expect(calibrateTemperature(temperatureCurve([], []), { hospitals: 0 })).toBeNull();
+  });
+
+  it('answers and stores the shapes of the protocol schemas', () => {
+    expectTypeOf<StoredTemperatureCalibration>().toEqualTypeOf<TemperatureCalibration>();
+    const { labels, probabilities } = overconfident(200, 2, 9);
+    const curve = temperatureCurve(labels, probabilities);
+    expect(Value.Check(TemperatureCurveSchema, JSON.parse(JSON.stringify(curve)))).toBe(true);
+    const calibration = calibrateTemperature(curve, { hospitals: 1 });
+    expect(Value.Check(TemperatureCalibrationSchema, JSON.parse(JSON.stringify(calibration)))).toBe(
+      true,
+    );
   });
 
   it('tempers probabilities monotonically and keeps p at T = 1', () => {

@@ -1,4 +1,5 @@
 import type { ModelVersion, Prisma } from '../../../shared/db/index.ts';
+import type { TemperatureCalibration } from '../../../shared/metrics/index.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import type { ModelMetadata } from '../schemas/models.ts';
 import type { RunSettings } from '../schemas/runs.ts';
@@ -14,10 +15,12 @@ const VERSION_LOCK = 'fedxray:model-version';
 export function modelMetadata(
   settings: RunSettings,
   threshold: ModelThreshold,
+  calibration?: TemperatureCalibration,
 ): Prisma.InputJsonObject {
   const metadata: ModelMetadata = {
     preprocessing: { inputSize: settings.inputSize, normalization: 'per-image', equalize: false },
     threshold,
+    ...(calibration ? { calibration } : {}),
     width: settings.width,
   };
   return JSON.parse(JSON.stringify(metadata)) as Prisma.InputJsonObject;
@@ -32,6 +35,8 @@ export interface NewModel {
   settings: RunSettings;
   /** The version's decision threshold; by default the run's rule without data. */
   threshold?: ModelThreshold;
+  /** Temperature scaling fitted on the round's evaluations; absent: raw probabilities. */
+  calibration?: TemperatureCalibration;
   metrics?: Prisma.InputJsonObject;
 }
 
@@ -57,6 +62,7 @@ export async function findOrCreateModelVersion(tx: Tx, model: NewModel): Promise
       metadata: modelMetadata(
         model.settings,
         model.threshold ?? initialThreshold(model.settings.thresholdRule),
+        model.calibration,
       ),
       metrics: model.metrics,
       storagePath: model.storagePath,

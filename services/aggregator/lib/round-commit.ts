@@ -26,6 +26,7 @@ export async function commitRound(
       ...stored,
       settings,
       threshold: report.threshold,
+      calibration: report.calibration ?? undefined,
       metrics: report.modelMetrics,
     });
     const completed = await moveRounds(tx, { id: roundId }, ['aggregating'], 'completed', {

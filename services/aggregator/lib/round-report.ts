@@ -1,15 +1,17 @@
 /**
  * A finished round's figures, from its contributions and the hospitals' evaluations of the new
- * model: the training summary, the calibrated threshold, the validation summary the strategy
- * combines, and the JSON stored with the model version and with the round.
+ * model: the training summary, the calibrated threshold, the fitted temperature, the validation
+ * summary the strategy combines, and the JSON stored with the model version and with the round.
  */
 import { Prisma } from '../../../shared/db/index.ts';
+import type { TemperatureCalibration } from '../../../shared/metrics/index.ts';
 import type { Strategy } from '../../../shared/federated/strategy.ts';
 import type { Evaluation } from '../schemas/hospital-node.ts';
 import type { RunClassWeights, RunSettings } from '../schemas/runs.ts';
 import { trainSummary, validationSummary, type AcceptedUpdate } from './aggregation.ts';
 import { calibrateThreshold, pooledMetrics, type ModelThreshold } from './calibration.ts';
 import type { HospitalEvaluation } from './evaluation.ts';
+import { fitRoundTemperature } from './temperature-fit.ts';
 
 export interface UpdateNormRecord {
   hospitalId: string;
@@ -20,6 +22,8 @@ export interface UpdateNormRecord {
 
 export interface RoundReport {
   threshold: ModelThreshold;
+  /** Temperature scaling fitted on the hospitals' validation splits (metadata.calibration). */
+  calibration: TemperatureCalibration | null;
   /** Stored with the ModelVersion. */
   modelMetrics: Prisma.InputJsonObject;
   /** Stored with the Round (GET /rounds/{id}). */
@@ -39,6 +43,7 @@ export function roundReport(input: {
   const train = trainSummary(contributions);
   const calibration = calibrateThreshold(settings.thresholdRule, evaluations);
   const { threshold } = calibration;
+  const temperature = fitRoundTemperature(evaluations);
   const validation = validationSummary(
     evaluations.flatMap((e) => (e.evaluation ? [e.evaluation] : [])),
     calibration.pooled &&
@@ -51,6 +56,7 @@ export function roundReport(input: {
   const samplesOf = (id: string) => contributions.find((c) => c.hospitalId === id)?.numSamples ?? 0;
   return {
     threshold,
+    calibration: temperature,
     modelMetrics: toJson({ train, validation, evaluationFailures }),
     roundMetrics: toJson({
       strategy: settings.strategy,
@@ -59,21 +65,22 @@ export function roundReport(input: {
       validation,
       evaluationFailures,
       threshold,
+      calibration: temperature,
       updateNorms: input.updateNorms,
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
         hospital: e.hospitalName,
         numSamples: samplesOf(e.hospitalId),
         share: samplesOf(e.hospitalId) / train.numSamples,
-        // Each hospital's histogram stays out of what GET /rounds/{id} shows; only the pool is used.
-        validation: e.evaluation ? withoutHistogram(e.evaluation) : null,
+        // Each hospital's histogram and curve stay out of GET /rounds/{id}; only the pool is used.
+        validation: e.evaluation ? withoutSums(e.evaluation) : null,
       })),
     }),
   };
 }
 
-function withoutHistogram(evaluation: Evaluation): Omit<Evaluation, 'histogram'> {
-  const { histogram: _histogram, ...metrics } = evaluation;
+function withoutSums(evaluation: Evaluation): Omit<Evaluation, 'histogram' | 'temperature'> {
+  const { histogram: _histogram, temperature: _temperature, ...metrics } = evaluation;
   return metrics;
 }
 

@@ -28,7 +28,8 @@ export const evaluateRoutes: FastifyPluginAsync<{ ctx: HospitalContext }> = asyn
         summary: "Score a model on this node's patient-level validation split",
         description:
           'Only the metrics leave the node, with a histogram of class counts per score bin ' +
-          '(no image, id or per-image score). PNEUMONIA is the positive class.',
+          'and, for temperature scaling, the NLL and reliability-bin sums at a grid of ' +
+          'temperatures (no image, id or per-image score). PNEUMONIA is the positive class.',
         tags: ['hospital'],
         security: BEARER_SECURITY,
         body: EvaluateRequestSchema,
