@@ -1,17 +1,14 @@
-import { decodeXray, ImageDecodeError } from '../../../shared/data/image.ts';
+import {
+  IMAGE_DECODE_STATUS,
+  ImageDecodeError,
+  decodeXrayImage,
+} from '../../../shared/data/image.ts';
+import type { DicomSummary } from '../../../shared/data/dicom.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { DISCLAIMER, type Diagnosis } from '../schemas/diagnose.ts';
 import { modelRef } from '../schemas/model.ts';
 import { explainDiagnosis } from './explanation.ts';
 import type { LoadedModel } from './loaded-model.ts';
-
-const DECODE_STATUS: Record<ImageDecodeError['code'], number> = {
-  empty: 400,
-  corrupt: 400,
-  'too-small': 400,
-  'unsupported-format': 415,
-  'too-large': 413,
-};
 
 /**
  * Decodes one X-ray exactly as the model was trained on and scores it; `threshold` is the one
@@ -27,11 +24,21 @@ export async function diagnose(
   const { info } = loaded;
   const { inputSize, normalization, equalize } = info.preprocessing;
   let pixels: Float32Array;
+  let dicom: DicomSummary | undefined;
   try {
-    pixels = await decodeXray(bytes, { size: inputSize, normalization, equalize });
+    ({ pixels, dicom } = await decodeXrayImage(bytes, {
+      size: inputSize,
+      normalization,
+      equalize,
+    }));
   } catch (error) {
     if (error instanceof ImageDecodeError) {
-      throw new HttpError(DECODE_STATUS[error.code], error.code, error.message);
+      throw new HttpError(
+        IMAGE_DECODE_STATUS[error.code],
+        error.code,
+        error.message,
+        error.details,
+      );
     }
     throw error;
   }
@@ -49,6 +56,7 @@ export async function diagnose(
     model: modelRef(info),
     timingMs: Math.round((performance.now() - started) * 100) / 100,
     ...(explanation ? { explanation } : {}),
+    ...(dicom ? { dicom } : {}),
     disclaimer: DISCLAIMER,
   };
 }

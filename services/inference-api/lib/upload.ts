@@ -1,6 +1,7 @@
 import { finished } from 'node:stream/promises';
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { isDicom } from '../../../shared/data/dicom.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 
 export const IMAGE_FIELD = 'image';
@@ -19,18 +20,24 @@ export function notMultipart(): HttpError {
   );
 }
 
+/** The part content type that announces a DICOM file (PS3.18 / RFC 3240). */
+export const DICOM_CONTENT_TYPE = 'application/dicom';
+
 /**
  * Reads the `image` file of a multipart request into memory (at most maxBytes), draining any
- * other part so the whole request is consumed. Throws HttpError with a stable code.
+ * other part so the whole request is consumed. Throws HttpError with a stable code. The bytes
+ * decide the format; only a part announced as application/dicom must also be DICOM Part 10.
  */
 export async function readImageUpload(request: FastifyRequest, maxBytes: number): Promise<Buffer> {
   if (!request.isMultipart()) throw notMultipart();
   let image: Buffer | undefined;
+  let imageType = '';
   const otherFields: string[] = [];
   try {
     for await (const part of request.files({ fileHwm: PART_HIGH_WATER_MARK })) {
       if (part.fieldname === IMAGE_FIELD && image === undefined) {
         image = await part.toBuffer();
+        imageType = part.mimetype.split(';')[0].trim().toLowerCase();
       } else {
         otherFields.push(part.fieldname);
         await drain(part);
@@ -47,6 +54,14 @@ export async function readImageUpload(request: FastifyRequest, maxBytes: number)
         (otherFields.length > 0
           ? ` (got file field ${otherFields.map((f) => `'${f}'`).join(', ')})`
           : ''),
+    );
+  }
+  if (imageType === DICOM_CONTENT_TYPE && image.length > 0 && !isDicom(image)) {
+    throw new HttpError(
+      415,
+      'not-dicom',
+      `the '${IMAGE_FIELD}' part is announced as ${DICOM_CONTENT_TYPE} but has no 'DICM' at ` +
+        'byte 128: only DICOM Part 10 files (preamble and meta header) are supported',
     );
   }
   return image;

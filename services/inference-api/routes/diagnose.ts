@@ -10,6 +10,7 @@ import type { ModelService } from '../lib/model-service.ts';
 import type { OperatingPointStore } from '../lib/operating-point.ts';
 import { notMultipart, readImageUpload } from '../lib/upload.ts';
 import {
+  DICOM_INPUT_DESCRIPTION,
   DiagnoseBodySchema,
   DiagnoseQuerySchema,
   DiagnosisSchema,
@@ -64,8 +65,9 @@ export async function diagnoseRoutes(
       schema: {
         summary: 'Diagnose one chest X-ray (research use only)',
         description:
-          `Multipart upload with the image (JPEG or PNG, at most ${maxUploadBytes} bytes) in ` +
-          'the file field `image`. Answers the probability of pneumonia from the production model ' +
+          'Multipart upload with the image (JPEG, PNG or DICOM, at most ' +
+          `${maxUploadBytes} bytes) in the file field \`image\`. ` +
+          'Answers the probability of pneumonia from the production model ' +
           'and the label at the threshold in force (GET /models/current).' +
           (access.keysRequired
             ? ' Needs an API key (`x-api-key` or `Authorization: Bearer`).'
@@ -83,7 +85,8 @@ export async function diagnoseRoutes(
           ' With `explain=true` the answer adds `explanation`, a Grad-CAM heatmap (PNG of the ' +
           "upload's size) of where the model looked: it costs one extra backward pass through " +
           'the head per ensemble member and a PNG encoding, included in `timingMs`; a model ' +
-          'without a usable last conv stage answers 409 `explain-unsupported`.',
+          'without a usable last conv stage answers 409 `explain-unsupported`. ' +
+          DICOM_INPUT_DESCRIPTION,
         tags: ['inference'],
         consumes: ['multipart/form-data'],
         querystring: DiagnoseQuerySchema,

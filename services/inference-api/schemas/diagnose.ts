@@ -7,7 +7,9 @@ export const DISCLAIMER = 'Research use only. Not a medical device; not for clin
 export const DiagnoseBodySchema = Type.Object({
   image: Type.String({
     format: 'binary',
-    description: 'A chest X-ray, JPEG or PNG (gray or colour, at least 32 x 32 pixels)',
+    description:
+      'A chest X-ray, JPEG or PNG (gray or colour) or DICOM Part 10 (grayscale, uncompressed ' +
+      'or JPEG Baseline), at least 32 x 32 pixels',
   }),
 });
 
@@ -60,6 +62,35 @@ export const ExplanationSchema = Type.Object(
 );
 export type Explanation = Static<typeof ExplanationSchema>;
 
+/** What POST /diagnose's OpenAPI description says about DICOM input. */
+export const DICOM_INPUT_DESCRIPTION =
+  'DICOM Part 10 files are recognised by the `DICM` marker at byte 128 (a part typed ' +
+  '`application/dicom` must have it, else 415 `not-dicom`): grayscale MONOCHROME1/2, 8 or 16 ' +
+  'bits (signed or not), Rescale Slope/Intercept, then the VOI LUT, else Window Center/Width, ' +
+  'else min-max, frame 1 only; transfer syntaxes Implicit VR LE, Explicit VR LE/BE, Deflated ' +
+  'Explicit VR LE and JPEG Baseline (1.2.840.10008.1.2.4.50). Any other transfer syntax answers ' +
+  '415 `unsupported-transfer-syntax`, a non-image SOP class 415 `unsupported-sop-class`, no ' +
+  'pixel data 415 `no-pixel-data`, other pixel formats 415 `unsupported-pixel-format` (with ' +
+  'the UID in `details`). The answer then adds `dicom` (modality, view position, rows, ' +
+  'columns); no other tag is answered, logged or stored.';
+
+const codeString = (description: string) =>
+  Type.Union([Type.String({ maxLength: 16 }), Type.Null()], { description });
+
+export const DicomSummarySchema = Type.Object(
+  {
+    modality: codeString("Modality (0008,0060), e.g. 'CR' or 'DX'; null if absent"),
+    viewPosition: codeString("View Position (0018,5101), e.g. 'PA' or 'AP'; null if absent"),
+    rows: Type.Integer({ minimum: 1, description: 'Rows (0028,0010): the image height' }),
+    columns: Type.Integer({ minimum: 1, description: 'Columns (0028,0011): the image width' }),
+  },
+  {
+    description:
+      'Present only when the upload was a DICOM file: what its header says about the image. ' +
+      'No other tag (patient, study, institution) is ever answered, logged or stored',
+  },
+);
+
 export const DiagnosisSchema = Type.Object({
   label: Type.Union([Type.Literal('NORMAL'), Type.Literal('PNEUMONIA')]),
   probability: Type.Number({ minimum: 0, maximum: 1, description: 'P(PNEUMONIA)' }),
@@ -70,6 +101,7 @@ export const DiagnosisSchema = Type.Object({
     description: 'Decoding and inference time on the server, with the explanation if asked',
   }),
   explanation: Type.Optional(ExplanationSchema),
+  dicom: Type.Optional(DicomSummarySchema),
   disclaimer: Type.Literal(DISCLAIMER),
 });
 export type Diagnosis = Static<typeof DiagnosisSchema>;
