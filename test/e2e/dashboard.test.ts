@@ -1,6 +1,7 @@
 // The web dashboard in a real browser (Debian's chromium through playwright-core): the
 // aggregator with two hospital nodes on the shipped sample and the inference API, all
-// in-process on ephemeral ports. The page lists the hospitals once the admin token is typed in,
+// in-process on ephemeral ports (the files it is served from: test/aggregator/
+// dashboard-routes.test.ts). The page lists the hospitals once the admin token is typed in,
 // starts a 2-round run of a tiny model and draws its curves as the run's events arrive,
 // promotes and rolls back models, and diagnoses a sample X-ray across origins (CORS).
 //
@@ -132,22 +133,6 @@ describe.skipIf(!HAVE_CHROMIUM)('the web dashboard', () => {
 
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-  });
-
-  it('serves the page at / and only the vendor file it imports', async () => {
-    const index = await fetch(`${aggregator.url}/`);
-    expect(index.status).toBe(200);
-    expect(index.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await index.text()).toContain('/dashboard/app.js');
-    const vendor = await fetch(`${aggregator.url}/dashboard/vendor/standalone.module.js`);
-    expect(vendor.status).toBe(200);
-    expect(vendor.headers.get('content-type')).toMatch(/javascript/);
-    // The rest of node_modules/htm/preact is not served.
-    expect((await fetch(`${aggregator.url}/dashboard/vendor/index.js`)).status).toBe(404);
-    const config = await fetch(`${aggregator.url}/dashboard/config.json`);
-    expect(await config.json()).toMatchObject({
-      inferenceUrl: `http://127.0.0.1:${inferencePort}`,
-    });
   });
 
   it('lists the hospitals once the admin token is typed in', async () => {
