@@ -94,6 +94,8 @@ function parse(bytes: Uint8Array, source: string | undefined): { dataSet: DataSe
   } catch {
     throw corrupt(source, 'the file meta information (group 0002) cannot be read');
   }
+  if (uid === '')
+    throw corrupt(source, 'no Transfer Syntax UID (0002,0010) in the file meta information');
   const syntax = SUPPORTED_TRANSFER_SYNTAXES[uid];
   if (syntax === undefined) {
     const shown = uidForMessage(uid);

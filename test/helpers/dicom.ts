@@ -303,3 +303,26 @@ export async function jpegBaselineFromJpeg(
     ...options,
   });
 }
+
+/**
+ * Where each element's length field lies in an Explicit VR Little Endian file (meta header
+ * and data set, top level, up to and including Pixel Data), to make them lie.
+ */
+export function lengthFieldOffsets(file: Buffer): { offset: number; size: 2 | 4 }[] {
+  const out: { offset: number; size: 2 | 4 }[] = [];
+  for (let at = 132; at + 8 <= file.length;) {
+    const group = file.readUInt16LE(at);
+    const element = file.readUInt16LE(at + 2);
+    const vr = file.toString('latin1', at + 4, at + 6);
+    if (LONG_VRS.has(vr)) {
+      out.push({ offset: at + 8, size: 4 });
+      const length = file.readUInt32LE(at + 8);
+      if (group === 0x7fe0 && element === 0x0010) break;
+      at += 12 + length;
+    } else {
+      out.push({ offset: at + 6, size: 2 });
+      at += 8 + file.readUInt16LE(at + 6);
+    }
+  }
+  return out;
+}

@@ -1,7 +1,9 @@
 /**
  * Malformed uploads thrown at POST /diagnose (app.inject, no sockets): random bytes, truncated,
- * bit-flipped and overwritten JPEGs/PNGs made from the shipped sample, empty files, huge
- * declared dimensions (decompression bombs), tiny images, other formats, broken multipart
+ * bit-flipped and overwritten JPEGs/PNGs made from the shipped sample, DICOM files made from
+ * them (truncated, bit-flipped, lying element lengths, huge Rows x Columns, refused transfer
+ * syntaxes and SOP classes), empty files, huge declared dimensions (decompression bombs),
+ * tiny images, other formats, broken multipart
  * framing and non-multipart bodies. Every answer must be a documented 4xx JSON error, or 200
  * with a valid diagnosis where the input may still be a valid image; never 500, never a hang;
  * afterwards a valid image still works and tf.memory() is where it was.
@@ -22,6 +24,16 @@ import { DISCLAIMER } from '../../services/inference-api/schemas/diagnose.ts';
 import { SAMPLE_DATA_DIR } from '../../shared/data/sample.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { createRng, type Rng } from '../../shared/util/random.ts';
+import {
+  SOP,
+  TS,
+  imagePixelTagValueOffset,
+  jpegBaselineFromJpeg,
+  lengthFieldOffsets,
+  monochrome1FromJpeg,
+  sixteenBitFromJpeg,
+  writeDicom,
+} from '../helpers/dicom.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { writeTinyModelDir } from './fixtures.ts';
 
@@ -43,7 +55,23 @@ const DOCUMENTED_CODES: Readonly<Record<string, number>> = {
   'too-large': 413,
   'unsupported-format': 415,
   'not-multipart': 415,
+  'not-dicom': 415,
+  'unsupported-transfer-syntax': 415,
+  'unsupported-sop-class': 415,
+  'no-pixel-data': 415,
+  'unsupported-pixel-format': 415,
 };
+
+/** What a damaged DICOM file may answer: any DICOM refusal or a decode error. */
+const DICOM_CODES = [
+  'corrupt',
+  'too-small',
+  'too-large',
+  'unsupported-transfer-syntax',
+  'unsupported-sop-class',
+  'no-pixel-data',
+  'unsupported-pixel-format',
+];
 
 interface FuzzCase {
   category: string;
@@ -180,6 +208,10 @@ interface Sources {
   others: { name: string; bytes: Buffer }[];
   /** An 8000 x 8000 black PNG: 64 megapixels in about 60 KiB. */
   bomb: Buffer;
+  /** Valid DICOM files made from the JPEGs, in every supported transfer syntax. */
+  dicoms: Buffer[];
+  /** The same, Explicit VR Little Endian with native pixels (for lying lengths). */
+  explicitDicoms: Buffer[];
 }
 
 async function loadSources(): Promise<Sources> {
@@ -214,10 +246,6 @@ async function loadSources(): Promise<Sources> {
       ]),
     },
     {
-      name: 'DICOM',
-      bytes: Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(64, 1)]),
-    },
-    {
       name: 'JPEG2000',
       bytes: Buffer.concat([
         Buffer.from([0, 0, 0, 0x0c]),
@@ -228,7 +256,15 @@ async function loadSources(): Promise<Sources> {
     { name: 'SVG', bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64"/>') },
     { name: 'XML-SVG', bytes: Buffer.from('<?xml version="1.0"?><svg width="9000"/>') },
   ];
-  return { jpegs, pngs, others, bomb: pngBomb(8000, 8000) };
+  const explicitDicoms = [await monochrome1FromJpeg(jpegs[0]), await sixteenBitFromJpeg(jpegs[5])];
+  const dicoms = [
+    ...explicitDicoms,
+    await sixteenBitFromJpeg(jpegs[1], { transferSyntax: TS.implicitLE }),
+    await sixteenBitFromJpeg(jpegs[6], { transferSyntax: TS.explicitBE }),
+    await monochrome1FromJpeg(jpegs[2], { transferSyntax: TS.deflatedLE }),
+    await jpegBaselineFromJpeg(jpegs[7]),
+  ];
+  return { jpegs, pngs, others, bomb: pngBomb(8000, 8000), dicoms, explicitDicoms };
 }
 
 /** A real decompression bomb: a gray PNG of width x height black pixels (a few KiB). */
@@ -411,10 +447,12 @@ function buildCorpus(rng: Rng, src: Sources, tiny: { png: Buffer[]; jpeg: Buffer
       rng.next() < 0.5
         ? other.bytes
         : Buffer.concat([other.bytes.subarray(0, 140), randomBytes(rng, rng.int(2000))]);
-    return imageCase('other format (GIF/WebP/TIFF/BMP/HEIF/DICOM/JP2/SVG)', bytes, {
+    return imageCase('other format (GIF/WebP/TIFF/BMP/HEIF/JP2/SVG)', bytes, {
       codes: ['unsupported-format'],
     });
   });
+
+  addDicomCases(rng, src, add);
 
   // A valid image whatever the part says it is: the bytes decide.
   add(20, () =>
@@ -701,6 +739,116 @@ function buildCorpus(rng: Rng, src: Sources, tiny: { png: Buffer[]; jpeg: Buffer
     mayDecode: true,
   }));
   return cases;
+}
+
+/** DICOM uploads: valid, damaged, lying, huge and refused. */
+function addDicomCases(rng: Rng, src: Sources, add: (n: number, make: () => FuzzCase) => void) {
+  const dicom = (): Buffer => pick(rng, src.dicoms);
+  const part = (): Partial<Part> => ({
+    filename: pick(rng, ['study.dcm', 'IM0001', 'x.jpg']),
+    contentType: pick(rng, ['application/dicom', 'application/octet-stream']),
+  });
+  add(10, () => imageCase('DICOM, valid', dicom(), { mustDecode: true }, part()));
+  add(60, () =>
+    imageCase(
+      'DICOM, truncated',
+      truncate(rng, dicom()),
+      {
+        codes: [...DICOM_CODES, 'not-dicom'],
+        mayDecode: true, // a JPEG Baseline file cut in its sequence delimiter still decodes
+      },
+      part(),
+    ),
+  );
+  add(60, () =>
+    imageCase(
+      'DICOM, bit-flipped',
+      flipBits(rng, dicom(), 1 + rng.int(16), 132),
+      {
+        mayDecode: true,
+      },
+      part(),
+    ),
+  );
+  add(60, () => {
+    const out = Buffer.from(pick(rng, src.explicitDicoms));
+    const fields = lengthFieldOffsets(out);
+    for (let i = 0, n = 1 + rng.int(3); i < n; i++) {
+      const { offset, size } = pick(rng, fields);
+      const value = pick(rng, [
+        0,
+        1,
+        3,
+        0xfffe,
+        0xffff,
+        rng.int(0x10000),
+        0xffffffff,
+        rng.int(2 ** 31),
+      ]);
+      if (size === 2) out.writeUInt16LE(value & 0xffff, offset);
+      else out.writeUInt32LE(value >>> 0, offset);
+    }
+    return imageCase(
+      'DICOM, lying element lengths',
+      out,
+      { codes: DICOM_CODES, mayDecode: true },
+      part(),
+    );
+  });
+  add(15, () => {
+    const out = Buffer.from(pick(rng, src.explicitDicoms));
+    for (;;) {
+      const rows = 1 + rng.int(65535);
+      const columns = 1 + rng.int(65535);
+      if (rows * columns <= 50_000_000) continue;
+      out.writeUInt16LE(rows, imagePixelTagValueOffset(out, 0x0010));
+      out.writeUInt16LE(columns, imagePixelTagValueOffset(out, 0x0011));
+      return imageCase('DICOM, huge Rows x Columns', out, { codes: ['too-large'] }, part());
+    }
+  });
+  add(10, () =>
+    imageCase(
+      'DICOM, refused transfer syntax',
+      writeDicom({
+        rows: 64,
+        columns: 64,
+        transferSyntax: pick(rng, ['1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.5', '1.2.3.4']),
+        fragments: [pick(rng, src.jpegs)],
+      }),
+      { codes: ['unsupported-transfer-syntax'] },
+      part(),
+    ),
+  );
+  add(5, () =>
+    imageCase(
+      'DICOM, non-image SOP class',
+      writeDicom({
+        rows: 64,
+        columns: 64,
+        sopClassUid: pick(rng, [SOP.basicTextSr, SOP.encapsulatedPdf]),
+      }),
+      { codes: ['unsupported-sop-class'] },
+      part(),
+    ),
+  );
+  add(10, () =>
+    imageCase(
+      "DICOM, 'DICM' then junk",
+      Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), randomBytes(rng, rng.int(4000))]),
+      { codes: ['corrupt'] },
+      part(),
+    ),
+  );
+  add(5, () =>
+    imageCase(
+      'JPEG announced as application/dicom',
+      pick(rng, src.jpegs),
+      { codes: ['not-dicom'] },
+      {
+        contentType: 'application/dicom',
+      },
+    ),
+  );
 }
 
 // ---- running ----
