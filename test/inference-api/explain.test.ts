@@ -13,6 +13,7 @@ import { GradCamUnsupportedError } from '../../shared/model/grad-cam.ts';
 import { saveModelDir } from '../../shared/model/model-dir.ts';
 import { HttpError } from '../../shared/service/errors.ts';
 import { tf } from '../../shared/tf/tf.ts';
+import { monochrome1FromJpeg } from '../helpers/dicom.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { rgbPng, sampleJpeg } from './fixtures.ts';
 
@@ -104,6 +105,18 @@ describe('POST /diagnose?explain=true', () => {
     const meta = await sharp(sampleJpeg()).metadata();
     expect(a.body.explanation).toMatchObject({ width: meta.width, height: meta.height });
     expect(plain.body.probability).toBe(a.body.probability);
+  });
+
+  it('draws a DICOM upload as the model read it, at its rows x columns', async () => {
+    const jpeg = await sharp(await rgbPng(90, 70))
+      .jpeg()
+      .toBuffer();
+    const res = await diagnose(await monochrome1FromJpeg(jpeg), '?explain=true', 'xray.dcm');
+    expect(res.status).toBe(200);
+    expect(res.body.dicom).toMatchObject({ rows: 70, columns: 90 });
+    expect(res.body.explanation).toMatchObject({ width: 90, height: 70 });
+    const png = Buffer.from(res.body.explanation.heatmapPng, 'base64');
+    expect(await sharp(png).metadata()).toMatchObject({ format: 'png', width: 90, height: 70 });
   });
 
   it('answers no explanation without explain or with explain=false', async () => {
