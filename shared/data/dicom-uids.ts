@@ -1,6 +1,8 @@
 /**
- * The DICOM UIDs the X-ray decoder cares about: which transfer syntaxes it decodes, which SOP
- * classes are known not to be images, and a guard so only well-formed UIDs reach a message.
+ * The DICOM UIDs and defined terms the X-ray decoder cares about: which transfer syntaxes it
+ * decodes, which SOP classes are known not to be images, and guards so only well-formed UIDs
+ * and standard defined terms ever reach a message or an answer (a hostile or sloppy file can
+ * put anything, a patient's name included, in any element).
  */
 
 /** How the pixel data of a transfer syntax is laid out, for the ones we decode. */
@@ -103,3 +105,50 @@ export function wellFormedCodeString(value: string | undefined): string | null {
   const trimmed = value.trim();
   return /^[A-Z0-9_ ]{1,16}$/.test(trimmed) ? trimmed : null;
 }
+
+/** Modality (0008,0060) defined terms (PS3.3 C.7.3.1.1.1), the ones in use today. */
+const MODALITIES = new Set(
+  (
+    'AR ASMT AU BDUS BI BMD CR CT CTPROTOCOL DG DOC DX ECG EPS ES FID GM HC HD IO IOL IVOCT ' +
+    'IVUS KER KO LEN LS MG MR M3D NM OAM OCT OP OPM OPT OPTBSV OPTENF OPV OSS OT PLAN PR PT ' +
+    'PX REG RESP RF RG RTDOSE RTIMAGE RTPLAN RTRECORD RTSTRUCT RWV SEG SM SMR SR SRF STAIN ' +
+    'TEXTUREMAP TG US VA XA XC'
+  ).split(' '),
+);
+
+/** View Position (0018,5101) defined terms of projection radiography and mammography. */
+const VIEW_POSITIONS = new Set(
+  (
+    'AP PA LL RL RLD LLD RLO LLO LAT LATERAL OBL CC FB LM LMO ML MLO SIO XCC XCCL XCCM ' +
+    'AT RCC LCC RMLO LMLO'
+  ).split(' '),
+);
+
+/** Photometric Interpretation (0028,0004) defined terms (PS3.3 C.7.6.3.1.2). */
+const PHOTOMETRIC_INTERPRETATIONS = new Set([
+  'MONOCHROME1',
+  'MONOCHROME2',
+  'PALETTE COLOR',
+  'RGB',
+  'HSV',
+  'ARGB',
+  'CMYK',
+  'YBR_FULL',
+  'YBR_FULL_422',
+  'YBR_PARTIAL_422',
+  'YBR_PARTIAL_420',
+  'YBR_ICT',
+  'YBR_RCT',
+]);
+
+function definedTerm(terms: ReadonlySet<string>, value: string | undefined): string | null {
+  const code = wellFormedCodeString(value);
+  return code !== null && terms.has(code) ? code : null;
+}
+
+export const modalityTerm = (value: string | undefined): string | null =>
+  definedTerm(MODALITIES, value);
+export const viewPositionTerm = (value: string | undefined): string | null =>
+  definedTerm(VIEW_POSITIONS, value);
+export const photometricTerm = (value: string | undefined): string | null =>
+  definedTerm(PHOTOMETRIC_INTERPRETATIONS, value);

@@ -6,8 +6,9 @@
  * frames are decoded with sharp.
  *
  * Privacy: no tag value reaches a message or a result except the UIDs of the transfer
- * syntax and SOP class (checked to be well-formed UIDs), the Photometric Interpretation
- * (a checked code string), and the summary { modality, viewPosition, rows, columns }.
+ * syntax and SOP class (checked to be well-formed UIDs), the Photometric Interpretation,
+ * and the summary { modality, viewPosition, rows, columns }, each of the three a standard
+ * defined term or nothing.
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
@@ -18,7 +19,10 @@ import {
   SUPPORTED_TRANSFER_SYNTAXES,
   isNonImageSopClass,
   isWellFormedUid,
+  modalityTerm,
+  photometricTerm,
   transferSyntaxName,
+  viewPositionTerm,
   wellFormedCodeString,
   type TransferSyntax,
 } from './dicom-uids.ts';
@@ -26,9 +30,9 @@ import { ImageDecodeError, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from './image-erro
 
 /** What a /diagnose answer may tell about the file: nothing that identifies the patient. */
 export interface DicomSummary {
-  /** Modality (0008,0060), e.g. 'CR' or 'DX'; null when absent or not a valid code string. */
+  /** Modality (0008,0060), e.g. 'CR' or 'DX'; null when absent or not a defined term. */
   modality: string | null;
-  /** View Position (0018,5101), e.g. 'PA' or 'AP'; null when absent or not valid. */
+  /** View Position (0018,5101), e.g. 'PA' or 'AP'; null when absent or not a defined term. */
   viewPosition: string | null;
   rows: number;
   columns: number;
@@ -221,8 +225,8 @@ function checkImage(
   const rows = dataSet.uint16('x00280010') ?? 0;
   const columns = dataSet.uint16('x00280011') ?? 0;
   const summary: DicomSummary = {
-    modality: wellFormedCodeString(dataSet.string('x00080060')),
-    viewPosition: wellFormedCodeString(dataSet.string('x00185101')),
+    modality: modalityTerm(dataSet.string('x00080060')),
+    viewPosition: viewPositionTerm(dataSet.string('x00185101')),
     rows,
     columns,
   };
@@ -256,7 +260,12 @@ function pixelModuleOf(
   syntax: TransferSyntax,
   source: string | undefined,
 ): GrayPixelModule {
-  const photometric = wellFormedCodeString(dataSet.string('x00280004')) ?? 'MONOCHROME2';
+  // Absent means MONOCHROME2 here (old files); a value that is no defined term is not echoed.
+  const photometricValue = dataSet.string('x00280004');
+  const photometric =
+    photometricValue === undefined
+      ? 'MONOCHROME2'
+      : (photometricTerm(photometricValue) ?? 'an unknown value');
   const samples = dataSet.uint16('x00280002') ?? 1;
   const jpeg = syntax.encoding === 'jpeg-baseline';
   const gray = photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2';

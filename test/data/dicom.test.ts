@@ -197,10 +197,14 @@ describe('decodeDicom: pixels as a viewer shows them', () => {
       rows: 40,
       columns: 48,
     });
-    // A value that is not a code string (e.g. a name pasted there) is not reported.
-    expect(
-      readDicomSummary(writeDicom({ rows: 40, columns: 48, modality: 'Doe^J' })).modality,
-    ).toBeNull();
+    // Only standard defined terms are reported: not a name pasted there, even one that is a
+    // valid code string.
+    for (const modality of ['Doe^J', 'DOE JANE']) {
+      const summary = readDicomSummary(
+        writeDicom({ rows: 40, columns: 48, modality, viewPosition: modality }),
+      );
+      expect([summary.modality, summary.viewPosition]).toEqual([null, null]);
+    }
     expect(await readImageInfo(file)).toEqual({
       format: 'dicom',
       width: 48,
@@ -251,6 +255,9 @@ describe('decodeDicom: refusals', () => {
     );
     expect(rgb.code).toBe('unsupported-pixel-format');
     expect(rgb.message).toContain('RGB');
+    const named = await failure(writeDicom({ rows: 64, columns: 64, photometric: 'DOE JANE' }));
+    expect(named.code).toBe('unsupported-pixel-format');
+    expect(named.message).not.toContain('DOE');
     const wide = writeDicom({ rows: 64, columns: 64, bitsAllocated: 16 });
     wide.writeUInt16LE(32, imagePixelTagValueOffset(wide, 0x0100));
     expect((await failure(wide)).code).toBe('unsupported-pixel-format');

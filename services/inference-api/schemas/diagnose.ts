@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ModelRefSchema } from './model.ts';
+import { ModelCalibrationSchema, ModelRefSchema } from './model.ts';
 
 export const DISCLAIMER = 'Research use only. Not a medical device; not for clinical decisions.';
 
@@ -79,8 +79,12 @@ const codeString = (description: string) =>
 
 export const DicomSummarySchema = Type.Object(
   {
-    modality: codeString("Modality (0008,0060), e.g. 'CR' or 'DX'; null if absent"),
-    viewPosition: codeString("View Position (0018,5101), e.g. 'PA' or 'AP'; null if absent"),
+    modality: codeString(
+      "Modality (0008,0060), e.g. 'CR' or 'DX'; null if absent or not a standard defined term",
+    ),
+    viewPosition: codeString(
+      "View Position (0018,5101), e.g. 'PA' or 'AP'; null if absent or not a standard defined term",
+    ),
     rows: Type.Integer({ minimum: 1, description: 'Rows (0028,0010): the image height' }),
     columns: Type.Integer({ minimum: 1, description: 'Columns (0028,0011): the image width' }),
   },
@@ -93,9 +97,36 @@ export const DicomSummarySchema = Type.Object(
 
 export const DiagnosisSchema = Type.Object({
   label: Type.Union([Type.Literal('NORMAL'), Type.Literal('PNEUMONIA')]),
-  probability: Type.Number({ minimum: 0, maximum: 1, description: 'P(PNEUMONIA)' }),
+  probability: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: 'P(PNEUMONIA), in the scale of probabilityScale',
+  }),
   probabilities: Type.Object({ NORMAL: Probability, PNEUMONIA: Probability }),
-  threshold: Type.Number({ description: 'label is PNEUMONIA when probability >= threshold' }),
+  threshold: Type.Number({
+    description:
+      'label is PNEUMONIA when probability >= threshold; in the same scale as probability ' +
+      '(temperature-scaled too when the model is calibrated, so the label is the raw one)',
+  }),
+  probabilityScale: Type.Union([Type.Literal('raw'), Type.Literal('temperature-scaled')], {
+    description:
+      "'temperature-scaled': probability = sigmoid(logit(rawProbability) / " +
+      "calibration.temperature), fitted on the hospitals' held-out splits; 'raw': the " +
+      "model's own output (a model without calibration)",
+  }),
+  rawProbability: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: "The model's own P(PNEUMONIA) before temperature scaling (calibrated only)",
+    }),
+  ),
+  rawThreshold: Type.Optional(
+    Type.Number({
+      description: 'The threshold in force in the raw scale, GET /models/current (calibrated only)',
+    }),
+  ),
+  calibration: Type.Optional(ModelCalibrationSchema),
   model: ModelRefSchema,
   timingMs: Type.Number({
     description: 'Decoding and inference time on the server, with the explanation if asked',
