@@ -31,10 +31,15 @@ function split(n: number, seed: number): TemperatureCurve {
 const A = split(400, 1);
 const B = split(300, 2);
 
-const answer = (name: string, n: number, temperature?: unknown): HospitalAnswer => ({
+const answer = (name: string, n: number, temperature?: object): HospitalAnswer => ({
   hospitalId: `id-${name}`,
   hospitalName: name,
-  evaluation: { ...DEFAULT_EVALUATION, n, ...(temperature ? { temperature } : {}) },
+  // Malformed curves are the point: the aggregator reads what a node sends.
+  evaluation: {
+    ...DEFAULT_EVALUATION,
+    n,
+    ...(temperature ? { temperature: temperature as TemperatureCurve } : {}),
+  },
 });
 
 describe('fitRoundTemperature', () => {

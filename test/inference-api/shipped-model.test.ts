@@ -60,5 +60,10 @@ describe.runIf(existsSync(join(SHIPPED, 'model.json')))('the shipped model', () 
     expect(['NORMAL', 'PNEUMONIA']).toContain(res.body.label);
     expect(res.body.model.architecture).toBe('se-resnet18-gn');
     expect(res.body.probabilities.NORMAL + res.body.probabilities.PNEUMONIA).toBeCloseTo(1, 5);
+    // It has no temperature scaling: its probabilities are reported raw, as they always were.
+    expect((await readModelMetadata(SHIPPED)).calibration).toBeUndefined();
+    expect(res.body.probabilityScale).toBe('raw');
+    expect(res.body).not.toHaveProperty('rawProbability');
+    expect(res.body).not.toHaveProperty('calibration');
   });
 });

@@ -30,6 +30,7 @@ export async function loadAggregatorModel(
     inputSize,
     threshold: production.threshold,
     thresholdRule: production.thresholdRule,
+    ...(production.calibration ? { calibration: production.calibration } : {}),
     preprocessing: production.preprocessing,
     loadedAt: new Date().toISOString(),
     source: 'aggregator',

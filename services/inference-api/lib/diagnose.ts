@@ -9,10 +9,12 @@ import { DISCLAIMER, type Diagnosis } from '../schemas/diagnose.ts';
 import { modelRef } from '../schemas/model.ts';
 import { explainDiagnosis } from './explanation.ts';
 import type { LoadedModel } from './loaded-model.ts';
+import { inReportedScale } from './probability-scale.ts';
 
 /**
  * Decodes one X-ray exactly as the model was trained on and scores it; `threshold` is the one
- * in force (the site's operating point or the model's own). `explain` adds the Grad-CAM map.
+ * in force (the site's operating point or the model's own), in the raw scale; a calibrated
+ * model reports both in its tempered scale. `explain` adds the Grad-CAM map.
  */
 export async function diagnose(
   loaded: LoadedModel,
@@ -46,13 +48,12 @@ export async function diagnose(
   if (!Number.isFinite(p)) {
     throw new Error(`model ${info.id} predicted ${p}`);
   }
-  const probability = Math.min(Math.max(p, 0), 1);
+  const raw = Math.min(Math.max(p, 0), 1);
   const explanation = options.explain ? await explainDiagnosis(loaded, pixels, bytes) : undefined;
   return {
-    label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
-    probability,
-    probabilities: { NORMAL: 1 - probability, PNEUMONIA: probability },
-    threshold,
+    // Decided on the raw score: tempering is monotone, so it is the same in either scale.
+    label: raw >= threshold ? 'PNEUMONIA' : 'NORMAL',
+    ...inReportedScale(raw, threshold, info.calibration),
     model: modelRef(info),
     timingMs: Math.round((performance.now() - started) * 100) / 100,
     ...(explanation ? { explanation } : {}),

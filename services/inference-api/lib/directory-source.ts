@@ -4,6 +4,7 @@ import { readMemberMetadata } from '../../../shared/model/ensemble.ts';
 import { readModelMetadata } from '../../../shared/model/model-dir.ts';
 import { loadWeightsWithManifest } from '../../../shared/weights/index.ts';
 import { instantiateModel, type LoadedModel } from './loaded-model.ts';
+import { readModelCalibration } from './probability-scale.ts';
 
 /**
  * Loads a fedxray model directory (model.json, weights.json, weights.bin; e.g. written by
@@ -29,6 +30,7 @@ export async function loadDirectoryModel(dir: string): Promise<LoadedModel> {
   const training = metadata.training ?? {};
   const rounds = training.kind === 'federated' ? training.rounds : undefined;
   const { preprocessing } = metadata;
+  const calibration = readModelCalibration(metadata.calibration);
   return instantiateModel(
     {
       architecture: metadata.architecture,
@@ -47,6 +49,8 @@ export async function loadDirectoryModel(dir: string): Promise<LoadedModel> {
       inputSize: preprocessing.inputSize,
       threshold: metadata.threshold.threshold,
       thresholdRule: metadata.threshold.rule ?? null,
+      // An ensemble's own calibration applies to its members' mean probability.
+      ...(calibration ? { calibration } : {}),
       preprocessing: {
         inputSize: preprocessing.inputSize,
         normalization: preprocessing.normalization,

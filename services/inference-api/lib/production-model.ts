@@ -18,6 +18,7 @@
  *     "metadata": {
  *       "preprocessing": { "inputSize": 64, "normalization": "per-image", "equalize": false },
  *       "threshold": { "threshold": 0.5, "rule": "fixed:0.5", "description": "..." },
+ *       "calibration": { "method": "temperature", "temperature": 1.8, ... },   optional
  *       "width": 64
  *     },
  *     ...                                   anything else (stage, metrics, createdAt) is ignored
@@ -29,6 +30,8 @@
  */
 import { isArchitectureName, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import type { Preprocessing } from '../../../shared/training/preprocessing.ts';
+import type { ModelCalibration } from '../schemas/model.ts';
+import { readModelCalibration } from './probability-scale.ts';
 
 export interface ProductionModel {
   id: string;
@@ -42,6 +45,8 @@ export interface ProductionModel {
   preprocessing: Preprocessing;
   threshold: number;
   thresholdRule: string | null;
+  /** metadata.calibration's temperature; absent: the model reports raw probabilities. */
+  calibration?: ModelCalibration;
 }
 
 export const DEFAULT_THRESHOLD = 0.5;
@@ -103,6 +108,12 @@ export function parseProductionModel(body: unknown): ProductionModel {
   const rule = isRecord(thresholdValue) ? thresholdValue.rule : undefined;
 
   const width = integer(pick('width'));
+  let calibration: ModelCalibration | undefined;
+  try {
+    calibration = readModelCalibration(pick('calibration'));
+  } catch (error) {
+    fail(`${id} has an ${(error as Error).message}`);
+  }
   return {
     id,
     version: integer(root.version) ?? null,
@@ -114,5 +125,6 @@ export function parseProductionModel(body: unknown): ProductionModel {
     preprocessing: { inputSize, normalization, equalize: pre.equalize === true },
     threshold: threshold ?? DEFAULT_THRESHOLD,
     thresholdRule: typeof rule === 'string' ? rule : threshold === undefined ? 'default:0.5' : null,
+    ...(calibration ? { calibration } : {}),
   };
 }

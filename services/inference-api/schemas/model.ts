@@ -26,13 +26,33 @@ export const ModelRefSchema = Type.Object({
 });
 export type ModelRef = Static<typeof ModelRefSchema>;
 
+export const ModelCalibrationSchema = Type.Object(
+  {
+    method: Type.Literal('temperature', { description: 'Temperature scaling (Guo et al. 2017)' }),
+    temperature: Type.Number({
+      exclusiveMinimum: 0,
+      description: 'Reported P(PNEUMONIA) = sigmoid(logit(p) / temperature)',
+    }),
+  },
+  {
+    description:
+      "The model's calibration (metadata.calibration, fitted on the hospitals' held-out " +
+      'splits): /diagnose reports probabilities and the threshold in this scale. Absent: raw',
+  },
+);
+export type ModelCalibration = Static<typeof ModelCalibrationSchema>;
+
 /** What a loaded model says about itself (LoadedModel.info): `threshold` is its own. */
 export const LoadedModelInfoSchema = Type.Object({
   ...ModelRefSchema.properties,
   width: Type.Integer({ description: 'Base width of the network (64 = the paper)' }),
   inputSize: Type.Integer(),
-  threshold: Type.Number({ description: 'P(PNEUMONIA) at or above which the label is PNEUMONIA' }),
+  threshold: Type.Number({
+    description:
+      'Raw P(PNEUMONIA) (before any calibration) at or above which the label is PNEUMONIA',
+  }),
   thresholdRule: Type.Union([Type.String(), Type.Null()]),
+  calibration: Type.Optional(ModelCalibrationSchema),
   preprocessing: PreprocessingSchema,
   members: Type.Integer({
     minimum: 1,
