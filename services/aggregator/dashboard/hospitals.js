@@ -110,8 +110,8 @@ function HospitalRow({ hospital, contribution }) {
             ? html`<a href="#/runs/${contribution.runId}">run ${shortId(contribution.runId)}</a>,
                 round ${contribution.round}:
                 <span class="update ${contribution.status}">${contribution.status}</span>
-                ${contribution.numSamples !== null ? ` (${contribution.numSamples} images)` : ''} ·
-                ${ago(contribution.updatedAt)}`
+                ${contribution.numSamples !== null ? ` (${contribution.numSamples} images)` : ''}
+                ${` · ${ago(contribution.updatedAt)}`}`
             : html`<span class="muted">none yet</span>`
         }
       </td>

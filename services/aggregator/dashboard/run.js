@@ -38,8 +38,12 @@ function useLiveRun(id) {
     }
     // The server ends the stream after the run's last event: without this EventSource would
     // reconnect forever.
+    // A refused stream (404: no such run) is closed by the browser: reading the run says why.
     source.addEventListener('error', () => {
-      if (source && source.readyState === EventSource.CLOSED) setLive(false);
+      if (source && source.readyState === EventSource.CLOSED) {
+        setLive(false);
+        refresh();
+      }
     });
     function stop() {
       if (source) source.close();
