@@ -8,7 +8,11 @@ import { initBackend, type BackendInfo } from '../tf/backend.ts';
 import { describeSplit, prepareData, writeManifest, type PreparedData } from './data-setup.ts';
 import { info, printJson, formatSeconds } from './output.ts';
 import type { CommonTraining } from './training-options.ts';
-import { formatReportTable, type ThresholdChoice } from '../metrics/index.ts';
+import {
+  formatReportTable,
+  type TemperatureCalibration,
+  type ThresholdChoice,
+} from '../metrics/index.ts';
 
 export interface TrainingRunContext {
   common: CommonTraining;
@@ -24,6 +28,8 @@ export interface TrainingRunOutcome {
   training: Record<string, unknown>;
   /** Set when the run chose its threshold itself (on calibration splits, not validation). */
   threshold?: ThresholdChoice;
+  /** Temperature scaling fitted on the calibration splits: stored in model.json, charted. */
+  calibration?: TemperatureCalibration;
   /** More fields of the --json summary. */
   json?: Record<string, unknown>;
 }
@@ -61,6 +67,7 @@ export async function runTrainingCommand(
       val: data.val,
       thresholdRule: common.thresholdRule,
       threshold: outcome.threshold,
+      calibration: outcome.calibration,
       training: {
         ...outcome.training,
         backend: backend.name,

@@ -1,18 +1,24 @@
 /**
  * The operating point of a simulated federation: every hospital scores its held-out
  * calibration split (SimulationConfig.calibrationFraction) and shares only a per-class score
- * histogram, as a node's POST /evaluate does; the threshold is chosen by the rule on the pooled
- * histogram. The validation split plays no part.
+ * histogram and its NLL curve over temperatures, as a node's POST /evaluate does; the threshold
+ * is chosen by the rule on the pooled histogram and the temperature fitted on the pooled curve.
+ * The validation split plays no part.
  */
 import type { ImageCache, XrayRecord } from '../data/index.ts';
 import {
+  calibrateTemperature,
   confusionAtThreshold,
   histogramTotals,
   mergeScoreHistograms,
+  mergeTemperatureCurves,
   parseThresholdRule,
   scoreHistogram,
+  temperatureCurve,
   thresholdFromHistogram,
   type ScoreHistogram,
+  type TemperatureCalibration,
+  type TemperatureCurve,
   type ThresholdChoice,
 } from '../metrics/index.ts';
 import type { tf } from '../tf/tf.ts';
@@ -29,6 +35,8 @@ export interface CalibrationInfo {
   recall: number;
   specificity: number;
   threshold: ThresholdChoice;
+  /** Temperature scaling fitted on the pooled NLL curves; null without images. */
+  temperature: TemperatureCalibration | null;
 }
 
 export async function calibrateOnHospitals(
@@ -40,9 +48,11 @@ export async function calibrateOnHospitals(
 ): Promise<CalibrationInfo> {
   if (splits.length === 0) throw new Error('no hospital holds a calibration split');
   const histograms: ScoreHistogram[] = [];
+  const curves: TemperatureCurve[] = [];
   for (const split of splits) {
     const p = await predictRecords(model, split.records, preprocessing, { cache });
     histograms.push(scoreHistogram(p.labels, p.probabilities, settings.bins));
+    curves.push(temperatureCurve(p.labels, p.probabilities));
   }
   const pooled = mergeScoreHistograms(histograms);
   const threshold = thresholdFromHistogram(pooled, parseThresholdRule(settings.rule));
@@ -61,5 +71,8 @@ export async function calibrateOnHospitals(
     recall: at && positives > 0 ? at.tp / positives : NaN,
     specificity: at && negatives > 0 ? at.tn / negatives : NaN,
     threshold,
+    temperature: calibrateTemperature(mergeTemperatureCurves(curves), {
+      hospitals: splits.length,
+    }),
   };
 }

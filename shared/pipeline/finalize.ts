@@ -6,12 +6,13 @@ import {
   computeMetrics,
   formatThresholdRule,
   type EvaluationReport,
+  type TemperatureCalibration,
   type ThresholdChoice,
   type ThresholdRule,
 } from '../metrics/index.ts';
 import type { ArchitectureName } from '../model/architectures.ts';
 import { saveModelDir, type ModelMetadata } from '../model/model-dir.ts';
-import { writeTrainingPlots, type HistoryPoint } from '../report/index.ts';
+import { writeReliabilityDiagram, writeTrainingPlots, type HistoryPoint } from '../report/index.ts';
 import type { tf } from '../tf/tf.ts';
 import { predictRecords } from '../training/predict.ts';
 import type { Preprocessing } from '../training/preprocessing.ts';
@@ -26,6 +27,8 @@ export interface FinalizeInput {
   thresholdRule: ThresholdRule;
   /** A threshold chosen elsewhere (on calibration splits): used as is, not chosen on `val`. */
   threshold?: ThresholdChoice;
+  /** Temperature scaling fitted elsewhere (on calibration splits): stored and charted. */
+  calibration?: TemperatureCalibration;
   training: Record<string, unknown>;
   history: HistoryPoint[];
   stepLabel: 'epoch' | 'round';
@@ -42,7 +45,7 @@ export interface FinalizeOutput {
 /**
  * Chooses the decision threshold on the validation split (unless one is given), scores the
  * model there with confidence intervals and writes the model directory, report.json and the
- * plots.
+ * plots (with reliability.png, before and after temperature scaling, when calibrated).
  */
 export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutput> {
   let threshold: ThresholdChoice = input.threshold ?? {
@@ -71,6 +74,7 @@ export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutpu
     preprocessing: input.preprocessing,
     classes: ['NORMAL', 'PNEUMONIA'],
     threshold,
+    ...(input.calibration ? { calibration: input.calibration } : {}),
     parameters: input.model.countParams(),
     createdAt: new Date().toISOString(),
     training: input.training,
@@ -79,6 +83,7 @@ export async function finalizeModel(input: FinalizeInput): Promise<FinalizeOutpu
   await mkdir(input.outDir, { recursive: true });
   await saveModelDir(input.outDir, input.model, metadata, { dtype: input.dtype });
   await writeTrainingPlots(input.outDir, input.history, input.stepLabel);
+  if (input.calibration) await writeReliabilityDiagram(input.outDir, input.calibration);
   await writeFile(
     join(input.outDir, 'report.json'),
     JSON.stringify({ ...metadata, history: input.history }, null, 2) + '\n',

@@ -411,6 +411,18 @@ describe('fedxray CLI', () => {
       report.training.partitions.reduce((s, p) => s + (p.calibrationImages ?? 0), 0),
     );
     expect(c.recall).toBeGreaterThanOrEqual(0.9);
+    // A temperature fitted on the same held-out splits, stored with the model and charted.
+    const calibrated = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
+      calibration: { method: string; temperature: number; nllBefore: number; nllAfter: number };
+    };
+    expect(calibrated.calibration).toMatchObject({
+      method: 'temperature',
+      basis: { hospitals: 2, images: c.images },
+    });
+    expect(calibrated.calibration.temperature).toBeGreaterThan(0);
+    expect(calibrated.calibration.nllAfter).toBeLessThanOrEqual(calibrated.calibration.nllBefore);
+    expect((await stat(join(out, 'reliability.png'))).size).toBeGreaterThan(1000);
+    expect(report.training.calibration).not.toHaveProperty('temperature');
   });
 
   it('bench --json reports speed, memory and a flat tensor count', async () => {

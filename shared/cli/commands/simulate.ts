@@ -42,7 +42,8 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   min(cores, clients); results are the same for any N).
   --calibration-fraction F (default 0): each hospital holds out F of its share by patient and
   never trains on it; --threshold-rule is then applied to the pooled score histograms of those
-  held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97).
+  held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97), and
+  a temperature is fitted on their pooled NLL curves (model.json calibration, reliability.png).
   --strategy fedavg|fedavgm|fedmedian (default fedavg): fedavgm adds server momentum to the
   average (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals;
   fedmedian takes the coordinate-wise median, which a minority of bad updates cannot move far.
@@ -220,6 +221,11 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         info(
           `threshold ${calibration.threshold.threshold.toFixed(3)} chosen on ${calibration.images} held-out images of ${calibration.hospitals.length} hospitals: ${calibration.threshold.description}`,
         );
+      const temperature = calibration?.temperature ?? undefined;
+      if (temperature)
+        info(
+          `${temperature.description}; ECE ${temperature.eceBefore.toFixed(4)} -> ${temperature.eceAfter.toFixed(4)}`,
+        );
       return {
         stepLabel: 'round',
         history: result.rounds.map((r) => toHistoryPoint(r.round, r)),
@@ -238,9 +244,13 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           downloads: result.downloads,
           classWeights: result.classWeights,
           roundsDetail: result.rounds,
-          ...(calibration ? { calibrationFraction, calibration } : {}),
+          // The temperature goes to model.json's calibration, not twice into the report.
+          ...(calibration
+            ? { calibrationFraction, calibration: { ...calibration, temperature: undefined } }
+            : {}),
         },
         threshold: calibration?.threshold,
+        calibration: temperature,
         json: { classWeights: result.classWeights },
       };
     },
