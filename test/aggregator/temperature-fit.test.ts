@@ -139,5 +139,18 @@ describe('the temperature on fake nodes', () => {
     expect(run.rounds[0].metrics).toMatchObject({ calibration });
     // The hospitals' own sums are not shown.
     expect(JSON.stringify(run)).not.toContain('probabilitySum');
+
+    // The reliability diagram of the version, and none for the run's initial model.
+    const svg = await fetch(`${h.agg.url}/models/${run.finalModelId}/reliability.svg`);
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    const text = await svg.text();
+    expect(text).toContain('Perfect calibration');
+    expect(text).toContain(`ECE ${(expected.eceAfter as number).toFixed(3)}`);
+    const initial = run.rounds[0].inputModelId;
+    const none = await json<{ error: { code: string } }>(
+      `${h.agg.url}/models/${initial}/reliability.svg`,
+    );
+    expect([none.status, none.body.error.code]).toEqual([404, 'no-calibration']);
   });
 });

@@ -1,6 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { TemperatureCalibrationSchema } from '../../../shared/protocol/calibration.ts';
+import { reliabilityChartSvg } from '../../../shared/report/index.ts';
 import { HttpError } from '../../../shared/service/errors.ts';
 import { WEIGHTS_MEDIA_TYPE } from '../../../shared/weights/index.ts';
 import { audit } from '../lib/audit.ts';
@@ -80,6 +83,39 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
       const model = await ctx.prisma.modelVersion.findUnique({ where: { id: request.params.id } });
       if (!model) throw notFound(request.params.id);
       return modelView(model);
+    },
+  );
+
+  app.get<{ Params: IdParams }>(
+    '/models/:id/reliability.svg',
+    {
+      schema: {
+        summary: "A model's reliability diagram before and after temperature scaling (SVG)",
+        description:
+          'From metadata.calibration: per bin of P(PNEUMONIA), the share of PNEUMONIA on the ' +
+          "hospitals' pooled validation splits against the bin's mean probability, at T = 1 and " +
+          'at the fitted temperature, with each ECE. 404 `no-calibration` for a model without one.',
+        tags: ['models'],
+        params: IdParamsSchema,
+        produces: ['image/svg+xml'],
+        response: {
+          200: { description: 'SVG image', type: 'string' },
+          ...errorResponses(404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const model = await ctx.prisma.modelVersion.findUnique({ where: { id: request.params.id } });
+      if (!model) throw notFound(request.params.id);
+      const calibration = (model.metadata as { calibration?: unknown } | null)?.calibration;
+      if (!Value.Check(TemperatureCalibrationSchema, calibration)) {
+        throw new HttpError(
+          404,
+          'no-calibration',
+          `model ${model.id} has no temperature scaling (its hospitals answered no NLL curves)`,
+        );
+      }
+      return reply.type('image/svg+xml').send(reliabilityChartSvg(calibration));
     },
   );
 
