@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { EVALUATION_EXAMPLE } from './examples.ts';
 
 /** Score bins of the histogram a node answers (shared/metrics/score-histogram.ts). */
 export const HISTOGRAM_BINS = 100;
@@ -64,23 +65,26 @@ export type TemperatureCurveAnswer = Static<typeof TemperatureCurveSchema>;
  * `temperature` are optional so that the answer of a node from before them still reads (that
  * node is then left out of the threshold choice or of the temperature fit).
  */
-export const EvaluationSchema = Type.Object({
-  n: Type.Integer({ description: 'Images in the validation split' }),
-  threshold: Type.Number(),
-  loss: Type.Number(),
-  accuracy: Type.Number(),
-  precision: Type.Number(),
-  recall: Type.Number(),
-  specificity: Type.Number(),
-  f1: Type.Number(),
-  auc: Type.Number(),
-  confusion: Type.Object({
-    tp: Type.Integer(),
-    fp: Type.Integer(),
-    tn: Type.Integer(),
-    fn: Type.Integer(),
-  }),
-  histogram: Type.Optional(ScoreHistogramSchema),
-  temperature: Type.Optional(TemperatureCurveSchema),
-});
+export const EvaluationSchema = Type.Object(
+  {
+    n: Type.Integer({ description: 'Images in the validation split' }),
+    threshold: Type.Number(),
+    loss: Type.Number(),
+    accuracy: Type.Number(),
+    precision: Type.Number(),
+    recall: Type.Number(),
+    specificity: Type.Number(),
+    f1: Type.Number(),
+    auc: Type.Number(),
+    confusion: Type.Object({
+      tp: Type.Integer(),
+      fp: Type.Integer(),
+      tn: Type.Integer(),
+      fn: Type.Integer(),
+    }),
+    histogram: Type.Optional(ScoreHistogramSchema),
+    temperature: Type.Optional(TemperatureCurveSchema),
+  },
+  { examples: [EVALUATION_EXAMPLE] },
+);
 export type Evaluation = Static<typeof EvaluationSchema>;

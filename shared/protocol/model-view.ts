@@ -5,6 +5,7 @@
  * other registries). One schema for both ends.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { MODEL_VIEW_EXAMPLE } from './examples.ts';
 import { TemperatureCalibrationSchema } from './calibration.ts';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -50,23 +51,26 @@ export const ModelMetadataSchema = Type.Object(
 export type ModelMetadata = Static<typeof ModelMetadataSchema>;
 
 /** One model version; GET /models/production answers this (docs/inference-api.md). */
-export const ModelViewSchema = Type.Object({
-  id: Type.String(),
-  version: Type.Integer(),
-  runId: NullableString,
-  roundIndex: NullableInteger,
-  sha256: Type.String({ description: "sha256 of the weights blob (the manifest's sha256)" }),
-  sizeBytes: Type.Integer({ description: 'Size of the packed weights file' }),
-  architecture: Type.String(),
-  inputSize: Type.Integer(),
-  width: NullableInteger,
-  stage: Type.Union([
-    Type.Literal('candidate'),
-    Type.Literal('production'),
-    Type.Literal('archived'),
-  ]),
-  metadata: ModelMetadataSchema,
-  metrics: Type.Unknown(),
-  createdAt: Type.String({ description: 'ISO 8601' }),
-});
+export const ModelViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    version: Type.Integer(),
+    runId: NullableString,
+    roundIndex: NullableInteger,
+    sha256: Type.String({ description: "sha256 of the weights blob (the manifest's sha256)" }),
+    sizeBytes: Type.Integer({ description: 'Size of the packed weights file' }),
+    architecture: Type.String(),
+    inputSize: Type.Integer(),
+    width: NullableInteger,
+    stage: Type.Union([
+      Type.Literal('candidate'),
+      Type.Literal('production'),
+      Type.Literal('archived'),
+    ]),
+    metadata: ModelMetadataSchema,
+    metrics: Type.Unknown(),
+    createdAt: Type.String({ description: 'ISO 8601' }),
+  },
+  { examples: [MODEL_VIEW_EXAMPLE] },
+);
 export type ModelView = Static<typeof ModelViewSchema>;

@@ -6,6 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '../model/architectures.ts';
+import { TRAIN_ACCEPTED_EXAMPLE, TRAIN_REQUEST_EXAMPLE } from './examples.ts';
 
 export const ModelRefSchema = Type.Object(
   {
@@ -101,25 +102,31 @@ const TrainSettingsSchema = Type.Partial(
   },
 );
 
-export const TrainRequestSchema = Type.Object({
-  runId: Type.String({ minLength: 1, maxLength: 200 }),
-  round: Type.Integer({ minimum: 0 }),
-  ...ModelInputFields,
-  settings: Type.Optional(TrainSettingsSchema),
-  schedule: Type.Optional(
-    Type.Object(
-      {
-        startEpoch: Type.Integer({ minimum: 0 }),
-        totalEpochs: Type.Integer({ minimum: 1 }),
-      },
-      {
-        additionalProperties: false,
-        description: 'Where these epochs sit in the learning-rate schedule of the whole run',
-      },
+export const TrainRequestSchema = Type.Object(
+  {
+    runId: Type.String({ minLength: 1, maxLength: 200 }),
+    round: Type.Integer({ minimum: 0 }),
+    ...ModelInputFields,
+    settings: Type.Optional(TrainSettingsSchema),
+    schedule: Type.Optional(
+      Type.Object(
+        {
+          startEpoch: Type.Integer({ minimum: 0 }),
+          totalEpochs: Type.Integer({ minimum: 1 }),
+        },
+        {
+          additionalProperties: false,
+          description: 'Where these epochs sit in the learning-rate schedule of the whole run',
+        },
+      ),
     ),
-  ),
-});
+  },
+  { examples: [TRAIN_REQUEST_EXAMPLE] },
+);
 export type TrainRequest = Static<typeof TrainRequestSchema>;
 
-export const TrainAcceptedSchema = Type.Object({ jobId: Type.String({ minLength: 1 }) });
+export const TrainAcceptedSchema = Type.Object(
+  { jobId: Type.String({ minLength: 1 }) },
+  { examples: [TRAIN_ACCEPTED_EXAMPLE] },
+);
 export type TrainAccepted = Static<typeof TrainAcceptedSchema>;

@@ -129,6 +129,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
               version: { type: 'string' },
             },
             required: ['status'],
+            examples: [{ status: 'ok', service: options.name, version: options.version }],
           },
         },
       },

@@ -35,7 +35,20 @@ export function registerInfoRoute(
       schema: {
         summary: 'What is running: service, software version, TensorFlow.js backend',
         tags: ['service'],
-        response: { 200: ServiceInfoSchema },
+        response: {
+          200: {
+            ...ServiceInfoSchema,
+            examples: [
+              {
+                service,
+                version: SOFTWARE_VERSION,
+                backend: 'wasm',
+                backendSource: '@tensorflow/tfjs-backend-wasm',
+                tls: true,
+              },
+            ],
+          },
+        },
       },
     },
     async (): Promise<ServiceInfo> => {

@@ -49,6 +49,7 @@ export function registerRole(app: FastifyInstance, role: AggregatorRole): void {
             type: 'object',
             properties: { ready: { type: 'boolean' }, role: { type: 'string', enum: ['active'] } },
             required: ['ready', 'role'],
+            examples: [{ ready: true, role: 'active' }],
           },
           503: ErrorResponse,
         },

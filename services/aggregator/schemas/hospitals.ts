@@ -1,4 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
+import {
+  CREATE_HOSPITAL_EXAMPLE,
+  HOSPITAL_CREATED_EXAMPLE,
+  HOSPITAL_LIST_EXAMPLE,
+  HOSPITAL_TOKEN_ROTATED_EXAMPLE,
+  HOSPITAL_VIEW_EXAMPLE,
+  ROTATE_TOKEN_EXAMPLE,
+  UPDATE_HOSPITAL_EXAMPLE,
+} from './examples.ts';
 import { NullableInteger, NullableTimestamp, Timestamp } from './common.ts';
 
 const BaseUrl = Type.String({
@@ -28,19 +37,22 @@ export const CreateHospitalBodySchema = Type.Object(
     name: UniqueName,
     baseUrl: BaseUrl,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [CREATE_HOSPITAL_EXAMPLE] },
 );
 export type CreateHospitalBody = Static<typeof CreateHospitalBodySchema>;
 
-export const HospitalCreatedSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  baseUrl: Type.String(),
-  token: Type.String({
-    description:
-      "The hospital's token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
-  }),
-});
+export const HospitalCreatedSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    baseUrl: Type.String(),
+    token: Type.String({
+      description:
+        "The hospital's token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
+    }),
+  },
+  { examples: [HOSPITAL_CREATED_EXAMPLE] },
+);
 export type HospitalCreated = Static<typeof HospitalCreatedSchema>;
 
 export const PreviousTokenExpiresAt = Type.Union([Timestamp, Type.Null()], {
@@ -49,20 +61,26 @@ export const PreviousTokenExpiresAt = Type.Union([Timestamp, Type.Null()], {
     'null when no previous token is accepted',
 });
 
-export const HospitalViewSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  baseUrl: Type.String(),
-  status: HospitalStatusSchema,
-  lastSeenAt: NullableTimestamp,
-  sampleCount: NullableInteger,
-  createdAt: Timestamp,
-  tokenRotatedAt: Timestamp,
-  previousTokenExpiresAt: PreviousTokenExpiresAt,
-});
+export const HospitalViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    baseUrl: Type.String(),
+    status: HospitalStatusSchema,
+    lastSeenAt: NullableTimestamp,
+    sampleCount: NullableInteger,
+    createdAt: Timestamp,
+    tokenRotatedAt: Timestamp,
+    previousTokenExpiresAt: PreviousTokenExpiresAt,
+  },
+  { examples: [HOSPITAL_VIEW_EXAMPLE] },
+);
 export type HospitalView = Static<typeof HospitalViewSchema>;
 
-export const HospitalListSchema = Type.Object({ hospitals: Type.Array(HospitalViewSchema) });
+export const HospitalListSchema = Type.Object(
+  { hospitals: Type.Array(HospitalViewSchema) },
+  { examples: [HOSPITAL_LIST_EXAMPLE] },
+);
 export type HospitalList = Static<typeof HospitalListSchema>;
 
 /** PATCH /hospitals/:id: what to change, at least one field. */
@@ -71,7 +89,7 @@ export const UpdateHospitalBodySchema = Type.Object(
     status: Type.Optional(HospitalStatusSchema),
     baseUrl: Type.Optional(BaseUrl),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, examples: [UPDATE_HOSPITAL_EXAMPLE] },
 );
 export type UpdateHospitalBody = Static<typeof UpdateHospitalBodySchema>;
 
@@ -91,19 +109,22 @@ export const RotateTokenBodySchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [ROTATE_TOKEN_EXAMPLE] },
 );
 export type RotateTokenBody = Static<typeof RotateTokenBodySchema>;
 
 /** POST /hospitals/:id/token: the new token, shown once. */
-export const HospitalTokenRotatedSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  token: Type.String({
-    description:
-      "The hospital's new token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
-  }),
-  tokenRotatedAt: Timestamp,
-  previousTokenExpiresAt: PreviousTokenExpiresAt,
-});
+export const HospitalTokenRotatedSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    token: Type.String({
+      description:
+        "The hospital's new token (HOSPITAL_TOKEN of its node). Shown once: only its hash is kept",
+    }),
+    tokenRotatedAt: Timestamp,
+    previousTokenExpiresAt: PreviousTokenExpiresAt,
+  },
+  { examples: [HOSPITAL_TOKEN_ROTATED_EXAMPLE] },
+);
 export type HospitalTokenRotated = Static<typeof HospitalTokenRotatedSchema>;

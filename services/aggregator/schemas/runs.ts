@@ -1,5 +1,12 @@
 import { STRATEGIES, STRATEGY_NAMES } from '../../../shared/federated/strategies.ts';
 import { Type, type Static, type TInteger, type TNumber } from '@sinclair/typebox';
+import {
+  CANCEL_RUN_EXAMPLE,
+  RUN_CREATED_EXAMPLE,
+  RUN_DETAIL_EXAMPLE,
+  RUN_LIST_EXAMPLE,
+  START_RUN_EXAMPLE,
+} from './examples.ts';
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import {
   AnyJson,
@@ -215,10 +222,16 @@ export const RunSettingsSchema = Type.Object({
 });
 export type RunSettings = Static<typeof RunSettingsSchema>;
 
-export const StartRunBodySchema = Type.Partial(RunSettingsSchema, { additionalProperties: false });
+export const StartRunBodySchema = Type.Partial(RunSettingsSchema, {
+  additionalProperties: false,
+  examples: [START_RUN_EXAMPLE],
+});
 export type StartRunBody = Static<typeof StartRunBodySchema>;
 
-export const RunCreatedSchema = Type.Object({ id: Type.String() });
+export const RunCreatedSchema = Type.Object(
+  { id: Type.String() },
+  { examples: [RUN_CREATED_EXAMPLE] },
+);
 
 const RunStatusSchema = Type.Union(
   ['pending', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
@@ -297,15 +310,21 @@ const runFields = {
 export const RunSummarySchema = Type.Object(runFields);
 export type RunSummary = Static<typeof RunSummarySchema>;
 
-export const RunListSchema = Type.Object({ runs: Type.Array(RunSummarySchema) });
+export const RunListSchema = Type.Object(
+  { runs: Type.Array(RunSummarySchema) },
+  { examples: [RUN_LIST_EXAMPLE] },
+);
 export type RunList = Static<typeof RunListSchema>;
 
-export const RunDetailSchema = Type.Object({
-  ...runFields,
-  classWeights: RunClassWeightsSchema,
-  finalModelId: NullableString,
-  rounds: Type.Array(RoundViewSchema),
-});
+export const RunDetailSchema = Type.Object(
+  {
+    ...runFields,
+    classWeights: RunClassWeightsSchema,
+    finalModelId: NullableString,
+    rounds: Type.Array(RoundViewSchema),
+  },
+  { examples: [RUN_DETAIL_EXAMPLE] },
+);
 export type RunDetail = Static<typeof RunDetailSchema>;
 
 export const CancelRunBodySchema = Type.Object(
@@ -318,6 +337,6 @@ export const CancelRunBodySchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [CANCEL_RUN_EXAMPLE] },
 );
 export type CancelRunBody = Static<typeof CancelRunBodySchema>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { CANCEL_JOB_EXAMPLE } from './examples.ts';
 
 export {
   TrainAcceptedSchema,
@@ -12,5 +13,8 @@ export const JobParamsSchema = Type.Object({
 });
 export type JobParams = Static<typeof JobParamsSchema>;
 
-export const CancelJobBodySchema = Type.Object({}, { additionalProperties: false });
+export const CancelJobBodySchema = Type.Object(
+  {},
+  { additionalProperties: false, examples: [CANCEL_JOB_EXAMPLE] },
+);
 export type CancelJobBody = Static<typeof CancelJobBodySchema>;

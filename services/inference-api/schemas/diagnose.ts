@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { DIAGNOSIS_EXAMPLE } from './examples.ts';
 import { ModelCalibrationSchema, ModelRefSchema } from './model.ts';
 
 export const DISCLAIMER = 'Research use only. Not a medical device; not for clinical decisions.';
@@ -18,6 +19,7 @@ export const DiagnoseQuerySchema = Type.Object({
   explain: Type.Optional(
     Type.Boolean({
       default: false,
+      examples: [true],
       description:
         'Also answer `explanation`: a Grad-CAM heatmap of where the model looked (one extra ' +
         "backward pass per ensemble member, plus rendering a PNG of the upload's size)",
@@ -95,44 +97,48 @@ export const DicomSummarySchema = Type.Object(
   },
 );
 
-export const DiagnosisSchema = Type.Object({
-  label: Type.Union([Type.Literal('NORMAL'), Type.Literal('PNEUMONIA')]),
-  probability: Type.Number({
-    minimum: 0,
-    maximum: 1,
-    description: 'P(PNEUMONIA), in the scale of probabilityScale',
-  }),
-  probabilities: Type.Object({ NORMAL: Probability, PNEUMONIA: Probability }),
-  threshold: Type.Number({
-    description:
-      'label is PNEUMONIA when probability >= threshold; in the same scale as probability ' +
-      '(temperature-scaled too when the model is calibrated, so the label is the raw one)',
-  }),
-  probabilityScale: Type.Union([Type.Literal('raw'), Type.Literal('temperature-scaled')], {
-    description:
-      "'temperature-scaled': probability = sigmoid(logit(rawProbability) / " +
-      "calibration.temperature), fitted on the hospitals' held-out splits; 'raw': the " +
-      "model's own output (a model without calibration)",
-  }),
-  rawProbability: Type.Optional(
-    Type.Number({
+export const DiagnosisSchema = Type.Object(
+  {
+    label: Type.Union([Type.Literal('NORMAL'), Type.Literal('PNEUMONIA')]),
+    probability: Type.Number({
       minimum: 0,
       maximum: 1,
-      description: "The model's own P(PNEUMONIA) before temperature scaling (calibrated only)",
+      description: 'P(PNEUMONIA), in the scale of probabilityScale',
     }),
-  ),
-  rawThreshold: Type.Optional(
-    Type.Number({
-      description: 'The threshold in force in the raw scale, GET /models/current (calibrated only)',
+    probabilities: Type.Object({ NORMAL: Probability, PNEUMONIA: Probability }),
+    threshold: Type.Number({
+      description:
+        'label is PNEUMONIA when probability >= threshold; in the same scale as probability ' +
+        '(temperature-scaled too when the model is calibrated, so the label is the raw one)',
     }),
-  ),
-  calibration: Type.Optional(ModelCalibrationSchema),
-  model: ModelRefSchema,
-  timingMs: Type.Number({
-    description: 'Decoding and inference time on the server, with the explanation if asked',
-  }),
-  explanation: Type.Optional(ExplanationSchema),
-  dicom: Type.Optional(DicomSummarySchema),
-  disclaimer: Type.Literal(DISCLAIMER),
-});
+    probabilityScale: Type.Union([Type.Literal('raw'), Type.Literal('temperature-scaled')], {
+      description:
+        "'temperature-scaled': probability = sigmoid(logit(rawProbability) / " +
+        "calibration.temperature), fitted on the hospitals' held-out splits; 'raw': the " +
+        "model's own output (a model without calibration)",
+    }),
+    rawProbability: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: "The model's own P(PNEUMONIA) before temperature scaling (calibrated only)",
+      }),
+    ),
+    rawThreshold: Type.Optional(
+      Type.Number({
+        description:
+          'The threshold in force in the raw scale, GET /models/current (calibrated only)',
+      }),
+    ),
+    calibration: Type.Optional(ModelCalibrationSchema),
+    model: ModelRefSchema,
+    timingMs: Type.Number({
+      description: 'Decoding and inference time on the server, with the explanation if asked',
+    }),
+    explanation: Type.Optional(ExplanationSchema),
+    dicom: Type.Optional(DicomSummarySchema),
+    disclaimer: Type.Literal(DISCLAIMER),
+  },
+  { examples: [DIAGNOSIS_EXAMPLE] },
+);
 export type Diagnosis = Static<typeof DiagnosisSchema>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MODEL_INFO_EXAMPLE } from './examples.ts';
 import { ARCHITECTURE_NAMES } from '../../../shared/model/architectures.ts';
 import { OperatingPointViewSchema } from './operating-point.ts';
 
@@ -65,21 +66,24 @@ export const LoadedModelInfoSchema = Type.Object({
 export type LoadedModelInfo = Static<typeof LoadedModelInfoSchema>;
 
 /** GET /models/current: the loaded model and the threshold /diagnose labels with. */
-export const ModelInfoSchema = Type.Object({
-  ...LoadedModelInfoSchema.properties,
-  threshold: Type.Number({
-    minimum: 0,
-    maximum: 1,
-    description:
-      "The threshold in force: P(PNEUMONIA) at or above which /diagnose says PNEUMONIA (the site's operating point when one is set for this model, else modelThreshold)",
-  }),
-  modelThreshold: Type.Number({ description: 'The threshold stored with the model' }),
-  thresholdSource: Type.Union([Type.Literal('model'), Type.Literal('site')], {
-    description:
-      "'site': set for this model (its sha256) by PUT /models/current/threshold; 'model': the model's own",
-  }),
-  operatingPoint: Type.Union([OperatingPointViewSchema, Type.Null()]),
-});
+export const ModelInfoSchema = Type.Object(
+  {
+    ...LoadedModelInfoSchema.properties,
+    threshold: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description:
+        "The threshold in force: P(PNEUMONIA) at or above which /diagnose says PNEUMONIA (the site's operating point when one is set for this model, else modelThreshold)",
+    }),
+    modelThreshold: Type.Number({ description: 'The threshold stored with the model' }),
+    thresholdSource: Type.Union([Type.Literal('model'), Type.Literal('site')], {
+      description:
+        "'site': set for this model (its sha256) by PUT /models/current/threshold; 'model': the model's own",
+    }),
+    operatingPoint: Type.Union([OperatingPointViewSchema, Type.Null()]),
+  },
+  { examples: [MODEL_INFO_EXAMPLE] },
+);
 export type ModelInfo = Static<typeof ModelInfoSchema>;
 
 export function modelRef(info: ModelRef): ModelRef {

@@ -1,5 +1,6 @@
 /** A site's operating point: the threshold it set for one model, and on what it chose it. */
 import { Type, type Static } from '@sinclair/typebox';
+import { SET_THRESHOLD_EXAMPLE } from './examples.ts';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -37,12 +38,12 @@ export const SetThresholdBodySchema = Type.Object(
     reason: Reason,
     basis: Type.Optional(OperatingPointBasisSchema),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [SET_THRESHOLD_EXAMPLE] },
 );
 export type SetThresholdBody = Static<typeof SetThresholdBodySchema>;
 
 export const ClearThresholdQuerySchema = Type.Object(
-  { reason: Type.Optional(Reason) },
+  { reason: Type.Optional(Type.String({ ...Reason, examples: ['back to the model threshold'] })) },
   { additionalProperties: false },
 );
 export type ClearThresholdQuery = Static<typeof ClearThresholdQuerySchema>;
