@@ -14,6 +14,7 @@ import type { DatabaseKind } from '../../shared/db/index.ts';
 import { openDatabase } from '../../shared/db/index.ts';
 import { createTestDatabase } from '../../shared/db/testing.ts';
 import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
+import { temperProbability } from '../../shared/metrics/index.ts';
 import { freePort } from '../helpers/ports.ts';
 import { findRawData, findRawDataInText } from '../helpers/privacy-scan.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
@@ -198,9 +199,30 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       version: production.body.version,
       round: 2,
     });
-    expect(diagnosis.body.threshold).toBe(threshold.threshold);
+    // The model is temperature-scaled on the three nodes' validation splits: /diagnose
+    // reports the tempered probability and threshold, the label being the raw one.
+    const { calibration } = production.body.metadata;
+    expect(calibration).toMatchObject({
+      method: 'temperature',
+      basis: { hospitals: 3, images: validationTotal.reduce((a, b) => a + b, 0), excluded: [] },
+    });
+    expect(calibration.nllAfter).toBeLessThanOrEqual(calibration.nllBefore);
+    expect(diagnosis.body).toMatchObject({
+      probabilityScale: 'temperature-scaled',
+      rawThreshold: threshold.threshold,
+      calibration: { method: 'temperature', temperature: calibration.temperature },
+    });
+    const { rawProbability } = diagnosis.body;
+    expect(diagnosis.body.probability).toBeCloseTo(
+      temperProbability(rawProbability, calibration.temperature),
+      12,
+    );
+    expect(diagnosis.body.threshold).toBeCloseTo(
+      temperProbability(threshold.threshold, calibration.temperature),
+      12,
+    );
     expect(diagnosis.body.label).toBe(
-      diagnosis.body.probability >= threshold.threshold ? 'PNEUMONIA' : 'NORMAL',
+      rawProbability >= threshold.threshold ? 'PNEUMONIA' : 'NORMAL',
     );
 
     // ... and no row of its database holds any either (read once the aggregator has closed it).
