@@ -2,7 +2,8 @@
  * DICOM Part 10 input: parses the file with dicom-parser (cornerstonejs, MIT: small, pure JS,
  * reads Part 10 and encapsulated pixel data; dcmjs is larger and aimed at writing and
  * structured reports), checks that it holds a grayscale image we can decode, and turns its
- * first frame into 8-bit gray as a viewer would show it (dicom-pixels.ts). JPEG Baseline
+ * first frame into 8-bit gray as a viewer would show it (dicom-pixel-module.ts reads the
+ * rescale and VOI, dicom-pixels.ts applies them). JPEG Baseline
  * frames are decoded with sharp.
  *
  * Privacy: no tag value reaches a message or a result except the UIDs of the transfer
@@ -13,17 +14,16 @@
 import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import sharp, { type OutputInfo } from 'sharp';
-import { toGray8, storedBits, type GrayPixelModule, type VoiTransform } from './dicom-pixels.ts';
+import { dicomCorrupt, dicomLabel, readPixelModule } from './dicom-pixel-module.ts';
+import { toGray8, storedBits, type GrayPixelModule } from './dicom-pixels.ts';
 import {
   DEFLATED_EXPLICIT_VR_LE,
   SUPPORTED_TRANSFER_SYNTAXES,
   isNonImageSopClass,
   isWellFormedUid,
   modalityTerm,
-  photometricTerm,
   transferSyntaxName,
   viewPositionTerm,
-  wellFormedCodeString,
   type TransferSyntax,
 } from './dicom-uids.ts';
 import { ImageDecodeError, MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE } from './image-errors.ts';
@@ -70,14 +70,6 @@ export function isDicom(bytes: Uint8Array): boolean {
   );
 }
 
-function label(source: string | undefined): string {
-  return source === undefined ? 'the DICOM file' : `DICOM file ${source}`;
-}
-
-function corrupt(source: string | undefined, what: string): ImageDecodeError {
-  return new ImageDecodeError('corrupt', `${label(source)} is corrupt or truncated: ${what}`);
-}
-
 function uidForMessage(value: string | undefined): string {
   if (value === undefined || value === '') return '(none)';
   return isWellFormedUid(value) ? value : '(not a valid UID)';
@@ -88,7 +80,7 @@ function parse(bytes: Uint8Array, source: string | undefined): { dataSet: DataSe
   if (!isDicom(bytes)) {
     throw new ImageDecodeError(
       'not-dicom',
-      `${label(source)} is not a DICOM Part 10 file: no 'DICM' at byte 128 ` +
+      `${dicomLabel(source)} is not a DICOM Part 10 file: no 'DICM' at byte 128 ` +
         '(files without the Part 10 preamble and meta header are not supported)',
     );
   }
@@ -96,17 +88,17 @@ function parse(bytes: Uint8Array, source: string | undefined): { dataSet: DataSe
   try {
     uid = dicomParser.readPart10Header(bytes).string('x00020010') ?? '';
   } catch {
-    throw corrupt(source, 'the file meta information (group 0002) cannot be read');
+    throw dicomCorrupt(source, 'the file meta information (group 0002) cannot be read');
   }
   if (uid === '')
-    throw corrupt(source, 'no Transfer Syntax UID (0002,0010) in the file meta information');
+    throw dicomCorrupt(source, 'no Transfer Syntax UID (0002,0010) in the file meta information');
   const syntax = SUPPORTED_TRANSFER_SYNTAXES[uid];
   if (syntax === undefined) {
     const shown = uidForMessage(uid);
     const name = transferSyntaxName(uid);
     throw new ImageDecodeError(
       'unsupported-transfer-syntax',
-      `${label(source)} uses transfer syntax ${shown}${name ? ` (${name})` : ''}; supported: ` +
+      `${dicomLabel(source)} uses transfer syntax ${shown}${name ? ` (${name})` : ''}; supported: ` +
         Object.entries(SUPPORTED_TRANSFER_SYNTAXES)
           .map(([u, s]) => `${u} (${s.name})`)
           .join(', '),
@@ -123,7 +115,7 @@ function parse(bytes: Uint8Array, source: string | undefined): { dataSet: DataSe
     // dicom-parser wraps what a data set parse throws as { exception, dataSet }.
     const inner = (error as { exception?: unknown } | null)?.exception ?? error;
     if (inner instanceof ImageDecodeError) throw inner;
-    throw corrupt(source, 'the data set cannot be parsed');
+    throw dicomCorrupt(source, 'the data set cannot be parsed');
   }
 }
 
@@ -144,50 +136,6 @@ function inflate(bytes: Uint8Array, position: number): Uint8Array {
   return Buffer.concat([bytes.subarray(0, position), inflated]);
 }
 
-function firstNumber(dataSet: DataSet, tag: string): number | undefined {
-  const value = dataSet.floatString(tag, 0);
-  return value !== undefined && Number.isFinite(value) ? value : undefined;
-}
-
-/** The VOI transform in force: the first VOI LUT, else the first window, else min-max. */
-function voiOf(dataSet: DataSet, modalitySigned: boolean): VoiTransform {
-  const lut = voiLutOf(dataSet, modalitySigned);
-  if (lut) return lut;
-  const center = firstNumber(dataSet, 'x00281050');
-  const width = firstNumber(dataSet, 'x00281051');
-  const fnValue = wellFormedCodeString(dataSet.string('x00281056')) ?? 'LINEAR';
-  const fn = fnValue === 'SIGMOID' || fnValue === 'LINEAR_EXACT' ? fnValue : 'LINEAR';
-  if (center !== undefined && width !== undefined && width >= (fn === 'LINEAR' ? 1 : 1e-9)) {
-    return { kind: 'window', center, width, fn };
-  }
-  return { kind: 'min-max' };
-}
-
-/** A malformed VOI LUT is ignored (a viewing aid only), not an error. */
-function voiLutOf(dataSet: DataSet, modalitySigned: boolean): VoiTransform | undefined {
-  const item = dataSet.elements.x00283010?.items?.[0]?.dataSet;
-  if (!item) return undefined;
-  const descriptor = item.elements.x00283002;
-  const data = item.elements.x00283006;
-  if (!descriptor || !data || descriptor.length < 6) return undefined;
-  const n = item.uint16('x00283002', 0) || 65536;
-  let first = item.uint16('x00283002', 1) ?? 0;
-  const bits = item.uint16('x00283002', 2) ?? 16;
-  if ((descriptor.vr === 'SS' || modalitySigned) && first >= 32768) first -= 65536;
-  if (bits < 1 || bits > 16 || data.dataOffset + data.length > item.byteArray.length) {
-    return undefined;
-  }
-  const entries = new Float64Array(n);
-  if (bits <= 8 && data.length === n) {
-    for (let i = 0; i < n; i++) entries[i] = item.byteArray[data.dataOffset + i];
-  } else if (data.length >= 2 * n) {
-    for (let i = 0; i < n; i++) entries[i] = item.uint16('x00283006', i) ?? 0;
-  } else {
-    return undefined;
-  }
-  return { kind: 'lut', first, bits, entries };
-}
-
 function readHeader(bytes: Uint8Array, source: string | undefined): DicomHeader {
   const { dataSet, uid } = parse(bytes, source);
   const syntax = SUPPORTED_TRANSFER_SYNTAXES[uid];
@@ -195,7 +143,7 @@ function readHeader(bytes: Uint8Array, source: string | undefined): DicomHeader 
     return checkImage(dataSet, syntax, source);
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
-    throw corrupt(source, 'an image attribute cannot be read');
+    throw dicomCorrupt(source, 'an image attribute cannot be read');
   }
 }
 
@@ -209,7 +157,7 @@ function checkImage(
     const shown = uidForMessage(sopClass);
     throw new ImageDecodeError(
       'unsupported-sop-class',
-      `${label(source)} is of SOP class ${shown}, which holds no image`,
+      `${dicomLabel(source)} is of SOP class ${shown}, which holds no image`,
       { details: { sopClassUid: shown } },
     );
   }
@@ -218,7 +166,7 @@ function checkImage(
     const shown = uidForMessage(sopClass);
     throw new ImageDecodeError(
       'no-pixel-data',
-      `${label(source)} has no Pixel Data (7FE0,0010) (SOP class ${shown})`,
+      `${dicomLabel(source)} has no Pixel Data (7FE0,0010) (SOP class ${shown})`,
       { details: { sopClassUid: shown } },
     );
   }
@@ -230,88 +178,21 @@ function checkImage(
     rows,
     columns,
   };
-  if (rows === 0 || columns === 0) throw corrupt(source, 'Rows or Columns is missing or 0');
+  if (rows === 0 || columns === 0) throw dicomCorrupt(source, 'Rows or Columns is missing or 0');
   if (rows * columns > MAX_IMAGE_PIXELS) {
     throw new ImageDecodeError(
       'too-large',
-      `${label(source)} is ${columns}x${rows} = ${rows * columns} pixels; the limit is ${MAX_IMAGE_PIXELS}`,
+      `${dicomLabel(source)} is ${columns}x${rows} = ${rows * columns} pixels; the limit is ${MAX_IMAGE_PIXELS}`,
     );
   }
   if (rows < MIN_IMAGE_SIDE || columns < MIN_IMAGE_SIDE) {
     throw new ImageDecodeError(
       'too-small',
-      `${label(source)} is ${columns}x${rows}; at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE} is required`,
+      `${dicomLabel(source)} is ${columns}x${rows}; at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE} is required`,
     );
   }
-  const pixel = pixelModuleOf(dataSet, syntax, source);
+  const pixel = readPixelModule(dataSet, syntax.encoding === 'jpeg-baseline', source);
   return { summary, syntax, dataSet, pixelData, pixel };
-}
-
-function unsupportedPixels(source: string | undefined, what: string): ImageDecodeError {
-  return new ImageDecodeError(
-    'unsupported-pixel-format',
-    `${label(source)} has ${what}; only grayscale MONOCHROME1/MONOCHROME2 images with 8 or 16 ` +
-      'bits allocated are supported (and colour JPEG Baseline, converted to gray)',
-  );
-}
-
-function pixelModuleOf(
-  dataSet: DataSet,
-  syntax: TransferSyntax,
-  source: string | undefined,
-): GrayPixelModule {
-  // Absent means MONOCHROME2 here (old files); a value that is no defined term is not echoed.
-  const photometricValue = dataSet.string('x00280004');
-  const photometric =
-    photometricValue === undefined
-      ? 'MONOCHROME2'
-      : (photometricTerm(photometricValue) ?? 'an unknown value');
-  const samples = dataSet.uint16('x00280002') ?? 1;
-  const jpeg = syntax.encoding === 'jpeg-baseline';
-  const gray = photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2';
-  const colourJpeg = jpeg && samples === 3 && /^(RGB|YBR_FULL|YBR_FULL_422)$/.test(photometric);
-  if (!((gray && samples === 1) || colourJpeg)) {
-    throw unsupportedPixels(
-      source,
-      `Photometric Interpretation ${photometric} with ${samples} sample(s) per pixel`,
-    );
-  }
-  const bitsAllocated = dataSet.uint16('x00280100') ?? 0;
-  const bitsStored = dataSet.uint16('x00280101') ?? bitsAllocated;
-  const highBit = dataSet.uint16('x00280102') ?? bitsStored - 1;
-  const signed = (dataSet.uint16('x00280103') ?? 0) === 1;
-  if (bitsAllocated !== 8 && bitsAllocated !== 16) {
-    throw unsupportedPixels(source, `${bitsAllocated} bits allocated`);
-  }
-  if (
-    bitsStored < 1 ||
-    bitsStored > bitsAllocated ||
-    highBit < bitsStored - 1 ||
-    highBit >= bitsAllocated
-  ) {
-    throw unsupportedPixels(
-      source,
-      `${bitsStored} bits stored with high bit ${highBit} in ${bitsAllocated} bits allocated`,
-    );
-  }
-  if (jpeg && bitsAllocated !== 8) {
-    throw unsupportedPixels(source, `JPEG Baseline with ${bitsAllocated} bits allocated`);
-  }
-  const slope = firstNumber(dataSet, 'x00281053') ?? 1;
-  const intercept = firstNumber(dataSet, 'x00281052') ?? 0;
-  if (slope === 0) throw corrupt(source, 'Rescale Slope is 0');
-  const modalitySigned = signed || intercept < 0 || slope < 0;
-  return {
-    // A decoded JPEG frame is 8-bit unsigned whatever the header claims.
-    bitsAllocated,
-    bitsStored: jpeg ? 8 : bitsStored,
-    highBit: jpeg ? 7 : highBit,
-    signed: jpeg ? false : signed,
-    inverted: photometric === 'MONOCHROME1',
-    slope,
-    intercept,
-    voi: voiOf(dataSet, modalitySigned),
-  };
 }
 
 /** The bytes of frame 0 of native pixel data, checked against what Rows x Columns need. */
@@ -319,11 +200,11 @@ function nativeFrame(header: DicomHeader, source: string | undefined): Uint8Arra
   const { pixelData, dataSet, pixel, summary } = header;
   const needed = summary.rows * summary.columns * (pixel.bitsAllocated / 8);
   if (pixelData.encapsulatedPixelData) {
-    throw corrupt(source, 'native transfer syntax with encapsulated pixel data');
+    throw dicomCorrupt(source, 'native transfer syntax with encapsulated pixel data');
   }
   const available = Math.min(pixelData.length, dataSet.byteArray.length - pixelData.dataOffset);
   if (available < needed) {
-    throw corrupt(
+    throw dicomCorrupt(
       source,
       `Pixel Data holds ${Math.max(available, 0)} bytes; ${summary.columns}x${summary.rows} at ` +
         `${pixel.bitsAllocated} bits need ${needed}`,
@@ -341,14 +222,14 @@ function encapsulatedFrame(header: DicomHeader, source: string | undefined): Buf
   const { pixelData, dataSet } = header;
   const fragments = pixelData.fragments ?? [];
   if (!pixelData.encapsulatedPixelData || fragments.length === 0) {
-    throw corrupt(source, 'JPEG transfer syntax without encapsulated pixel data fragments');
+    throw dicomCorrupt(source, 'JPEG transfer syntax without encapsulated pixel data fragments');
   }
   const bytes = dataSet.byteArray;
   const parts: Uint8Array[] = [];
   for (const [i, fragment] of fragments.entries()) {
     const end = fragment.position + fragment.length;
     if (fragment.position < 0 || end > bytes.length) {
-      throw corrupt(source, `pixel data fragment ${i} runs past the end of the file`);
+      throw dicomCorrupt(source, `pixel data fragment ${i} runs past the end of the file`);
     }
     const data = bytes.subarray(fragment.position, end);
     if (i > 0 && data[0] === 0xff && data[1] === 0xd8) break;
@@ -370,11 +251,11 @@ async function decodeJpegFrame(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch {
-    throw corrupt(source, 'the JPEG Baseline frame cannot be decoded');
+    throw dicomCorrupt(source, 'the JPEG Baseline frame cannot be decoded');
   }
   const { width, height, channels } = out.info;
   if (width !== columns || height !== rows || channels !== 1) {
-    throw corrupt(
+    throw dicomCorrupt(
       source,
       `the JPEG frame is ${width}x${height}, the header says ${columns}x${rows}`,
     );
