@@ -3,8 +3,7 @@
  * reads Part 10 and encapsulated pixel data; dcmjs is larger and aimed at writing and
  * structured reports), checks that it holds a grayscale image we can decode, and turns its
  * first frame into 8-bit gray as a viewer would show it (dicom-pixel-module.ts reads the
- * rescale and VOI, dicom-pixels.ts applies them). JPEG Baseline
- * frames are decoded with sharp.
+ * rescale and VOI, dicom-pixels.ts applies them). JPEG Baseline frames are decoded with sharp.
  *
  * Privacy: no tag value reaches a message or a result except the UIDs of the transfer
  * syntax and SOP class (checked to be well-formed UIDs), the Photometric Interpretation,
