@@ -68,7 +68,10 @@ export async function diagnoseRoutes(
           'Multipart upload with the image (JPEG, PNG or DICOM, at most ' +
           `${maxUploadBytes} bytes) in the file field \`image\`. ` +
           'Answers the probability of pneumonia from the production model ' +
-          'and the label at the threshold in force (GET /models/current).' +
+          'and the label at the threshold in force (GET /models/current). For a model with ' +
+          'temperature scaling in its metadata the probability and threshold are calibrated ' +
+          '(`probabilityScale: temperature-scaled`, with `rawProbability` and `rawThreshold`); ' +
+          'the label is the same in both scales.' +
           (access.keysRequired
             ? ' Needs an API key (`x-api-key` or `Authorization: Bearer`).'
             : ' No API key is needed (API_KEYS is not set).') +
