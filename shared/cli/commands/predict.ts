@@ -6,7 +6,7 @@ import { flag, parseCommandArgs, stringOpt, UsageError } from '../options.ts';
 import { printJson } from '../output.ts';
 
 export const PREDICT_HELP = `fedxray predict --model DIR FILE... [--json]
-  Diagnoses each X-ray (JPEG or PNG): label, probability of pneumonia, threshold.
+  Diagnoses each X-ray (JPEG, PNG or DICOM): label, probability of pneumonia, threshold.
   Research use only: not a medical device.`;
 
 export async function predictCommand(argv: string[]): Promise<number> {
