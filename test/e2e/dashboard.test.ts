@@ -9,7 +9,7 @@
 // FEDXRAY_SCREENSHOTS=1 also writes docs/screenshots/*.png; a failing step saves a screenshot
 // under test-results/ and prints its path.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -29,6 +29,7 @@ import {
   TINY_RUN,
   type Aggregator,
 } from '../aggregator/helpers.ts';
+import { sixteenBitFromJpeg } from '../helpers/dicom.ts';
 import { freePort } from '../helpers/ports.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -268,17 +269,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the web dashboard', () => {
       expect(await result.locator('.probability').innerText()).toMatch(/^\d+\.\d %$/);
       expect(await result.innerText()).toContain(`v${production.version}`);
       // The page asks for explain=true: the heatmap the API drew over the X-ray replaces the
-      // preview when the answer has one (models the API cannot explain answer without).
+      // preview; the checkbox switches back to the uploaded image.
       const heatmap = page.locator('.xray img.heatmap');
-      if ((await result.innerText()).includes('No heatmap')) {
-        await page.locator('.xray img.image').waitFor();
-      } else {
-        expect(await heatmap.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
-        await page.click('.result input[type="checkbox"]');
-        await page.locator('.xray img.image').waitFor();
-        await page.click('.result input[type="checkbox"]');
-        await heatmap.waitFor();
-      }
+      expect(await heatmap.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+      expect(await result.innerText()).toContain('grad-cam');
+      await page.click('.result input[type="checkbox"]');
+      await page.locator('.xray img.image').waitFor();
+      await page.click('.result input[type="checkbox"]');
+      await heatmap.waitFor();
+
+      // A DICOM file of the same X-ray: the browser cannot show it, the API's heatmap can.
+      const dicom = await sixteenBitFromJpeg(await readFile(image), {
+        modality: 'DX',
+        viewPosition: 'PA',
+      });
+      await page.setInputFiles('input[name="image"]', {
+        name: 'xray.dcm',
+        mimeType: 'application/dicom',
+        buffer: dicom,
+      });
+      await page.click('section.diagnose button[type="submit"]');
+      await expect.poll(() => result.innerText()).toMatch(/DICOM 256 x 256, DX\s+PA/);
+      expect(await result.getAttribute('data-label')).toBe(label);
+      await heatmap.waitFor();
+      expect(await page.locator('.xray img.image').count()).toBe(0);
       if (SCREENSHOTS) await screenshotShippedModelDiagnosis(origin, image);
     });
   });
