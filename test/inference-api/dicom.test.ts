@@ -120,6 +120,34 @@ describe('POST /diagnose with DICOM', () => {
     expect(res.json().error.code).toBe('not-dicom');
   });
 
+  it('takes a DICOM file as the whole body with content-type application/dicom', async () => {
+    const jpeg = sampleJpeg();
+    const file = await monochrome1FromJpeg(jpeg);
+    const raw = (payload: Buffer, contentType = 'application/dicom') =>
+      app.inject({
+        method: 'POST',
+        url: '/diagnose',
+        headers: { 'content-type': contentType },
+        payload,
+      });
+    const inForm = (await diagnose(file)).json();
+    for (const contentType of ['application/dicom', 'Application/DICOM; charset=binary']) {
+      const res = await raw(file, contentType);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().probability).toBe(inForm.probability);
+      expect(res.json().dicom).toEqual(inForm.dicom);
+    }
+    const notDicom = await raw(jpeg);
+    expect([notDicom.statusCode, notDicom.json().error.code]).toEqual([415, 'not-dicom']);
+    const tooLarge = await raw(Buffer.concat([file, Buffer.alloc(2 * 1024 * 1024)]));
+    expect([tooLarge.statusCode, tooLarge.json().error.code]).toEqual([413, 'file-too-large']);
+    const empty = await raw(Buffer.alloc(0));
+    expect([empty.statusCode, empty.json().error.code]).toEqual([400, 'empty']);
+    // Other raw bodies stay refused as before.
+    const rawJpeg = await raw(jpeg, 'image/jpeg');
+    expect([rawJpeg.statusCode, rawJpeg.json().error.code]).toEqual([415, 'not-multipart']);
+  });
+
   it('answers 415 naming the transfer syntax or SOP class it refuses', async () => {
     const jpeg2000 = await diagnose(
       writeDicom({ rows: 64, columns: 64, transferSyntax: TS.jpeg2000, fragments: [sampleJpeg()] }),

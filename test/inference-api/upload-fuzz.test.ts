@@ -839,6 +839,35 @@ function addDicomCases(rng: Rng, src: Sources, add: (n: number, make: () => Fuzz
       part(),
     ),
   );
+  const rawDicom = (
+    category: string,
+    payload: Buffer,
+    expectation: Pick<FuzzCase, 'codes' | 'mayDecode' | 'mustDecode'>,
+  ): FuzzCase => ({
+    category,
+    headers: { 'content-type': 'application/dicom' },
+    payload,
+    ...expectation,
+  });
+  add(5, () => rawDicom('raw application/dicom body, valid', dicom(), { mustDecode: true }));
+  add(10, () =>
+    rawDicom('raw application/dicom body, truncated', truncate(rng, dicom()), {
+      codes: [...DICOM_CODES, 'not-dicom'],
+      mayDecode: true,
+    }),
+  );
+  add(5, () =>
+    rawDicom('raw application/dicom body, not DICOM', pick(rng, [...src.jpegs, ...src.pngs]), {
+      codes: ['not-dicom'],
+    }),
+  );
+  add(3, () =>
+    rawDicom(
+      'raw application/dicom body over MAX_UPLOAD_BYTES',
+      Buffer.concat([dicom(), randomBytes(rng, MAX_UPLOAD_BYTES)]),
+      { codes: ['file-too-large'] },
+    ),
+  );
   add(5, () =>
     imageCase(
       'JPEG announced as application/dicom',

@@ -6,6 +6,9 @@ import { HttpError } from '../../../shared/service/errors.ts';
 
 export const IMAGE_FIELD = 'image';
 
+/** The content type that announces a DICOM file, of a part or a whole body (RFC 3240). */
+export const DICOM_CONTENT_TYPE = 'application/dicom';
+
 /** What the multipart parser may be given at most; MAX_UPLOAD_BYTES bounds each file. */
 export const MULTIPART_LIMITS = { files: 4, fields: 16, parts: 20 } as const;
 
@@ -16,12 +19,31 @@ export function notMultipart(): HttpError {
   return new HttpError(
     415,
     'not-multipart',
-    `send the X-ray as multipart/form-data with a file field named '${IMAGE_FIELD}'`,
+    `send the X-ray as multipart/form-data with a file field named '${IMAGE_FIELD}' ` +
+      `(or a DICOM file as the whole body with content-type ${DICOM_CONTENT_TYPE})`,
   );
 }
 
-/** The part content type that announces a DICOM file (PS3.18 / RFC 3240). */
-export const DICOM_CONTENT_TYPE = 'application/dicom';
+export function fileTooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, 'file-too-large', `the upload is larger than ${maxBytes} bytes`, {
+    maxBytes,
+  });
+}
+
+/** A whole request body sent as application/dicom: it must be a DICOM Part 10 file. */
+export function readDicomBody(body: Buffer): Buffer {
+  if (body.length > 0 && !isDicom(body)) throw notPart10('the body');
+  return body;
+}
+
+function notPart10(what: string): HttpError {
+  return new HttpError(
+    415,
+    'not-dicom',
+    `${what} is announced as ${DICOM_CONTENT_TYPE} but has no 'DICM' at byte 128: only ` +
+      'DICOM Part 10 files (preamble and meta header) are supported',
+  );
+}
 
 /**
  * Reads the `image` file of a multipart request into memory (at most maxBytes), draining any
@@ -57,12 +79,7 @@ export async function readImageUpload(request: FastifyRequest, maxBytes: number)
     );
   }
   if (imageType === DICOM_CONTENT_TYPE && image.length > 0 && !isDicom(image)) {
-    throw new HttpError(
-      415,
-      'not-dicom',
-      `the '${IMAGE_FIELD}' part is announced as ${DICOM_CONTENT_TYPE} but has no 'DICM' at ` +
-        'byte 128: only DICOM Part 10 files (preamble and meta header) are supported',
-    );
+    throw notPart10(`the '${IMAGE_FIELD}' part`);
   }
   return image;
 }
@@ -79,9 +96,7 @@ export function multipartError(error: unknown, maxBytes: number): HttpError {
   const message = error instanceof Error ? error.message : String(error);
   switch (code) {
     case 'FST_REQ_FILE_TOO_LARGE':
-      return new HttpError(413, 'file-too-large', `the upload is larger than ${maxBytes} bytes`, {
-        maxBytes,
-      });
+      return fileTooLarge(maxBytes);
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
     case 'FST_PARTS_LIMIT':

@@ -1,5 +1,5 @@
 import { Value } from '@sinclair/typebox/value';
-import type { FastifyError, FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { ERROR_RESPONSE_SCHEMA, errorResponses } from '../../../shared/service/create-app.ts';
 import { API_KEY_SECURITY_SCHEMES, type DiagnoseAccess } from '../lib/access.ts';
 import { diagnose } from '../lib/diagnose.ts';
@@ -8,7 +8,13 @@ import { noModel } from '../lib/errors.ts';
 import { BUSY_RETRY_AFTER_SECONDS, type InFlightLimit } from '../lib/in-flight.ts';
 import type { ModelService } from '../lib/model-service.ts';
 import type { OperatingPointStore } from '../lib/operating-point.ts';
-import { notMultipart, readImageUpload } from '../lib/upload.ts';
+import {
+  DICOM_CONTENT_TYPE,
+  fileTooLarge,
+  notMultipart,
+  readDicomBody,
+  readImageUpload,
+} from '../lib/upload.ts';
 import {
   DICOM_INPUT_DESCRIPTION,
   DiagnoseBodySchema,
@@ -49,15 +55,30 @@ const queryOnlyValidator: FastifySchemaCompiler<unknown> = ({ httpPart }) => {
   };
 };
 
+function isDicomBody(request: FastifyRequest): boolean {
+  const type = request.headers['content-type'] ?? '';
+  return type.split(';')[0].trim().toLowerCase() === DICOM_CONTENT_TYPE;
+}
+
 export async function diagnoseRoutes(
   app: FastifyInstance,
   { models, maxUploadBytes, access, inFlight, operatingPoints }: DiagnoseRoutesOptions,
 ): Promise<void> {
   // Bodies this route cannot parse (JSON too large, raw image/jpeg...) are "not multipart"
-  // here, not fastify's generic codes; the parent handler writes the JSON error.
-  app.setErrorHandler((error: FastifyError) => {
+  // here, not fastify's generic codes; the parent handler writes the JSON error. A raw DICOM
+  // body over the limit is the upload too large, as in a form.
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && isDicomBody(request)) {
+      throw fileTooLarge(maxUploadBytes);
+    }
     throw error.code?.startsWith('FST_ERR_CTP_') ? notMultipart() : error;
   });
+  // One DICOM instance as the whole body, as a PACS gateway or a DICOMweb client sends it.
+  app.addContentTypeParser(
+    DICOM_CONTENT_TYPE,
+    { parseAs: 'buffer', bodyLimit: maxUploadBytes },
+    (_request, body, done) => done(null, body),
+  );
 
   app.post<{ Querystring: DiagnoseQuery }>(
     '/diagnose',
@@ -89,7 +110,9 @@ export async function diagnoseRoutes(
           "upload's size) of where the model looked: it costs one extra backward pass through " +
           'the head per ensemble member and a PNG encoding, included in `timingMs`; a model ' +
           'without a usable last conv stage answers 409 `explain-unsupported`. ' +
-          DICOM_INPUT_DESCRIPTION,
+          DICOM_INPUT_DESCRIPTION +
+          ` A DICOM file may also be the whole body, with \`content-type: ${DICOM_CONTENT_TYPE}\`` +
+          ` (at most ${maxUploadBytes} bytes, else 413 \`file-too-large\`).`,
         tags: ['inference'],
         consumes: ['multipart/form-data'],
         querystring: DiagnoseQuerySchema,
@@ -132,9 +155,10 @@ export async function diagnoseRoutes(
     },
     (request): Promise<Diagnosis> =>
       inFlight.run(request, async () => {
-        if (!request.isMultipart()) throw notMultipart();
+        const raw = Buffer.isBuffer(request.body) ? request.body : undefined;
+        if (!raw && !request.isMultipart()) throw notMultipart();
         if (!models.current) throw noModel();
-        const bytes = await readImageUpload(request, maxUploadBytes);
+        const bytes = raw ? readDicomBody(raw) : await readImageUpload(request, maxUploadBytes);
         const lease = models.acquire();
         if (!lease) throw noModel();
         try {
