@@ -1,9 +1,11 @@
 import { ACCEPT_HELP, acceptCommand } from './commands/accept.ts';
 import { BENCH_HELP, benchCommand } from './commands/bench.ts';
+import { DIAGNOSE_HELP, diagnoseCommand } from './commands/diagnose.ts';
 import { ENSEMBLE_HELP, ensembleCommand } from './commands/ensemble.ts';
 import { EVALUATE_HELP, evaluateCommand } from './commands/evaluate.ts';
 import { MODELS_HELP, modelsCommand } from './commands/models.ts';
 import { PREDICT_HELP, predictCommand } from './commands/predict.ts';
+import { ROUNDS_HELP, roundsCommand } from './commands/rounds.ts';
 import { SIMULATE_HELP, simulateCommand } from './commands/simulate.ts';
 import { SPLIT_HELP, splitCommand } from './commands/split.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
@@ -22,6 +24,8 @@ const COMMANDS: Record<string, Command> = {
   evaluate: { help: EVALUATE_HELP, run: evaluateCommand },
   ensemble: { help: ENSEMBLE_HELP, run: ensembleCommand },
   predict: { help: PREDICT_HELP, run: predictCommand },
+  diagnose: { help: DIAGNOSE_HELP, run: diagnoseCommand },
+  rounds: { help: ROUNDS_HELP, run: roundsCommand },
   accept: { help: ACCEPT_HELP, run: acceptCommand },
   bench: { help: BENCH_HELP, run: benchCommand },
 };
