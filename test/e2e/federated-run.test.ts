@@ -1,15 +1,16 @@
 // The whole system on ephemeral ports: the aggregator, three real hospital nodes, each with its
 // own patient-level share of the shipped sample, a 2-round federated run, and the inference-api
 // diagnosing an X-ray with the model the run promoted. Once on PGlite, once on PostgreSQL.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp as buildAggregator } from '../../services/aggregator/app.ts';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
 import { buildApp as buildInference } from '../../services/inference-api/app.ts';
+import { AggregatorClient, RUN_END_EVENTS } from '../../shared/client/aggregator.ts';
+import { HospitalNodeClient } from '../../shared/client/hospital-node.ts';
+import { InferenceApiClient } from '../../shared/client/inference-api.ts';
 import type { DatabaseKind } from '../../shared/db/index.ts';
 import { openDatabase } from '../../shared/db/index.ts';
 import { createTestDatabase } from '../../shared/db/testing.ts';
@@ -23,18 +24,10 @@ import { useTestBackend } from '../helpers/tiny.ts';
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 const HOSPITALS = ['hospital-north', 'hospital-south', 'hospital-east'];
 
-interface RunBody {
-  status: string;
-  failureReason: string | null;
-  finalModelId: string | null;
-  rounds: {
-    status: string;
-    metrics: {
-      train: { numSamples: number };
-      validation: { n: number; auc: number; atThreshold: { recall: number } | null } | null;
-    };
-    updates: { hospitalName: string; status: string; numSamples: number | null }[];
-  }[];
+/** What this test reads of a round's metrics (free-form JSON in the run's schema). */
+interface RoundMetrics {
+  train: { numSamples: number };
+  validation: { n: number; auc: number; atThreshold: { recall: number } | null } | null;
 }
 
 beforeAll(async () => {
@@ -74,22 +67,22 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
     cleanups.push(() => aggregator.close());
     const aggregatorUrl = await aggregator.listen({ port: 0, host: '127.0.0.1' });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const client = new AggregatorClient({ baseUrl: aggregatorUrl, token: ADMIN_TOKEN });
 
     const dataDirs = await partitionSample(path.join(root, 'data'), HOSPITALS);
-    const nodes: FastifyInstance[] = [];
+    const nodes: HospitalNodeClient[] = [];
     for (const [i, name] of HOSPITALS.entries()) {
       const port = await freePort();
-      const registered = await request(aggregatorUrl)
-        .post('/hospitals')
-        .set(admin)
-        .send({ name, baseUrl: `http://127.0.0.1:${port}` });
-      expect(registered.status).toBe(201);
+      const registered = await client.createHospital({
+        name,
+        baseUrl: `http://127.0.0.1:${port}`,
+      });
       const node = await buildHospital(
         {
           hospitalId: name,
           dataDir: dataDirs[i],
           aggregatorUrl,
-          hospitalToken: registered.body.token as string,
+          hospitalToken: registered.token,
           port,
           host: '127.0.0.1',
           valFraction: 0.2,
@@ -98,11 +91,12 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
         { logger: false, retry: { retries: 2, minTimeoutMs: 200, factor: 2.5 } },
       );
       cleanups.push(() => node.close());
-      await node.listen({ port, host: '127.0.0.1' });
-      nodes.push(node);
+      nodes.push(
+        new HospitalNodeClient({ baseUrl: await node.listen({ port, host: '127.0.0.1' }) }),
+      );
     }
 
-    const started = await request(aggregatorUrl).post('/rounds').set(admin).send({
+    const runId = await client.startRun({
       architecture: 'se-resnet18-gn',
       inputSize: 32,
       width: 8,
@@ -115,28 +109,28 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       // test expects the final model promoted.
       seed: 42,
     });
-    expect(started.status).toBe(202);
-    const runId = started.body.id as string;
 
-    let run: RunBody;
-    const deadline = Date.now() + 80_000;
-    for (;;) {
-      run = (await request(aggregatorUrl).get(`/rounds/${runId}`)).body as RunBody;
-      if (run.status === 'completed' || run.status === 'failed') break;
-      if (Date.now() > deadline) throw new Error(`run stuck: ${JSON.stringify(run)}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    // Followed live: the stream ends with the run's last event.
+    const events: string[] = [];
+    for await (const event of client.watchRun(runId, AbortSignal.timeout(80_000))) {
+      events.push(event.type);
     }
+    expect(events[0]).toBe('snapshot');
+    expect(events.filter((type) => type === 'round-completed')).toHaveLength(2);
+    expect(RUN_END_EVENTS).toContain(events.at(-1));
+    const run = await client.getRun(runId);
     expect(run.status, run.failureReason ?? '').toBe('completed');
-    const trainTotal = await Promise.all(
-      nodes.map(async (node) => (await request(node.server).get('/info')).body.splits.train.total),
-    );
+    expect(events.at(-1)).toBe('run-completed');
+    const infos = await Promise.all(nodes.map((node) => node.info()));
+    const trainTotal = infos.map((info) => info.splits.train.total);
     for (const round of run.rounds) {
+      const metrics = round.metrics as RoundMetrics;
       expect(round.status).toBe('completed');
       expect(round.updates.map((u) => u.status)).toEqual(['accepted', 'accepted', 'accepted']);
-      expect(round.metrics.train.numSamples).toBe(trainTotal.reduce((a, b) => a + b, 0));
+      expect(metrics.train.numSamples).toBe(trainTotal.reduce((a, b) => a + b, 0));
       // Every node scored the new model on its own validation patients.
-      expect(round.metrics.validation?.n).toBeGreaterThan(0);
-      expect(round.metrics.validation?.auc).toBeGreaterThanOrEqual(0);
+      expect(metrics.validation?.n).toBeGreaterThan(0);
+      expect(metrics.validation?.auc).toBeGreaterThanOrEqual(0);
     }
 
     // The aggregator stores no raw data: no file of its state (models, updates, the PGlite
@@ -145,23 +139,20 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
     const sample = await loadDataset(SAMPLE_DATA_DIR);
     expect(await findRawData(path.join(root, 'aggregator'), sample)).toEqual([]);
 
-    const production = await request(aggregatorUrl).get('/models/production');
-    expect(production.status).toBe(200);
-    expect(production.body).toMatchObject({ id: run.finalModelId, roundIndex: 2, width: 8 });
+    const production = await client.productionModel();
+    expect(production).toMatchObject({ id: run.finalModelId, roundIndex: 2, width: 8 });
     // Its threshold was chosen on the three nodes' pooled validation histograms.
-    const validationTotal = await Promise.all(
-      nodes.map(
-        async (node) => (await request(node.server).get('/info')).body.splits.validation.total,
-      ),
-    );
-    const { threshold } = production.body.metadata;
+    const validationTotal = infos.map((info) => info.splits.validation.total);
+    const { threshold } = production.metadata;
+    if (!threshold) throw new Error('the production model has no threshold');
     expect(threshold).toMatchObject({
       rule: 'min-recall:0.9',
       basis: { hospitals: 3, images: validationTotal.reduce((a, b) => a + b, 0), excluded: [] },
     });
-    expect(run.rounds[1].metrics.validation?.atThreshold?.recall).toBeGreaterThanOrEqual(0.9);
-    const models = (await request(aggregatorUrl).get('/models')).body.models as unknown[];
-    expect(models).toHaveLength(3);
+    expect(
+      (run.rounds[1].metrics as RoundMetrics).validation?.atThreshold?.recall,
+    ).toBeGreaterThanOrEqual(0.9);
+    expect(await client.listModels()).toHaveLength(3);
 
     // The inference-api loads the promoted model and diagnoses with it.
     const inference = await buildInference(
@@ -191,39 +182,43 @@ describe.each(['pglite', 'postgres'] as const)('a federated run on %s', (kind: D
       pneumonia,
       (await readdir(pneumonia)).find((f) => f.endsWith('.jpeg') || f.endsWith('.jpg')) as string,
     );
-    const diagnosis = await request(inference.server).post('/diagnose').attach('image', image);
-    expect(diagnosis.status, diagnosis.text).toBe(200);
-    expect(diagnosis.body.model).toMatchObject({
-      id: production.body.id,
-      sha256: production.body.sha256,
-      version: production.body.version,
+    const inferenceApi = new InferenceApiClient({
+      baseUrl: await inference.listen({ port: 0, host: '127.0.0.1' }),
+    });
+    const diagnosis = await inferenceApi.diagnose(await readFile(image), path.basename(image));
+    expect(diagnosis.model).toMatchObject({
+      id: production.id,
+      sha256: production.sha256,
+      version: production.version,
       round: 2,
     });
     // The model is temperature-scaled on the three nodes' validation splits: /diagnose
     // reports the tempered probability and threshold, the label being the raw one.
-    const { calibration } = production.body.metadata;
+    const calibration = production.metadata.calibration as {
+      temperature: number;
+      nllBefore: number;
+      nllAfter: number;
+    };
     expect(calibration).toMatchObject({
       method: 'temperature',
       basis: { hospitals: 3, images: validationTotal.reduce((a, b) => a + b, 0), excluded: [] },
     });
     expect(calibration.nllAfter).toBeLessThanOrEqual(calibration.nllBefore);
-    expect(diagnosis.body).toMatchObject({
+    expect(diagnosis).toMatchObject({
       probabilityScale: 'temperature-scaled',
       rawThreshold: threshold.threshold,
       calibration: { method: 'temperature', temperature: calibration.temperature },
     });
-    const { rawProbability } = diagnosis.body;
-    expect(diagnosis.body.probability).toBeCloseTo(
+    const rawProbability = diagnosis.rawProbability as number;
+    expect(diagnosis.probability).toBeCloseTo(
       temperProbability(rawProbability, calibration.temperature),
       12,
     );
-    expect(diagnosis.body.threshold).toBeCloseTo(
+    expect(diagnosis.threshold).toBeCloseTo(
       temperProbability(threshold.threshold, calibration.temperature),
       12,
     );
-    expect(diagnosis.body.label).toBe(
-      rawProbability >= threshold.threshold ? 'PNEUMONIA' : 'NORMAL',
-    );
+    expect(diagnosis.label).toBe(rawProbability >= threshold.threshold ? 'PNEUMONIA' : 'NORMAL');
 
     // ... and no row of its database holds any either (read once the aggregator has closed it).
     await aggregator.close();
