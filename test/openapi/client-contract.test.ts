@@ -96,6 +96,16 @@ describe('typed clients vs OpenAPI', () => {
     },
   );
 
+  it('tells a schema from another: a client typed with the wrong one fails', async () => {
+    const wrong = { ...AGGREGATOR_ROUTES.getRun, response: AGGREGATOR_ROUTES.listRuns.response };
+    const client = (await clientDocument({ wrong })).paths['/rounds/{id}'].get;
+    expect(client.responses?.['200'].content?.['application/json']?.schema).not.toEqual(
+      documents.aggregator.paths['/rounds/{id}'].get.responses?.['200'].content?.[
+        'application/json'
+      ]?.schema,
+    );
+  });
+
   it("documents POST /diagnose's explain query the client sends", () => {
     const parameters = documents['inference-api'].paths['/diagnose'].post.parameters ?? [];
     const explain = parameters.find((p) => p.in === 'query' && p.name === 'explain');

@@ -25,7 +25,19 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: AggregatorContext }> = async
         params: IdParamsSchema,
         produces: ['text/event-stream'],
         response: {
-          200: { description: 'text/event-stream', type: 'string' },
+          200: {
+            description: 'text/event-stream',
+            type: 'string',
+            examples: [
+              'event: snapshot\ndata: {"id":"cmi7x3k2p0000run1example","status":"running",...}\n\n' +
+                'event: hospital-updated\ndata: {"round":1,"hospitalId":"cmi7w1a2b0001hospitala",' +
+                '"hospital":"st-marys","status":"accepted","failureReason":null}\n\n' +
+                'event: round-completed\ndata: {"round":1,"modelId":"cmi7x9q1r0004model2example",' +
+                '"version":2,"sha256":"3f6c...","metrics":{...}}\n\n' +
+                'event: run-completed\ndata: {"finalModelId":"cmi7x9q1r0004model2example",' +
+                '"version":2,"promoted":true,"rounds":1,...}\n\n',
+            ],
+          },
           404: ErrorResponse,
         },
       },
