@@ -60,6 +60,8 @@ export async function buildServiceApps(): Promise<ServiceApps> {
   } catch (error) {
     for (const close of closers.reverse()) await close();
     await state.cleanup();
+    await rm(dir, { recursive: true, force: true });
+    await rm(data.dir, { recursive: true, force: true });
     throw error;
   }
 }
