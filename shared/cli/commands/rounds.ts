@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AggregatorClient, type StartRunBody } from '../../client/aggregator.ts';
 import { numberOpt, parseCommandArgs, stringOpt, UsageError, type ParsedArgs } from '../options.ts';
+import { followRun } from '../follow-run.ts';
 import { roundTable, RunWatchView } from '../run-watch.ts';
 
 export const ROUNDS_HELP = `fedxray rounds start --aggregator URL --token T [--json FILE] [settings]
@@ -100,8 +101,10 @@ async function watchRun(argv: string[]): Promise<number> {
     (text) => process.stdout.write(text),
     process.stdout.isTTY === true,
   );
-  for await (const event of aggregator.watchRun(id)) view.show(event);
-  const run = await aggregator.getRun(id);
+  const run = await followRun(aggregator, id, {
+    show: (event) => view.show(event),
+    note: (message) => process.stderr.write(`${message}\n`),
+  });
   process.stdout.write(`\n${roundTable(run)}`);
   if (run.status !== 'completed' && run.failureReason) {
     process.stdout.write(`${run.status}: ${run.failureReason}\n`);
