@@ -6,17 +6,15 @@
 import swagger from '@fastify/swagger';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AGGREGATOR_ROUTES } from '../../shared/client/aggregator.ts';
 import { HOSPITAL_NODE_ROUTES } from '../../shared/client/hospital-node.ts';
 import type { Route } from '../../shared/client/http.ts';
 import { DIAGNOSE_QUERY, INFERENCE_ROUTES } from '../../shared/client/inference-api.ts';
 import {
-  buildServiceApps,
-  openApiDocument,
+  useServiceDocuments,
   type OpenApiDocument,
   type OpenApiOperation,
-  type ServiceApps,
   type ServiceName,
 } from './service-docs.ts';
 
@@ -61,19 +59,7 @@ const bodySchema = (operation: OpenApiOperation | undefined) =>
   Object.values(operation?.requestBody?.content ?? {})[0]?.schema;
 
 describe('typed clients vs OpenAPI', () => {
-  let services: ServiceApps;
-  const documents = {} as Record<ServiceName, OpenApiDocument>;
-
-  beforeAll(async () => {
-    services = await buildServiceApps();
-    for (const [name, app] of Object.entries(services.apps)) {
-      documents[name as ServiceName] = await openApiDocument(app);
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await services?.close();
-  });
+  const documents = useServiceDocuments();
 
   const cases = CLIENTS.flatMap(([service, routes]) =>
     Object.entries(routes).map(([name, r]) => [`${service} ${name}`, service, r] as const),

@@ -5,7 +5,7 @@
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import Fastify from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as aggregatorHospitals from '../../services/aggregator/schemas/hospitals.ts';
 import * as aggregatorModels from '../../services/aggregator/schemas/models.ts';
 import * as aggregatorReaders from '../../services/aggregator/schemas/readers.ts';
@@ -21,14 +21,7 @@ import * as inferenceModel from '../../services/inference-api/schemas/model.ts';
 import * as inferenceOperatingPoint from '../../services/inference-api/schemas/operating-point.ts';
 import * as inferenceReady from '../../services/inference-api/schemas/ready.ts';
 import * as nodeWork from '../../shared/protocol/node-work.ts';
-import {
-  buildServiceApps,
-  openApiDocument,
-  type OpenApiDocument,
-  type OpenApiOperation,
-  type ServiceApps,
-  type ServiceName,
-} from './service-docs.ts';
+import { useServiceDocuments, type OpenApiOperation } from './service-docs.ts';
 
 const SCHEMA_MODULES = {
   aggregatorHospitals,
@@ -138,19 +131,7 @@ function problems(operation: OpenApiOperation & { security?: unknown[] }): strin
 }
 
 describe('OpenAPI documents', () => {
-  let services: ServiceApps;
-  const documents = {} as Record<ServiceName, OpenApiDocument>;
-
-  beforeAll(async () => {
-    services = await buildServiceApps();
-    for (const [name, app] of Object.entries(services.apps)) {
-      documents[name as ServiceName] = await openApiDocument(app);
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await services?.close();
-  });
+  const documents = useServiceDocuments();
 
   it.each(['aggregator', 'hospital-node', 'inference-api'] as const)(
     '%s: every operation has examples and its client errors',

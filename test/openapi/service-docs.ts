@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
 import { buildApp as buildInference } from '../../services/inference-api/app.ts';
 import { freshState, startAggregator } from '../aggregator/helpers.ts';
@@ -86,4 +87,23 @@ export type JsonSchema = Record<string, unknown>;
 
 export interface OpenApiDocument {
   paths: Record<string, Record<string, OpenApiOperation>>;
+}
+
+/**
+ * For a test file: builds the three apps before its tests and reads their OpenAPI documents
+ * into the returned record; closes the apps after.
+ */
+export function useServiceDocuments(): Record<ServiceName, OpenApiDocument> {
+  const documents = {} as Record<ServiceName, OpenApiDocument>;
+  let services: ServiceApps | undefined;
+  beforeAll(async () => {
+    services = await buildServiceApps();
+    for (const [name, app] of Object.entries(services.apps)) {
+      documents[name as ServiceName] = await openApiDocument(app);
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await services?.close();
+  });
+  return documents;
 }
