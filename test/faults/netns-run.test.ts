@@ -191,15 +191,16 @@ describe.skipIf(skipReason !== null)(
 
       // The aggregator gives it up (job-status checks fail) and completes round 2 without it;
       // round 3 finds it unavailable at selection. The cable goes back in once round 3 runs.
-      const givenUp = await platform.waitForRun(runId, 90_000, (run) =>
+      // The waits are generous because a loaded machine (CI beside other jobs) stretches the
+      // healthy hospitals' training; the give-up itself is bounded below (< 60 s).
+      const givenUp = await platform.waitForRun(runId, 150_000, (run) =>
         ['failed', 'timed_out'].includes(updateOf(run, 1, CUT)?.status ?? ''),
       );
       const gaveUpAfter = (Date.now() - cutAt) / 1000;
-      const round3 = await platform.waitForRun(runId, 90_000, (run) => !!run.rounds[2]);
+      console.log(`[netns] ${CUT} given up ${gaveUpAfter.toFixed(1)} s after the cut, at ${at()}`);
+      const round3 = await platform.waitForRun(runId, 180_000, (run) => !!run.rounds[2]);
       lab.restore(CUT);
-      console.log(
-        `[netns] given up ${gaveUpAfter.toFixed(1)} s after the cut; round 3 started, cable back at ${at()}`,
-      );
+      console.log(`[netns] round 3 started, cable back at ${at()}`);
       // Its round-2 job ends once it can reach the aggregator again: the update is refused.
       const cutNode = platform.nodes.get(CUT)!;
       const jobId = updateOf(givenUp, 1, CUT)!.jobId!;
@@ -277,6 +278,6 @@ describe.skipIf(skipReason !== null)(
       expect(diagnosis.status, JSON.stringify(answer)).toBe(200);
       expect(answer.model?.id).toBe(run.finalModelId);
       console.log(`[netns] done at ${at()}`);
-    });
+    }, 600_000);
   },
 );
