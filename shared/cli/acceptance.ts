@@ -14,17 +14,13 @@ import {
 } from '../metrics/index.ts';
 import { thresholdForTarget, type OperatingTarget } from '../metrics/target-threshold.ts';
 import { mapWithConcurrency } from '../util/concurrency.ts';
-import {
-  InferenceApiError,
-  type DiagnoseAnswer,
-  type InferenceClient,
-} from './inference-client.ts';
+import { ApiError, type Diagnosis, type InferenceApiClient } from '../client/index.ts';
 
 /** The bootstrap seed of `fedxray evaluate`, so both give the same intervals on the same scores. */
 const SEED = 42;
 
 export interface AcceptanceOptions {
-  client: InferenceClient;
+  client: InferenceApiClient;
   records: readonly XrayRecord[];
   concurrency: number;
   bootstrapSamples: number;
@@ -79,7 +75,7 @@ export interface AcceptanceReport {
   target: TargetReport | null;
 }
 
-type Outcome = { ok: true; answer: DiagnoseAnswer } | { ok: false; failure: FailedImage };
+type Outcome = { ok: true; answer: Diagnosis } | { ok: false; failure: FailedImage };
 
 export async function runAcceptance(options: AcceptanceOptions): Promise<AcceptanceReport> {
   const { client, records } = options;
@@ -93,7 +89,7 @@ export async function runAcceptance(options: AcceptanceOptions): Promise<Accepta
         const bytes = await readFile(record.path);
         return { ok: true, answer: await client.diagnose(bytes, basename(record.path)) };
       } catch (error) {
-        const status = error instanceof InferenceApiError ? error.status : 0;
+        const status = error instanceof ApiError ? error.status : 0;
         return {
           ok: false,
           failure: { path: record.path, status, error: (error as Error).message },
@@ -106,7 +102,7 @@ export async function runAcceptance(options: AcceptanceOptions): Promise<Accepta
   const failed: FailedImage[] = [];
   const labels: number[] = [];
   const probabilities: number[] = [];
-  const answers: DiagnoseAnswer[] = [];
+  const answers: Diagnosis[] = [];
   outcomes.forEach((outcome, i) => {
     if (!outcome.ok) {
       failed.push(outcome.failure);
@@ -138,7 +134,7 @@ export async function runAcceptance(options: AcceptanceOptions): Promise<Accepta
 }
 
 /** Metrics mixing two models or two thresholds would describe neither. */
-function oneModel(answers: readonly DiagnoseAnswer[]): {
+function oneModel(answers: readonly Diagnosis[]): {
   model: { id: string; sha256: string };
   threshold: number;
 } {

@@ -81,7 +81,24 @@ export interface ClientOptions {
   /** ms a request may take until its answer's body is read (default 30 s; 0 = none). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /**
+   * Retries of an answer 429 or 503 (the service refused the request before doing anything,
+   * so any method may be sent again): none unless given.
+   */
+  retry?: RetryOptions;
 }
+
+export interface RetryOptions {
+  /** Tries in all, the first included (default 5). */
+  attempts?: number;
+  /** ms of the first backoff, doubled each retry, at most 30 s; a longer retry-after wins (default 500). */
+  backoffMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const RETRIED_STATUSES = new Set([429, 503]);
+const MAX_BACKOFF_MS = 30_000;
+const sleepFor = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 export interface CallInput {
   params?: Record<string, string>;
@@ -131,7 +148,26 @@ export class HttpClient {
     return response;
   }
 
+  /** One request, sent again while the answer is 429/503 and tries are left. */
   private async send(
+    r: Route<TSchema | undefined, TSchema | undefined>,
+    input: CallInput,
+  ): Promise<Response> {
+    const retry = this.options.retry;
+    const attempts = retry ? (retry.attempts ?? 5) : 1;
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.sendOnce(r, input);
+      if (!RETRIED_STATUSES.has(response.status) || attempt >= attempts) return response;
+      await response.body?.cancel();
+      const backoff = Math.min(MAX_BACKOFF_MS, (retry?.backoffMs ?? 500) * 2 ** (attempt - 1));
+      const retryAfter = Number(response.headers.get('retry-after') ?? NaN) * 1000;
+      await (retry?.sleep ?? sleepFor)(
+        Number.isFinite(retryAfter) ? Math.max(backoff, retryAfter) : backoff,
+      );
+    }
+  }
+
+  private async sendOnce(
     r: Route<TSchema | undefined, TSchema | undefined>,
     input: CallInput,
   ): Promise<Response> {

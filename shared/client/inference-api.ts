@@ -9,6 +9,10 @@ import {
   DiagnoseQuerySchema,
 } from '../../services/inference-api/schemas/diagnose.ts';
 import { ModelInfoSchema } from '../../services/inference-api/schemas/model.ts';
+import {
+  ClearThresholdQuerySchema,
+  SetThresholdBodySchema,
+} from '../../services/inference-api/schemas/operating-point.ts';
 import { ReadySchema } from '../../services/inference-api/schemas/ready.ts';
 import { HttpClient, route, type ClientOptions } from './http.ts';
 
@@ -23,7 +27,14 @@ export const INFERENCE_ROUTES = {
   }),
   currentModel: route('GET', '/models/current', { response: ModelInfoSchema }),
   ready: route('GET', '/ready', { response: ReadySchema }),
+  setThreshold: route('PUT', '/models/current/threshold', {
+    body: SetThresholdBodySchema,
+    response: ModelInfoSchema,
+  }),
+  clearThreshold: route('DELETE', '/models/current/threshold', { response: ModelInfoSchema }),
 };
+
+export type ThresholdChange = Static<typeof SetThresholdBodySchema>;
 
 /** The query of POST /diagnose (for the contract test). */
 export const DIAGNOSE_QUERY = DiagnoseQuerySchema;
@@ -77,5 +88,16 @@ export class InferenceApiClient {
 
   ready(): Promise<Static<typeof ReadySchema>> {
     return this.http.call(INFERENCE_ROUTES.ready);
+  }
+
+  /** Sets the site's threshold for the loaded model (the admin token as `token`). */
+  setThreshold(change: ThresholdChange): Promise<ModelInfo> {
+    return this.http.call(INFERENCE_ROUTES.setThreshold, { body: change });
+  }
+
+  /** Back to the loaded model's own threshold (audited with the reason). */
+  clearThreshold(reason?: string): Promise<ModelInfo> {
+    const query: Static<typeof ClearThresholdQuerySchema> = reason === undefined ? {} : { reason };
+    return this.http.call(INFERENCE_ROUTES.clearThreshold, { query });
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
 import { main } from '../../shared/cli/main.ts';
-import { InferenceClient } from '../../shared/cli/inference-client.ts';
+import { InferenceApiClient } from '../../shared/client/index.ts';
 import type { AcceptanceReport } from '../../shared/cli/acceptance.ts';
 import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 import { computeMetrics, confusionMatrix } from '../../shared/metrics/index.ts';
@@ -52,7 +52,7 @@ beforeAll(async () => {
     { logger: false },
   );
   api = await app.listen({ port: 0, host: '127.0.0.1' });
-  const client = new InferenceClient({ baseUrl: api });
+  const client = new InferenceApiClient({ baseUrl: api });
   for (const record of await loadDataset(dataDir)) {
     const answer = await client.diagnose(await readFile(record.path), 'x.jpg');
     direct.labels.push(record.label);
@@ -238,7 +238,7 @@ describe('fedxray accept', () => {
   });
 });
 
-describe('InferenceClient', () => {
+describe('InferenceApiClient with retry', () => {
   const ok = { label: 'NORMAL', probability: 0.2, threshold: 0.5, model: { id: 'm', sha256: 's' } };
 
   it('retries 429 and 503, honouring retry-after, and gives up after its attempts', async () => {
@@ -248,31 +248,35 @@ describe('InferenceClient', () => {
       Response.json(ok),
     ];
     const waits: number[] = [];
-    const client = new InferenceClient({
+    const client = new InferenceApiClient({
       baseUrl: 'http://api.invalid/',
       fetch: async () => answers.shift() ?? Response.json(ok),
-      sleep: async (ms) => void waits.push(ms),
+      retry: { sleep: async (ms) => void waits.push(ms) },
     });
     expect(await client.diagnose(new Uint8Array([1]), 'x.png')).toEqual(ok);
     expect(waits).toEqual([2000, 1000]);
 
-    const busy = new InferenceClient({
+    let tries = 0;
+    const busy = new InferenceApiClient({
       baseUrl: 'http://api.invalid',
-      attempts: 3,
-      fetch: async () =>
-        Response.json({ error: { code: 'busy', message: 'too many' } }, { status: 503 }),
-      sleep: async () => undefined,
+      fetch: async () => {
+        tries++;
+        return Response.json({ error: { code: 'busy', message: 'too many' } }, { status: 503 });
+      },
+      retry: { attempts: 3, sleep: async () => undefined },
     });
     await expect(busy.diagnose(new Uint8Array([1]), 'x.jpg')).rejects.toMatchObject({
       status: 503,
       message: expect.stringMatching(/HTTP 503 busy: too many/),
     });
+    expect(tries).toBe(3);
   });
 
   it('does not retry other answers', async () => {
     let calls = 0;
-    const client = new InferenceClient({
+    const client = new InferenceApiClient({
       baseUrl: 'http://api.invalid',
+      retry: {},
       fetch: async () => {
         calls++;
         return Response.json({ error: { code: 'corrupt', message: 'bad' } }, { status: 400 });

@@ -3,7 +3,7 @@ import { loadDataset } from '../../data/index.ts';
 import { formatReportTable } from '../../metrics/index.ts';
 import type { OperatingTarget } from '../../metrics/target-threshold.ts';
 import { runAcceptance, type AcceptanceReport } from '../acceptance.ts';
-import { InferenceClient, type ThresholdChange } from '../inference-client.ts';
+import { InferenceApiClient, type ThresholdChange } from '../../client/index.ts';
 import {
   flag,
   numberOpt,
@@ -65,9 +65,11 @@ export async function acceptCommand(argv: string[]): Promise<number> {
   const apiKey = args.values['api-key'];
 
   const records = await loadDataset(dataDir);
-  const client = new InferenceClient({
+  const client = new InferenceApiClient({
     baseUrl: api,
     apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    timeoutMs: 60_000,
+    retry: {},
   });
   const progress = createProgress({ label: 'accept', total: records.length });
   const report = await runAcceptance({
@@ -81,7 +83,7 @@ export async function acceptCommand(argv: string[]): Promise<number> {
   progress.done();
 
   let outcome: SetOutcome | null = null;
-  if (set) outcome = await setThreshold(client, report, set);
+  if (set) outcome = await setThreshold(api, report, set);
   if (flag(args, 'json')) printJson({ api, data: dataDir, ...report, set: outcome });
   else process.stdout.write(formatAcceptance(api, dataDir, report, outcome) + '\n');
 
@@ -139,7 +141,7 @@ function setOpt(args: ParsedArgs, target: OperatingTarget | undefined): SetReque
 
 /** PUTs the target's threshold, only when it was reached on every image of DIR. */
 async function setThreshold(
-  client: InferenceClient,
+  api: string,
   report: AcceptanceReport,
   request: SetRequest,
 ): Promise<SetOutcome> {
@@ -152,6 +154,7 @@ async function setThreshold(
       error: `${report.failed.length} images were not scored: the threshold would not rest on all of DIR`,
     };
   }
+  const client = new InferenceApiClient({ baseUrl: api, token: request.adminToken, retry: {} });
   try {
     const current = await client.currentModel();
     if (current.sha256 !== report.model.sha256) {
@@ -172,7 +175,7 @@ async function setThreshold(
         ...(confusion.tn + confusion.fp > 0 ? { specificity: specificity.value } : {}),
       },
     };
-    const after = await client.setThreshold(request.adminToken, change);
+    const after = await client.setThreshold(change);
     return {
       done: true,
       threshold: after.threshold,

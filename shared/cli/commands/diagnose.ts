@@ -36,7 +36,7 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
   const apiKey = stringOpt(args, 'api-key', process.env.FEDXRAY_API_KEY ?? '') || undefined;
   const explainDir = typeof args.values.explain === 'string' ? args.values.explain : undefined;
   if (explainDir) await mkdir(explainDir, { recursive: true });
-  const api = new InferenceApiClient({ baseUrl, apiKey, timeoutMs: 120_000 });
+  const api = new InferenceApiClient({ baseUrl, apiKey, timeoutMs: 120_000, retry: {} });
   const json = flag(args, 'json');
   let failures = 0;
   for (const file of args.positionals) {
