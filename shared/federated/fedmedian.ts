@@ -3,9 +3,10 @@
  * model is the coordinate-wise median of the hospitals' models, unweighted. A minority of
  * arbitrary (poisoned or broken) updates cannot move a median far, where it moves a mean
  * without bound; the price is a noisier step when all updates are honest. Selection and
- * evaluation are FedAvg's.
+ * evaluation are FedAvg's. Registered as `median` (the robust-aggregation issue's name) and as
+ * `fedmedian`, the name runs stored before it carry: the same algorithm under either name.
  */
-import { FedAvg } from './fedavg.ts';
+import { FedAvg, type FedAvgOptions } from './fedavg.ts';
 import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
 import { clientTensor } from './strategy-utils.ts';
 
@@ -16,7 +17,12 @@ function median(values: Float64Array): number {
 }
 
 export class FedMedian extends FedAvg {
-  override readonly name: string = 'fedmedian';
+  override readonly name: string;
+
+  constructor(options: FedAvgOptions & { name?: 'median' | 'fedmedian' }) {
+    super(options);
+    this.name = options.name ?? 'fedmedian';
+  }
 
   override async aggregateFit(
     ctx: RoundContext,
