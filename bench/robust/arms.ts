@@ -14,6 +14,8 @@ export interface TrainingArm {
   seed: number;
   /** Extra `fedxray simulate` options. */
   options: string[];
+  /** The shipped arm this one may replace if it passes the screen (protocol change 5). */
+  challenges?: string;
 }
 
 export interface EnsembleArm {
@@ -100,14 +102,17 @@ export const ARMS: readonly Arm[] = [
     ['--augment', 'strong'],
     'strong augmentation, seed 43',
   ),
-  training(
-    'strong-64-long-s42',
-    'screen',
-    64,
-    42,
-    ['--augment', 'strong', '--rounds', '12'],
-    'strong augmentation, 12 rounds instead of 6 (protocol change 5)',
-  ),
+  {
+    ...training(
+      'strong-64-long-s42',
+      'screen',
+      64,
+      42,
+      ['--augment', 'strong', '--rounds', '12'],
+      'strong augmentation, 12 rounds instead of 6 (protocol change 5)',
+    ),
+    challenges: 'ens-light-64-x2',
+  },
   training('light-128-s42', 'finalist', 128, 42, [], 'the shipped recipe at 128 px'),
   training(
     'strong-128-s42',

@@ -15,7 +15,9 @@ import {
   ensembleBeats,
   finalistShips,
   meanSpecificityHalfWidth,
+  replacesShipped,
   screen,
+  UNIMITATED_CORRUPTIONS,
   type ArmMeasures,
 } from './rule.ts';
 
@@ -30,7 +32,16 @@ export function measures(r: ArmResult): ArmMeasures {
     meanAuc: e.corruption.meanAuc,
     meanSpecificity: e.corruption.meanSpecificity,
     normals: e.confusion.tn + e.confusion.fp,
+    unimitatedSpecificity: mean(
+      e.corruption.scores
+        .filter((c) => (UNIMITATED_CORRUPTIONS as readonly string[]).includes(c.corruption))
+        .map((c) => c.specificity),
+    ),
   };
+}
+
+function mean(values: readonly number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
 }
 
 export interface ArmRow {
@@ -69,6 +80,16 @@ export function buildRows(results: readonly ArmResult[]): ArmRow[] {
     else if (r.arm.stage === 'screen' && baseline) {
       const v = screen(m, measures(baseline));
       verdict = v.passes ? 'passes' : `fails: ${v.reasons.join('; ')}`;
+      const shipped = r.arm.kind === 'training' ? r.arm.challenges : undefined;
+      const incumbent = shipped ? byId.get(shipped) : undefined;
+      if (v.passes && shipped) {
+        const c = incumbent ? replacesShipped(m, measures(incumbent)) : null;
+        verdict += !c
+          ? `; ${shipped} not scored`
+          : c.passes
+            ? `; replaces ${shipped} (change 5)`
+            : `; does not replace ${shipped} (change 5): ${c.reasons.join('; ')}`;
+      }
     } else if (r.arm.kind === 'ensemble') {
       const members = r.arm.members.map((id) => byId.get(id)).filter((x) => x !== undefined);
       const best = members.sort((a, b) => measures(b).meanAuc - measures(a).meanAuc)[0];

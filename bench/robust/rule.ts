@@ -9,7 +9,15 @@ export interface ArmMeasures {
   meanSpecificity: number;
   /** NORMAL images of the validation split (the n of mSpec-C's interval). */
   normals: number;
+  /**
+   * Mean specificity over the conditions the strong augmentation does not imitate (JPEG,
+   * down-sampling, burnt-in marker, each at its 3 severities): protocol change 5 (c).
+   */
+  unimitatedSpecificity: number;
 }
+
+/** The corruptions of change 5 (c). */
+export const UNIMITATED_CORRUPTIONS = ['jpeg', 'downsample', 'marker'] as const;
 
 /** 95% Wilson interval of a proportion p observed on n trials. */
 export function wilsonInterval(p: number, n: number, z = 1.959964): [number, number] {
@@ -66,4 +74,25 @@ export function finalistShips(finalist: ArmMeasures, baseline: ArmMeasures): Scr
   if (!(finalist.meanAuc >= baseline.meanAuc))
     reasons.push(`mAUC-C ${finalist.meanAuc.toFixed(4)} is below ${baseline.meanAuc.toFixed(4)}`);
   return { passes: reasons.length === 0, specificityBar: NaN, logLossBar, reasons };
+}
+
+/**
+ * Protocol change 5: an arm that passed the screen replaces the shipped model (an ensemble)
+ * only if its mAUC-C is not below the shipped one's, its clean log-loss not above the shipped
+ * one's upper bound, and its specificity on the conditions it did not train on not below the
+ * shipped one's by more than the shipped one's mSpec-C half-width.
+ */
+export function replacesShipped(arm: ArmMeasures, shipped: ArmMeasures): ScreenVerdict {
+  const logLossBar = shipped.logLossInterval[1];
+  const specificityBar = shipped.unimitatedSpecificity - meanSpecificityHalfWidth(shipped);
+  const reasons: string[] = [];
+  if (!(arm.meanAuc >= shipped.meanAuc))
+    reasons.push(`mAUC-C ${arm.meanAuc.toFixed(4)} is below ${shipped.meanAuc.toFixed(4)}`);
+  if (!(arm.logLoss <= logLossBar))
+    reasons.push(`log-loss ${arm.logLoss.toFixed(4)} is above ${logLossBar.toFixed(4)}`);
+  if (!(arm.unimitatedSpecificity >= specificityBar))
+    reasons.push(
+      `specificity on JPEG/down-sampling/marker ${arm.unimitatedSpecificity.toFixed(4)} is below ${specificityBar.toFixed(4)}`,
+    );
+  return { passes: reasons.length === 0, specificityBar, logLossBar, reasons };
 }

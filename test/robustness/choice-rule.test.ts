@@ -3,6 +3,7 @@ import {
   ensembleBeats,
   finalistShips,
   meanSpecificityHalfWidth,
+  replacesShipped,
   screen,
   wilsonInterval,
   type ArmMeasures,
@@ -15,6 +16,17 @@ const BASELINE: ArmMeasures = {
   meanAuc: 0.9708,
   meanSpecificity: 0.8481,
   normals: 134,
+  unimitatedSpecificity: 0.9677,
+};
+
+// The shipped ensemble's (bench/robust/results/ens-light-64-x2.json).
+const SHIPPED: ArmMeasures = {
+  logLoss: 0.1743,
+  logLossInterval: [0.1352, 0.2177],
+  meanAuc: 0.9718,
+  meanSpecificity: 0.8705,
+  normals: 134,
+  unimitatedSpecificity: 0.9701,
 };
 
 describe('the recipe study choice rule (docs/robust-protocol.md)', () => {
@@ -58,5 +70,23 @@ describe('the recipe study choice rule (docs/robust-protocol.md)', () => {
     expect(ensembleBeats({ ...BASELINE, meanAuc: 0.975, logLoss: 0.17 }, BASELINE)).toBe(true);
     expect(ensembleBeats({ ...BASELINE, meanAuc: 0.975, logLoss: 0.18 }, BASELINE)).toBe(false);
     expect(ensembleBeats({ ...BASELINE, meanAuc: 0.97, logLoss: 0.1 }, BASELINE)).toBe(false);
+  });
+
+  it('change 5: a screened arm replaces the shipped ensemble only on all three conditions', () => {
+    const arm = { ...SHIPPED, meanAuc: 0.975, logLoss: 0.2, unimitatedSpecificity: 0.95 };
+    const verdict = replacesShipped(arm, SHIPPED);
+    expect(verdict.passes).toBe(true);
+    // x2's half-width 0.057 below its 0.9701.
+    expect(verdict.specificityBar).toBeCloseTo(0.9131, 3);
+    expect(verdict.logLossBar).toBe(0.2177);
+    expect(replacesShipped({ ...arm, meanAuc: 0.9717 }, SHIPPED).reasons).toEqual([
+      'mAUC-C 0.9717 is below 0.9718',
+    ]);
+    expect(replacesShipped({ ...arm, logLoss: 0.22 }, SHIPPED).reasons).toEqual([
+      'log-loss 0.2200 is above 0.2177',
+    ]);
+    expect(replacesShipped({ ...arm, unimitatedSpecificity: 0.9 }, SHIPPED).reasons[0]).toMatch(
+      /JPEG\/down-sampling\/marker 0.9000 is below 0.913/,
+    );
   });
 });
