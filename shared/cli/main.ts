@@ -3,6 +3,7 @@ import { BENCH_HELP, benchCommand } from './commands/bench.ts';
 import { DIAGNOSE_HELP, diagnoseCommand } from './commands/diagnose.ts';
 import { ENSEMBLE_HELP, ensembleCommand } from './commands/ensemble.ts';
 import { EVALUATE_HELP, evaluateCommand } from './commands/evaluate.ts';
+import { EXPORT_HELP, exportCommand } from './commands/export.ts';
 import { MODELS_HELP, modelsCommand } from './commands/models.ts';
 import { PREDICT_HELP, predictCommand } from './commands/predict.ts';
 import { ROUNDS_HELP, roundsCommand } from './commands/rounds.ts';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   evaluate: { help: EVALUATE_HELP, run: evaluateCommand },
   ensemble: { help: ENSEMBLE_HELP, run: ensembleCommand },
   predict: { help: PREDICT_HELP, run: predictCommand },
+  export: { help: EXPORT_HELP, run: exportCommand },
   diagnose: { help: DIAGNOSE_HELP, run: diagnoseCommand },
   rounds: { help: ROUNDS_HELP, run: roundsCommand },
   accept: { help: ACCEPT_HELP, run: acceptCommand },
