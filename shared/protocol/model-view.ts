@@ -39,12 +39,28 @@ export const ThresholdSchema = Type.Object({
   basis: Type.Optional(CalibrationBasisSchema),
 });
 
+/** The differential-privacy guarantee a version was trained under (a DP-FedAvg run's). */
+export const ModelPrivacySchema = Type.Object(
+  {
+    epsilon: Type.Number({
+      description: 'epsilon at delta after the rounds that made this version',
+    }),
+    delta: Type.Number(),
+    noiseMultiplier: Type.Number(),
+    clipNorm: Type.Number(),
+    rounds: Type.Integer(),
+    guarantee: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
 export const ModelMetadataSchema = Type.Object(
   {
     preprocessing: Type.Optional(PreprocessingSchema),
     threshold: Type.Optional(ThresholdSchema),
     calibration: Type.Optional(TemperatureCalibrationSchema),
     width: Type.Optional(Type.Integer()),
+    privacy: Type.Optional(ModelPrivacySchema),
   },
   { additionalProperties: true },
 );

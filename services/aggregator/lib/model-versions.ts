@@ -5,6 +5,7 @@ import type { ModelMetadata } from '../schemas/models.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 import { audit, type Actor } from './audit.ts';
 import { initialThreshold, type ModelThreshold } from './calibration.ts';
+import { privacyAfter } from './run-privacy.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -16,12 +17,16 @@ export function modelMetadata(
   settings: RunSettings,
   threshold: ModelThreshold,
   calibration?: TemperatureCalibration,
+  roundIndex = 0,
 ): Prisma.InputJsonObject {
+  const privacy = privacyAfter(settings, roundIndex);
   const metadata: ModelMetadata = {
     preprocessing: { inputSize: settings.inputSize, normalization: 'per-image', equalize: false },
     threshold,
     ...(calibration ? { calibration } : {}),
     width: settings.width,
+    // The guarantee the version was trained under: its round's epsilon.
+    ...(privacy ? { privacy } : {}),
   };
   return JSON.parse(JSON.stringify(metadata)) as Prisma.InputJsonObject;
 }
@@ -63,6 +68,7 @@ export async function findOrCreateModelVersion(tx: Tx, model: NewModel): Promise
         model.settings,
         model.threshold ?? initialThreshold(model.settings.thresholdRule),
         model.calibration,
+        model.roundIndex,
       ),
       metrics: model.metrics,
       storagePath: model.storagePath,

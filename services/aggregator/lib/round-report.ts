@@ -12,6 +12,7 @@ import { trainSummary, validationSummary, type AcceptedUpdate } from './aggregat
 import { calibrateThreshold, pooledMetrics, type ModelThreshold } from './calibration.ts';
 import type { HospitalEvaluation } from './evaluation.ts';
 import { fitRoundTemperature } from './temperature-fit.ts';
+import { privacyAfter } from './run-privacy.ts';
 
 export interface UpdateNormRecord {
   hospitalId: string;
@@ -67,6 +68,7 @@ export function roundReport(input: {
       threshold,
       calibration: temperature,
       updateNorms: input.updateNorms,
+      ...(settings.differentialPrivacy && { privacy: privacyAfter(settings, round) }),
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
         hospital: e.hospitalName,

@@ -18,6 +18,7 @@ import {
   type CancelRequest,
 } from './run-cancel.ts';
 import { lockRunningRun, RunCancelledError } from './run-guard.ts';
+import { privacyStopReason } from './run-privacy.ts';
 import { parseRunSettings } from './run-settings.ts';
 
 /** The longest pause between two tries while the database is unavailable. */
@@ -153,6 +154,7 @@ export class RunCoordinator {
     const rounds = new RoundRunner(this.deps, signal, this.closing.signal);
     const convergence = new EarlyStopping(settings.earlyStopPatience, settings.earlyStopMinDelta);
     let roundsDone = 0;
+    let stopReason: string | null = null;
     for (let index = 0; index < settings.rounds; index++) {
       signal.throwIfAborted();
       const existing = await prisma.round.findUnique({
@@ -168,6 +170,9 @@ export class RunCoordinator {
       if (existing?.status === 'failed') {
         return this.failRun(runId, `round ${index + 1} failed: ${existing.failureReason}`);
       }
+      // A DP run stops before a round whose epsilon would exceed its budget.
+      stopReason = privacyStopReason(settings, index);
+      if (stopReason !== null) break;
       const outcome = await rounds.run(run, settings, classWeights.view, index, input, existing);
       signal.throwIfAborted();
       if (!outcome.ok) return this.failRun(runId, outcome.reason);
@@ -175,7 +180,7 @@ export class RunCoordinator {
       roundsDone = index + 1;
       if (convergence.observe(validationLossOf(input.metrics))) break;
     }
-    await this.completeRun(run, settings, input, roundsDone);
+    await this.completeRun(run, settings, input, roundsDone, stopReason);
   }
 
   /**
@@ -227,8 +232,9 @@ export class RunCoordinator {
     settings: RunSettings,
     final: ModelVersion,
     roundsDone: number,
+    stopReason: string | null = null,
   ): Promise<void> {
-    const converged = roundsDone < settings.rounds;
+    const converged = stopReason === null && roundsDone < settings.rounds;
     const refusal = run.promoteOnFinish ? promotionRefusal(settings.promotionGate, final) : null;
     const promoted = await this.deps.prisma.$transaction(async (tx) => {
       // Only a running run completes (a cancelled one is not promoted).
@@ -252,6 +258,7 @@ export class RunCoordinator {
           promotionRefused: refusal,
           rounds: roundsDone,
           converged,
+          ...(stopReason !== null && { stopReason }),
         },
       });
       return promote;
@@ -272,7 +279,13 @@ export class RunCoordinator {
       promotionRefused: refusal,
       rounds: roundsDone,
       converged,
+      ...(stopReason !== null && { stopReason }),
     });
+    if (stopReason !== null)
+      this.deps.log.info(
+        { runId: run.id, stopReason },
+        'training run stopped on its privacy budget',
+      );
   }
 
   private async failRun(runId: string, reason: string): Promise<void> {

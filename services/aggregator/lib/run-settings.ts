@@ -17,6 +17,9 @@ import {
   type StartRunBody,
 } from '../schemas/runs.ts';
 import { FEDERATION_WEIGHTS_KEY } from './class-weights.ts';
+import { epsilonAfter } from './run-privacy.ts';
+
+const DP_STRATEGIES: ReadonlySet<string> = new Set(['fedavg', 'fedavgm']);
 
 /**
  * A POST /rounds body with every default filled in (maxDownloads = rounds, a random seed, the
@@ -32,7 +35,31 @@ export function resolveRunSettings(body: StartRunBody): RunSettings {
     thresholdRule: canonicalThresholdRule(withDefaults.thresholdRule ?? 'fixed:0.5'),
     strategy: resolveStrategy(withDefaults.strategy ?? { name: 'fedavg' }),
   };
-  return parseRunSettings(settings);
+  // With DP the update-norm screen is off (stored as 0, whatever the body said): it reads and
+  // publishes each hospital's raw update norm, outside the guarantee; the clip bounds them instead.
+  if (settings.differentialPrivacy) settings.maxUpdateNormRatio = 0;
+  const resolved = parseRunSettings(settings);
+  checkPrivacy(resolved);
+  return resolved;
+}
+
+/** A DP run averages (fedavg, fedavgm), and its budget must allow at least one round. */
+function checkPrivacy(settings: RunSettings): void {
+  const dp = settings.differentialPrivacy;
+  if (!dp) return;
+  if (!DP_STRATEGIES.has(settings.strategy.name))
+    throw new HttpError(
+      400,
+      'invalid-request',
+      `body/strategy/name: differentialPrivacy takes ${[...DP_STRATEGIES].join(' or ')}, not ${settings.strategy.name}: the noise is calibrated to the clipped mean, and a robust strategy would see only that one noised average`,
+    );
+  const first = epsilonAfter(settings, 1);
+  if (first > dp.targetEpsilon)
+    throw new HttpError(
+      400,
+      'invalid-request',
+      `body/differentialPrivacy/targetEpsilon: one round already costs epsilon ${first.toFixed(4)} > ${dp.targetEpsilon} at delta ${dp.delta} (noiseMultiplier ${dp.noiseMultiplier}, q = clientFraction ${settings.clientFraction}); raise the noise or the budget`,
+    );
 }
 
 /** The strategy with its own defaults (shared/federated/strategies.ts); a foreign setting is a 400. */

@@ -1,11 +1,22 @@
+import { DpFedAvg } from '../../../shared/federated/dp-fedavg.ts';
 import { createStrategy } from '../../../shared/federated/strategies.ts';
 import type { Strategy } from '../../../shared/federated/strategy.ts';
+import { cryptoGaussian } from '../../../shared/privacy/gaussian.ts';
 import type { RunSettings } from '../schemas/runs.ts';
 
-/** The run's strategy, wrapped in the update-norm screen its maxUpdateNormRatio asks for. */
+/**
+ * The run's strategy, wrapped in the update-norm screen its maxUpdateNormRatio asks for; a
+ * differentially private run's instead in DP-FedAvg, with node:crypto noise (the run's seed is
+ * public, so seeded noise could be recomputed and subtracted), and no screen.
+ */
 export function runStrategy(settings: RunSettings): Strategy {
-  return createStrategy(
-    { ...settings.strategy, fraction: settings.clientFraction },
-    { maxUpdateNormRatio: settings.maxUpdateNormRatio },
-  );
+  const spec = { ...settings.strategy, fraction: settings.clientFraction };
+  const dp = settings.differentialPrivacy;
+  if (dp)
+    return new DpFedAvg(createStrategy(spec), {
+      clipNorm: dp.clipNorm,
+      noiseMultiplier: dp.noiseMultiplier,
+      noise: cryptoGaussian(),
+    });
+  return createStrategy(spec, { maxUpdateNormRatio: settings.maxUpdateNormRatio });
 }

@@ -12,6 +12,7 @@ import type { ModelMetadata, ModelView } from '../schemas/models.ts';
 import type { ReaderView } from '../schemas/readers.ts';
 import type { RoundView, RunDetail, RunSummary } from '../schemas/runs.ts';
 import { classWeightsView, storedFederationWeights } from './class-weights.ts';
+import { runPrivacyView } from './run-privacy.ts';
 import { previousTokenExpiry } from './rotating-token.ts';
 import { parseRunSettings } from './run-settings.ts';
 
@@ -114,6 +115,11 @@ export function runDetail(run: TrainingRun, rounds: RoundWithUpdates[]): RunDeta
     classWeights: classWeightsView(summary.settings, storedFederationWeights(run.settings)),
     finalModelId:
       run.status === 'completed' && last?.status === 'completed' ? last.outputModelId : null,
+    privacy: runPrivacyView(
+      summary.settings,
+      rounds.filter((r) => r.status === 'completed').length,
+      run.status,
+    ),
     rounds: rounds.map(roundView),
   };
 }

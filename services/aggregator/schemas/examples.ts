@@ -107,6 +107,7 @@ export const RUN_DETAIL_EXAMPLE = {
   currentRound: 2,
   classWeights: { mode: 'local', weights: null, counts: null, basis: null, readAt: null },
   finalModelId: null,
+  privacy: null,
   rounds: [ROUND],
 };
 

@@ -1,0 +1,77 @@
+/**
+ * A differentially private run's budget: epsilon at the run's delta after r rounds, by the RDP
+ * accountant with sampling rate q = clientFraction (shared/privacy/rdp-accountant.ts), and the
+ * stop before a round that would exceed targetEpsilon. Everything is a function of the stored
+ * settings and the number of completed rounds, so a restarted aggregator needs no state.
+ */
+import { dpEpsilon } from '../../../shared/privacy/rdp-accountant.ts';
+import type { RunPrivacy, RunSettings } from '../schemas/runs.ts';
+
+export const PRIVACY_ACCOUNTANT = 'rdp-sampled-gaussian';
+export const PRIVACY_CONVERSION = 'balle-2020';
+export const PRIVACY_GUARANTEE =
+  '(epsilon, delta)-DP at the hospital level (neighbouring federations differ by one whole hospital), DP-FedAvg with clipped equal-weight updates and Gaussian noise; individual patients inside a hospital are not protected beyond that';
+
+/** Epsilon after `rounds` rounds of the run (0 before any). */
+export function epsilonAfter(settings: RunSettings, rounds: number): number {
+  const dp = settings.differentialPrivacy;
+  if (!dp) return 0;
+  return dpEpsilon({
+    sampleRate: settings.clientFraction,
+    noiseMultiplier: dp.noiseMultiplier,
+    steps: rounds,
+    delta: dp.delta,
+  }).epsilon;
+}
+
+/** The privacy figures of a DP run after `rounds` completed rounds; null for a run without DP. */
+export function privacyAfter(
+  settings: RunSettings,
+  rounds: number,
+): Omit<RunPrivacy, 'stopReason'> | null {
+  const dp = settings.differentialPrivacy;
+  if (!dp) return null;
+  return {
+    epsilon: epsilonAfter(settings, rounds),
+    delta: dp.delta,
+    noiseMultiplier: dp.noiseMultiplier,
+    clipNorm: dp.clipNorm,
+    targetEpsilon: dp.targetEpsilon,
+    sampleRate: settings.clientFraction,
+    rounds,
+    accountant: PRIVACY_ACCOUNTANT,
+    conversion: PRIVACY_CONVERSION,
+    guarantee: PRIVACY_GUARANTEE,
+  };
+}
+
+/**
+ * Why round `done + 1` must not start (its epsilon would exceed targetEpsilon), or null when it
+ * may, or when the run has no DP.
+ */
+export function privacyStopReason(settings: RunSettings, done: number): string | null {
+  const dp = settings.differentialPrivacy;
+  if (!dp) return null;
+  const next = epsilonAfter(settings, done + 1);
+  if (next <= dp.targetEpsilon) return null;
+  return (
+    `privacy budget: round ${done + 1} would bring epsilon to ${next.toFixed(4)} > targetEpsilon ` +
+    `${dp.targetEpsilon} (delta ${dp.delta}); epsilon after ${done} round(s) is ` +
+    `${epsilonAfter(settings, done).toFixed(4)}`
+  );
+}
+
+/** The run's privacy as GET /rounds/{id} shows it, with the stop reason once it stopped on its budget. */
+export function runPrivacyView(
+  settings: RunSettings,
+  completedRounds: number,
+  status: string,
+): RunPrivacy | null {
+  const figures = privacyAfter(settings, completedRounds);
+  if (!figures) return null;
+  const stopped = status === 'completed' && completedRounds < settings.rounds;
+  return {
+    ...figures,
+    stopReason: stopped ? privacyStopReason(settings, completedRounds) : null,
+  };
+}
