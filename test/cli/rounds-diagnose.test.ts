@@ -9,7 +9,6 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
-import { buildApp as buildInference } from '../../services/inference-api/app.ts';
 import { main } from '../../shared/cli/main.ts';
 import { AggregatorClient } from '../../shared/client/aggregator.ts';
 import { ApiError } from '../../shared/client/http.ts';
@@ -24,6 +23,7 @@ import { hospitalConfig, makeHospitalData } from '../hospital-node/fixtures.ts';
 import { freePort } from '../helpers/ports.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
+import { buildInferenceApp } from '../inference-api/test-app.ts';
 
 const TINY_FLAGS = ['--input-size', '32', '--width', '8', '--batch-size', '8', '--seed', '7'];
 
@@ -193,17 +193,11 @@ describe('fedxray diagnose', () => {
 
   beforeAll(async () => {
     await writeTinyModelDir(join(work, 'model'));
-    const app = await buildInference(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        modelDir: join(work, 'model'),
-        modelPollSeconds: 0,
-        maxUploadBytes: 1 << 20,
-        stateDir: join(work, 'inference-state'),
-      },
-      { logger: false },
-    );
+    const app = await buildInferenceApp({
+      modelDir: join(work, 'model'),
+      maxUploadBytes: 1 << 20,
+      stateDir: join(work, 'inference-state'),
+    });
     cleanups.push(() => app.close());
     api = await app.listen({ port: 0, host: '127.0.0.1' });
     for (const label of ['NORMAL', 'PNEUMONIA']) {

@@ -9,6 +9,7 @@ import { readInferenceConfig, type InferenceConfig } from '../../services/infere
 import { ConfigError } from '../../shared/service/config.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { startFakeAggregator, tinyAggregatorModel, type FakeAggregator } from './fixtures.ts';
+import { inferenceTestConfig } from './test-app.ts';
 
 const TOKEN_A = 'aggregator-token-a-0123456789';
 const TOKEN_B = 'aggregator-token-b-9876543210';
@@ -30,14 +31,11 @@ afterAll(async () => {
 });
 
 function config(overrides: Partial<InferenceConfig>): InferenceConfig {
-  return {
-    port: 0,
-    host: '127.0.0.1',
+  return inferenceTestConfig({
     aggregatorUrl: aggregator.url,
-    modelPollSeconds: 0,
     maxUploadBytes: 10 * 1024 * 1024,
     ...overrides,
-  };
+  });
 }
 
 let bump = 0;

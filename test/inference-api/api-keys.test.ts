@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildApp,
   INFERENCE_REDACTED_PATHS,
+  type AppDeps,
   type InferenceApp,
 } from '../../services/inference-api/app.ts';
 import { readInferenceConfig, type InferenceConfig } from '../../services/inference-api/config.ts';
@@ -15,6 +15,7 @@ import { ConfigError } from '../../shared/service/config.ts';
 import { REDACTED_PATHS } from '../../shared/service/create-app.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, writeTinyModelDir } from './fixtures.ts';
+import { buildInferenceApp } from './test-app.ts';
 
 const KEY_A = 'key-a-0123456789abcdef';
 const KEY_B = 'key-b-fedcba9876543210';
@@ -41,18 +42,11 @@ function fakeClock(): { now: () => number; advance(ms: number): void } {
 
 async function start(
   overrides: Partial<InferenceConfig>,
-  deps: Parameters<typeof buildApp>[1] = {},
+  deps: AppDeps = {},
 ): Promise<InferenceApp> {
-  const app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: 1024 * 1024,
-      ...overrides,
-    },
-    { logger: false, ...deps },
+  const app = await buildInferenceApp(
+    { modelDir: join(dir, 'model'), maxUploadBytes: 1024 * 1024, ...overrides },
+    deps,
   );
   apps.push(app);
   await app.ready();

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import type { InferenceApp } from '../../services/inference-api/app.ts';
 import { parseProductionModel } from '../../services/inference-api/lib/production-model.ts';
 import { temperProbability } from '../../shared/metrics/index.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, writeTinyModelDir } from './fixtures.ts';
+import { startInferenceApp } from './test-app.ts';
 
 const TEMPERATURE = 2.5;
 const THRESHOLD = 0.3;
@@ -32,19 +33,8 @@ async function modelDir(name: string, calibration?: Record<string, unknown>): Pr
   return modelDir;
 }
 
-async function start(modelDirPath: string): Promise<InferenceApp> {
-  const app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: modelDirPath,
-      modelPollSeconds: 0,
-      maxUploadBytes: 1 << 20,
-    },
-    { logger: false },
-  );
-  await app.ready();
-  return app;
+function start(modelDirPath: string): Promise<InferenceApp> {
+  return startInferenceApp({ modelDir: modelDirPath, maxUploadBytes: 1 << 20 });
 }
 
 beforeAll(async () => {

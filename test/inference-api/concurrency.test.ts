@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import type { InferenceApp } from '../../services/inference-api/app.ts';
 import { readInferenceConfig, type InferenceConfig } from '../../services/inference-api/config.ts';
 import { InFlightLimit } from '../../services/inference-api/lib/in-flight.ts';
 import { ConfigError } from '../../shared/service/config.ts';
@@ -21,6 +21,7 @@ import { tf } from '../../shared/tf/tf.ts';
 import { RawConnection, type RawResponse } from '../helpers/raw-http.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, tinyPng, writeTinyModelDir } from './fixtures.ts';
+import { buildInferenceApp } from './test-app.ts';
 
 const MAX_UPLOAD_BYTES = 1024 * 1024;
 const KEY_A = 'key-a-0123456789abcdef';
@@ -48,19 +49,13 @@ async function start(overrides: Partial<InferenceConfig>): Promise<{
   app: InferenceApp;
   port: number;
 }> {
-  const app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: MAX_UPLOAD_BYTES,
-      rateLimitPerMinute: 0,
-      requestTimeoutMs: 0,
-      ...overrides,
-    },
-    { logger: false },
-  );
+  const app = await buildInferenceApp({
+    modelDir: join(dir, 'model'),
+    maxUploadBytes: MAX_UPLOAD_BYTES,
+    rateLimitPerMinute: 0,
+    requestTimeoutMs: 0,
+    ...overrides,
+  });
   apps.push(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, port: (app.server.address() as net.AddressInfo).port };

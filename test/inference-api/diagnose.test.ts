@@ -1,12 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import { describe, expect, it } from 'vitest';
 import { DISCLAIMER } from '../../services/inference-api/schemas/diagnose.ts';
 import { tf } from '../../shared/tf/tf.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
 import {
   gif,
   hugePngHeader,
@@ -17,36 +13,17 @@ import {
   tinyPng,
   writeTinyModelDir,
 } from './fixtures.ts';
+import { buildInferenceApp, useInferenceApp } from './test-app.ts';
 
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 
-let dir: string;
-let app: InferenceApp;
-
-beforeAll(async () => {
-  await useTestBackend();
-  dir = await mkdtemp(join(tmpdir(), 'fedxray-inference-'));
+const served = useInferenceApp('fedxray-inference-', async (dir) => {
   await writeTinyModelDir(join(dir, 'model'));
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: MAX_UPLOAD_BYTES,
-    },
-    { logger: false },
-  );
-  await app.ready();
-});
-
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
+  return { modelDir: join(dir, 'model'), maxUploadBytes: MAX_UPLOAD_BYTES };
 });
 
 function diagnose(image: Buffer, filename = 'xray.jpg', field = 'image'): request.Test {
-  return request(app.server).post('/diagnose').attach(field, image, filename);
+  return request(served.app.server).post('/diagnose').attach(field, image, filename);
 }
 
 describe('POST /diagnose', () => {
@@ -131,37 +108,37 @@ describe('POST /diagnose', () => {
     expect(wrongField.body.error.code).toBe('missing-image');
     expect(wrongField.body.error.message).toContain("'file'");
 
-    const noFile = await request(app.server).post('/diagnose').field('image', 'not a file');
+    const noFile = await request(served.app.server).post('/diagnose').field('image', 'not a file');
     expect(noFile.status).toBe(400);
     expect(noFile.body.error.code).toBe('missing-image');
   });
 
   it('refuses bodies that are not multipart with 415 not-multipart', async () => {
-    const json = await request(app.server).post('/diagnose').send({ image: 'aGVsbG8=' });
+    const json = await request(served.app.server).post('/diagnose').send({ image: 'aGVsbG8=' });
     expect(json.status).toBe(415);
     expect(json.body.error.code).toBe('not-multipart');
 
-    const raw = await request(app.server)
+    const raw = await request(served.app.server)
       .post('/diagnose')
       .set('content-type', 'image/jpeg')
       .send(sampleJpeg());
     expect(raw.status).toBe(415);
     expect(raw.body.error.code).toBe('not-multipart');
 
-    const empty = await request(app.server).post('/diagnose');
+    const empty = await request(served.app.server).post('/diagnose');
     expect(empty.status).toBe(415);
     expect(empty.body.error.code).toBe('not-multipart');
   });
 
   it('refuses a malformed multipart body with 400', async () => {
-    const res = await request(app.server)
+    const res = await request(served.app.server)
       .post('/diagnose')
       .set('content-type', 'multipart/form-data; boundary=xyz')
       .send('--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nabc');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid-multipart');
 
-    const noBoundary = await request(app.server)
+    const noBoundary = await request(served.app.server)
       .post('/diagnose')
       .set('content-type', 'multipart/form-data')
       .send('hello');
@@ -183,7 +160,7 @@ describe('POST /diagnose', () => {
 
 describe('model and readiness routes', () => {
   it('GET /models/current describes the directory model', async () => {
-    const res = await request(app.server).get('/models/current');
+    const res = await request(served.app.server).get('/models/current');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       id: expect.stringMatching(/^local-/),
@@ -207,7 +184,7 @@ describe('model and readiness routes', () => {
   });
 
   it('GET /ready answers 200 with the model; GET /health answers', async () => {
-    const ready = await request(app.server).get('/ready');
+    const ready = await request(served.app.server).get('/ready');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({
       ready: true,
@@ -215,23 +192,20 @@ describe('model and readiness routes', () => {
       inFlight: 0,
       maxConcurrentDiagnoses: 32,
     });
-    const health = await request(app.server).get('/health');
+    const health = await request(served.app.server).get('/health');
     expect(health.body).toMatchObject({ status: 'ok', service: 'fedxray-inference-api' });
   });
 
   it('fails to start on a MODEL_DIR that is not a model', async () => {
-    await expect(
-      buildApp(
-        { port: 0, host: '127.0.0.1', modelDir: dir, modelPollSeconds: 0, maxUploadBytes: 1000 },
-        { logger: false },
-      ),
-    ).rejects.toThrow(/MODEL_DIR .* cannot be loaded/);
+    await expect(buildInferenceApp({ modelDir: served.dir, maxUploadBytes: 1000 })).rejects.toThrow(
+      /MODEL_DIR .* cannot be loaded/,
+    );
   });
 });
 
 describe('OpenAPI', () => {
   it('documents POST /diagnose as a multipart upload with a binary image field', async () => {
-    const res = await request(app.server).get('/docs/json');
+    const res = await request(served.app.server).get('/docs/json');
     expect(res.status).toBe(200);
     const post = res.body.paths['/diagnose'].post;
     const form = post.requestBody.content['multipart/form-data'];
@@ -245,6 +219,6 @@ describe('OpenAPI', () => {
     expect(Object.keys(res.body.paths)).toEqual(
       expect.arrayContaining(['/diagnose', '/models/current', '/ready', '/health']),
     );
-    expect((await request(app.server).get('/docs/')).status).toBe(200);
+    expect((await request(served.app.server).get('/docs/')).status).toBe(200);
   });
 });

@@ -3,13 +3,10 @@
  * JPEGs): the same diagnosis as the source JPEG, the `dicom` summary, the 415 refusals, and
  * no patient data in any answer or log line, with tf.memory() flat.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import { describe, expect, it } from 'vitest';
 import { tf } from '../../shared/tf/tf.ts';
 import {
   PATIENT,
@@ -20,41 +17,25 @@ import {
   sixteenBitFromJpeg,
   writeDicom,
 } from '../helpers/dicom.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, writeTinyModelDir } from './fixtures.ts';
+import { useInferenceApp } from './test-app.ts';
 
 const BOUNDARY = '----fedxrayDicomBoundary';
 const logLines: string[] = [];
-let dir: string;
-let app: InferenceApp;
-
-beforeAll(async () => {
-  await useTestBackend();
-  dir = await mkdtemp(join(tmpdir(), 'fedxray-dicom-api-'));
-  await writeTinyModelDir(join(dir, 'model'));
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  });
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: 2 * 1024 * 1024,
-    },
-    { logger: { level: 'trace', stream } },
-  );
-  await app.ready();
+const stream = new Writable({
+  write(chunk, _encoding, done) {
+    logLines.push(String(chunk));
+    done();
+  },
 });
-
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const served = useInferenceApp(
+  'fedxray-dicom-api-',
+  async (dir) => {
+    await writeTinyModelDir(join(dir, 'model'));
+    return { modelDir: join(dir, 'model') };
+  },
+  { logger: { level: 'trace', stream } },
+);
 
 function diagnose(
   file: Buffer,
@@ -68,7 +49,7 @@ function diagnose(
     file,
     Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
   ]);
-  return app.inject({
+  return served.app.inject({
     method: 'POST',
     url: `/diagnose${query}`,
     headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
@@ -124,7 +105,7 @@ describe('POST /diagnose with DICOM', () => {
     const jpeg = sampleJpeg();
     const file = await monochrome1FromJpeg(jpeg);
     const raw = (payload: Buffer, contentType = 'application/dicom') =>
-      app.inject({
+      served.app.inject({
         method: 'POST',
         url: '/diagnose',
         headers: { 'content-type': contentType },
@@ -197,7 +178,7 @@ describe('POST /diagnose with DICOM', () => {
   });
 
   it('describes DICOM in the OpenAPI document', async () => {
-    const res = await app.inject({ method: 'GET', url: '/docs/json' });
+    const res = await served.app.inject({ method: 'GET', url: '/docs/json' });
     const operation = res.json().paths['/diagnose'].post;
     expect(operation.description).toContain('DICOM Part 10');
     expect(operation.description).toContain('unsupported-transfer-syntax');

@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import { describe, expect, it } from 'vitest';
 import { explainDiagnosis } from '../../services/inference-api/lib/explanation.ts';
 import type { LoadedModel } from '../../services/inference-api/lib/loaded-model.ts';
 import { buildModel } from '../../shared/model/architectures.ts';
@@ -14,15 +11,12 @@ import { saveModelDir } from '../../shared/model/model-dir.ts';
 import { HttpError } from '../../shared/service/errors.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { monochrome1FromJpeg } from '../helpers/dicom.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
 import { rgbPng, sampleJpeg } from './fixtures.ts';
+import { useInferenceApp } from './test-app.ts';
 
 // 64 px: the smallest input at which a ResNet-18's last stage is wider than 1 x 1 (2 x 2).
 const INPUT_SIZE = 64;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-let dir: string;
-let app: InferenceApp;
 
 async function writeMember(path: string, seed: number): Promise<void> {
   const model = buildModel('se-resnet18-gn', { inputSize: INPUT_SIZE, width: 4, seed });
@@ -44,33 +38,16 @@ async function writeMember(path: string, seed: number): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  await useTestBackend();
-  dir = await mkdtemp(join(tmpdir(), 'fedxray-explain-'));
+const served = useInferenceApp('fedxray-explain-', async (dir) => {
   await writeMember(join(dir, 'seed-1'), 1);
   await writeMember(join(dir, 'seed-2'), 2);
   // An ensemble of two, like the shipped model: the map is the members' mean.
   await writeEnsembleDir(join(dir, 'model'), [join(dir, 'seed-1'), join(dir, 'seed-2')]);
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: 2 * 1024 * 1024,
-    },
-    { logger: false },
-  );
-  await app.ready();
-});
-
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
+  return { modelDir: join(dir, 'model') };
 });
 
 function diagnose(image: Buffer, query = '', filename = 'xray.png'): request.Test {
-  return request(app.server).post(`/diagnose${query}`).attach('image', image, filename);
+  return request(served.app.server).post(`/diagnose${query}`).attach('image', image, filename);
 }
 
 describe('POST /diagnose?explain=true', () => {
@@ -146,7 +123,7 @@ describe('POST /diagnose?explain=true', () => {
   });
 
   it('documents explain in the OpenAPI document', async () => {
-    const res = await request(app.server).get('/docs/json');
+    const res = await request(served.app.server).get('/docs/json');
     const operation = res.body.paths['/diagnose'].post;
     expect(operation.parameters).toContainEqual(
       expect.objectContaining({ name: 'explain', in: 'query' }),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import type { InferenceApp } from '../../services/inference-api/app.ts';
 import type { InferenceConfig } from '../../services/inference-api/config.ts';
 import { metricTypes, parseExposition, sampleValue, type Sample } from '../helpers/prometheus.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -14,23 +14,17 @@ import {
   writeTinyModelDir,
   type FakeAggregator,
 } from './fixtures.ts';
+import { buildInferenceApp } from './test-app.ts';
 
 let dir: string;
 let aggregator: FakeAggregator;
 const apps: InferenceApp[] = [];
 
 async function start(overrides: Partial<InferenceConfig>): Promise<InferenceApp> {
-  const app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelPollSeconds: 0,
-      maxUploadBytes: 2 * 1024 * 1024,
-      stateDir: join(dir, `state-${apps.length}`),
-      ...overrides,
-    },
-    { logger: false },
-  );
+  const app = await buildInferenceApp({
+    stateDir: join(dir, `state-${apps.length}`),
+    ...overrides,
+  });
   apps.push(app);
   await app.ready();
   return app;

@@ -15,6 +15,7 @@ import {
   type FakeAggregator,
   type FakeModel,
 } from './fixtures.ts';
+import { inferenceTestConfig } from './test-app.ts';
 
 let aggregator: FakeAggregator;
 let app: InferenceApp;
@@ -22,14 +23,11 @@ let modelA: FakeModel;
 let modelB: FakeModel;
 
 function config(overrides: Partial<InferenceConfig> = {}): InferenceConfig {
-  return {
-    port: 0,
-    host: '127.0.0.1',
+  return inferenceTestConfig({
     aggregatorUrl: aggregator.url,
-    modelPollSeconds: 0,
     maxUploadBytes: 10 * 1024 * 1024,
     ...overrides,
-  };
+  });
 }
 
 function diagnose(): Promise<request.Response> {

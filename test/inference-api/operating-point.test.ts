@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type AppDeps, type InferenceApp } from '../../services/inference-api/app.ts';
+import type { AppDeps, InferenceApp } from '../../services/inference-api/app.ts';
 import { readInferenceConfig, type InferenceConfig } from '../../services/inference-api/config.ts';
 import {
   OPERATING_POINT_AUDIT_FILE,
@@ -16,6 +16,7 @@ import {
 import { ConfigError } from '../../shared/service/config.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, writeTinyModelDir } from './fixtures.ts';
+import { buildInferenceApp } from './test-app.ts';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const TOKEN_PREFIX = createHash('sha256').update(TOKEN).digest('hex').slice(0, 8);
@@ -42,12 +43,9 @@ async function start(
   overrides: Partial<InferenceConfig> = {},
   logger: AppDeps['logger'] = false,
 ): Promise<InferenceApp> {
-  const app = await buildApp(
+  const app = await buildInferenceApp(
     {
-      port: 0,
-      host: '127.0.0.1',
       modelDir: join(dir, 'model-a'),
-      modelPollSeconds: 0,
       maxUploadBytes: 1024 * 1024,
       adminToken: TOKEN,
       stateDir,

@@ -3,10 +3,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import type { InferenceApp } from '../../services/inference-api/app.ts';
 import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 import { readModelMetadata } from '../../shared/model/model-dir.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
+import { startInferenceApp } from './test-app.ts';
 
 /** The model committed to the repository, served out of the box by `npm start`. */
 const SHIPPED = new URL('../../models/fl-se-resnet18-gn', import.meta.url).pathname;
@@ -16,17 +17,7 @@ describe.runIf(existsSync(join(SHIPPED, 'model.json')))('the shipped model', () 
 
   beforeAll(async () => {
     await useTestBackend();
-    app = await buildApp(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        modelDir: SHIPPED,
-        modelPollSeconds: 0,
-        maxUploadBytes: 10 << 20,
-      },
-      { logger: false },
-    );
-    await app.ready();
+    app = await startInferenceApp({ modelDir: SHIPPED, maxUploadBytes: 10 << 20 });
   });
   afterAll(async () => {
     await app?.close();

@@ -12,14 +12,11 @@
  * others). FUZZ_REPORT=1 prints the counts by category and status.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DISCLAIMER } from '../../services/inference-api/schemas/diagnose.ts';
 import { SAMPLE_DATA_DIR } from '../../shared/data/sample.ts';
 import { tf } from '../../shared/tf/tf.ts';
@@ -34,8 +31,8 @@ import {
   sixteenBitFromJpeg,
   writeDicom,
 } from '../helpers/dicom.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
 import { writeTinyModelDir } from './fixtures.ts';
+import { useInferenceApp } from './test-app.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260501);
 const MAX_UPLOAD_BYTES = 256 * 1024;
@@ -882,27 +879,15 @@ function addDicomCases(rng: Rng, src: Sources, add: (n: number, make: () => Fuzz
 
 // ---- running ----
 
-let dir: string;
-let app: InferenceApp;
 let sources: Sources;
 let tiny: { png: Buffer[]; jpeg: Buffer[] };
 
-beforeAll(async () => {
-  await useTestBackend();
-  dir = await mkdtemp(join(tmpdir(), 'fedxray-fuzz-'));
+const served = useInferenceApp('fedxray-fuzz-', async (dir) => {
   await writeTinyModelDir(join(dir, 'model'));
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: MAX_UPLOAD_BYTES,
-      rateLimitPerMinute: 0,
-    },
-    { logger: false },
-  );
-  await app.ready();
+  return { modelDir: join(dir, 'model'), maxUploadBytes: MAX_UPLOAD_BYTES, rateLimitPerMinute: 0 };
+});
+
+beforeAll(async () => {
   sources = await loadSources();
   const rng = createRng(SEED ^ 0x5eed);
   const sides = Array.from({ length: 8 }, () => [1 + rng.int(31), 1 + rng.int(200)] as const);
@@ -916,13 +901,8 @@ beforeAll(async () => {
   };
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
 function postImage(bytes: Buffer): Promise<LightMyRequestResponse> {
-  return app.inject({
+  return served.app.inject({
     method: 'POST',
     url: '/diagnose',
     headers: MULTIPART,
@@ -952,13 +932,13 @@ describe('POST /diagnose under a barrage of malformed uploads', () => {
       { filename: 'x.jpg', contentType: 'image/jpeg', data: sources.jpegs[2] },
     ]);
     const res = await withTimeout(
-      app.inject({ method: 'POST', url: '/diagnose', headers: MULTIPART, payload }),
+      served.app.inject({ method: 'POST', url: '/diagnose', headers: MULTIPART, payload }),
       CASE_TIMEOUT_MS,
       'a 100 KB part without Content-Disposition',
     );
     expect(res.statusCode).toBe(200);
     const alone = await withTimeout(
-      app.inject({
+      served.app.inject({
         method: 'POST',
         url: '/diagnose',
         headers: MULTIPART,
@@ -984,7 +964,12 @@ describe('POST /diagnose under a barrage of malformed uploads', () => {
 
     const runCase = async (c: FuzzCase, index: number): Promise<void> => {
       const res = await withTimeout(
-        app.inject({ method: 'POST', url: '/diagnose', headers: c.headers, payload: c.payload }),
+        served.app.inject({
+          method: 'POST',
+          url: '/diagnose',
+          headers: c.headers,
+          payload: c.payload,
+        }),
         CASE_TIMEOUT_MS,
         `case ${index} (${c.category})`,
       );

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
-import { buildApp as buildInference } from '../../services/inference-api/app.ts';
 import { freshState, startAggregator } from '../aggregator/helpers.ts';
 import { hospitalConfig, makeHospitalData } from '../hospital-node/fixtures.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
+import { buildInferenceApp } from '../inference-api/test-app.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 
 export type ServiceName = 'aggregator' | 'hospital-node' | 'inference-api';
@@ -36,17 +36,11 @@ export async function buildServiceApps(): Promise<ServiceApps> {
     });
     closers.push(() => hospital.close());
     await writeTinyModelDir(join(dir, 'model'));
-    const inference = await buildInference(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        modelDir: join(dir, 'model'),
-        modelPollSeconds: 0,
-        maxUploadBytes: 1 << 20,
-        stateDir: join(dir, 'state'),
-      },
-      { logger: false },
-    );
+    const inference = await buildInferenceApp({
+      modelDir: join(dir, 'model'),
+      maxUploadBytes: 1 << 20,
+      stateDir: join(dir, 'state'),
+    });
     closers.push(() => inference.close());
     await inference.ready();
     return {

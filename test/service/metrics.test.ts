@@ -7,13 +7,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAggregatorConfig } from '../../services/aggregator/config.ts';
 import { loadHospitalConfig } from '../../services/hospital-node/config.ts';
-import { buildApp as buildInferenceApp } from '../../services/inference-api/app.ts';
 import { readInferenceConfig } from '../../services/inference-api/config.ts';
 import { createServiceApp } from '../../shared/service/create-app.ts';
 import { ConfigError } from '../../shared/service/config.ts';
 import { metricsTokenSource } from '../../shared/service/metrics-config.ts';
 import { metricsPlugin, UNMATCHED_ROUTE } from '../../shared/service/metrics-plugin.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
+import { buildInferenceApp } from '../inference-api/test-app.ts';
 import { metricTypes, parseExposition, sampleValue } from '../helpers/prometheus.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 
@@ -188,18 +188,12 @@ describe('METRICS_TOKEN and METRICS_TOKEN_FILE', () => {
   it('a service built with METRICS_TOKEN enforces it', async () => {
     await useTestBackend();
     await writeTinyModelDir(join(dir, 'model'));
-    const app = await buildInferenceApp(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        modelDir: join(dir, 'model'),
-        modelPollSeconds: 0,
-        maxUploadBytes: 1 << 20,
-        stateDir: join(dir, 'state'),
-        metricsToken: TOKEN,
-      },
-      { logger: false },
-    );
+    const app = await buildInferenceApp({
+      modelDir: join(dir, 'model'),
+      maxUploadBytes: 1 << 20,
+      stateDir: join(dir, 'state'),
+      metricsToken: TOKEN,
+    });
     apps.push(app);
     await app.ready();
     expect((await request(app.server).get('/metrics')).status).toBe(401);

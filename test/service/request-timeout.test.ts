@@ -1,44 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAggregatorConfig } from '../../services/aggregator/config.ts';
 import { loadHospitalConfig } from '../../services/hospital-node/config.ts';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
 import { readInferenceConfig } from '../../services/inference-api/config.ts';
 import { requestTimeoutServerOptions } from '../../shared/service/request-timeout.ts';
 import { tf } from '../../shared/tf/tf.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
 import { sampleJpeg, writeTinyModelDir } from '../inference-api/fixtures.ts';
+import { useInferenceApp } from '../inference-api/test-app.ts';
 
-let dir: string;
-let app: InferenceApp;
 let port: number;
 
-beforeAll(async () => {
-  await useTestBackend();
-  dir = await mkdtemp(join(tmpdir(), 'fedxray-slow-'));
+const served = useInferenceApp('fedxray-slow-', async (dir) => {
   await writeTinyModelDir(join(dir, 'model'));
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(dir, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: 1024 * 1024,
-      requestTimeoutMs: 1500,
-    },
-    { logger: false },
-  );
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  port = (app.server.address() as net.AddressInfo).port;
+  return { modelDir: join(dir, 'model'), maxUploadBytes: 1024 * 1024, requestTimeoutMs: 1500 };
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
+beforeAll(async () => {
+  await served.app.listen({ port: 0, host: '127.0.0.1' });
+  port = (served.app.server.address() as net.AddressInfo).port;
 });
 
 /**
@@ -83,7 +64,9 @@ describe('slow clients (REQUEST_TIMEOUT_MS)', () => {
     expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(1400);
     expect(outcome.closedAfterMs).toBeLessThan(5000);
     // Nothing was lost: the service still diagnoses, and no tensor was left behind.
-    const ok = await request(app.server).post('/diagnose').attach('image', sampleJpeg(), 'x.jpg');
+    const ok = await request(served.app.server)
+      .post('/diagnose')
+      .attach('image', sampleJpeg(), 'x.jpg');
     expect(ok.status).toBe(200);
     expect(tf.memory().numTensors).toBe(tensors);
   });
@@ -92,18 +75,18 @@ describe('slow clients (REQUEST_TIMEOUT_MS)', () => {
     expect(loadAggregatorConfig({}).requestTimeoutMs).toBe(600_000);
     const node = {
       HOSPITAL_ID: 'h1',
-      DATA_DIR: dir,
+      DATA_DIR: served.dir,
       AGGREGATOR_URL: 'http://127.0.0.1:3000',
       HOSPITAL_TOKEN: 'x'.repeat(32),
     };
     expect(loadHospitalConfig(node).requestTimeoutMs).toBe(60_000);
-    expect(readInferenceConfig({ MODEL_DIR: dir }).requestTimeoutMs).toBe(30_000);
-    expect(readInferenceConfig({ MODEL_DIR: dir, REQUEST_TIMEOUT_MS: '0' }).requestTimeoutMs).toBe(
-      0,
-    );
-    expect(() => readInferenceConfig({ MODEL_DIR: dir, REQUEST_TIMEOUT_MS: 'soon' })).toThrow(
-      /REQUEST_TIMEOUT_MS/,
-    );
+    expect(readInferenceConfig({ MODEL_DIR: served.dir }).requestTimeoutMs).toBe(30_000);
+    expect(
+      readInferenceConfig({ MODEL_DIR: served.dir, REQUEST_TIMEOUT_MS: '0' }).requestTimeoutMs,
+    ).toBe(0);
+    expect(() =>
+      readInferenceConfig({ MODEL_DIR: served.dir, REQUEST_TIMEOUT_MS: 'soon' }),
+    ).toThrow(/REQUEST_TIMEOUT_MS/);
   });
 
   it('gives Node the deadline at server creation, headers deadline within it', () => {

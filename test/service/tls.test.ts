@@ -13,6 +13,7 @@ import { readInferenceConfig, type InferenceConfig } from '../../services/infere
 import { ConfigError } from '../../shared/service/config.ts';
 import { loadTlsCredentials } from '../../shared/service/tls.ts';
 import { hasOpenssl, makeSelfSignedCertificate } from '../helpers/certificate.ts';
+import { inferenceTestConfig } from '../inference-api/test-app.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 if (!hasOpenssl) console.warn('tls.test.ts: openssl is not on PATH; the HTTPS tests are skipped');
@@ -36,14 +37,11 @@ afterAll(async () => {
 
 /** An inference-api with no model to load: the cheapest service to build. */
 function inferenceConfig(overrides: Partial<InferenceConfig> = {}): InferenceConfig {
-  return {
-    port: 0,
-    host: '127.0.0.1',
+  return inferenceTestConfig({
     aggregatorUrl: 'http://127.0.0.1:9',
-    modelPollSeconds: 0,
     maxUploadBytes: 1024 * 1024,
     ...overrides,
-  };
+  });
 }
 
 type Outcome = { status: number; body: string } | { error: string };
