@@ -12,6 +12,7 @@ import { registerInfoRoute } from '../../shared/service/info-route.ts';
 import { initBackend, type BackendInfo } from '../../shared/tf/backend.ts';
 import {
   DEFAULT_MAX_CONCURRENT_DIAGNOSES,
+  DEFAULT_ONNX_THREADS,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   DEFAULT_STATE_DIR,
   type InferenceConfig,
@@ -21,8 +22,10 @@ import { AdminAccess } from './lib/admin-access.ts';
 import { ApiKeyFile } from './lib/api-key-file.ts';
 import { AggregatorClient, type FetchFn } from './lib/aggregator-client.ts';
 import { InFlightLimit } from './lib/in-flight.ts';
+import { InferRuntime } from './lib/infer-runtime.ts';
 import { InferenceMetrics } from './lib/inference-metrics.ts';
 import { ModelService, type ReloadOutcome } from './lib/model-service.ts';
+import type { OrtLoad } from '../../shared/onnx/runtime.ts';
 import { OperatingPointStore } from './lib/operating-point.ts';
 import { MULTIPART_LIMITS } from './lib/upload.ts';
 import { corsPlugin } from './plugins/cors.ts';
@@ -55,6 +58,8 @@ export interface AppDeps {
    * default performance.now (the files: Date.now).
    */
   now?: () => number;
+  /** Imports onnxruntime-node (tests stand in an absent or broken one). */
+  loadOnnxRuntime?: () => Promise<OrtLoad>;
 }
 
 export type InferenceApp = FastifyInstance & {
@@ -136,6 +141,12 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
   });
 
   const backend = await initBackend({ log: (line) => app.log.info(line) });
+  const runtime = new InferRuntime({
+    mode: config.inferRuntime ?? 'auto',
+    threads: config.onnxThreads ?? DEFAULT_ONNX_THREADS,
+    log: app.log,
+    load: deps.loadOnnxRuntime,
+  });
   const models = new ModelService({
     log: app.log,
     modelDir: config.modelDir,
@@ -149,6 +160,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
           }),
     pollSeconds: config.modelPollSeconds,
     metrics,
+    runtime,
   });
   app.decorate('models', models);
   app.decorate('backend', backend);
@@ -158,6 +170,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
 
   registerInfoRoute(app, 'inference-api', () => ({
     model: models.current?.info.id ?? null,
+    ...runtime.status(models.current),
   }));
   const access = new DiagnoseAccess({
     apiKeys: config.apiKeys,

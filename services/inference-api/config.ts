@@ -25,6 +25,12 @@ export const DEFAULT_MAX_CONCURRENT_DIAGNOSES = 32;
 export { MIN_API_KEY_LENGTH } from './lib/api-key-rules.ts';
 /** STATE_DIR when unset, relative to the working directory (.state/ is git-ignored). */
 export const DEFAULT_STATE_DIR = '.state/inference-api';
+/**
+ * One onnxruntime thread per diagnosis: predictions run one at a time per process, and the
+ * service scales out by processes (docs/inference-api.md; the 1 vs 2 thread figures are in
+ * docs/benchmarks.md).
+ */
+export const DEFAULT_ONNX_THREADS = 1;
 
 /** The model shipped in the repository, served when no model source is configured. */
 export const SHIPPED_MODEL_DIR = fileURLToPath(
@@ -109,6 +115,16 @@ export const InferenceConfigSchema = Type.Object({
   ...MetricsConfigFields,
   /** Slow-client guard: ms to send a whole request (one X-ray upload); 0 = none. */
   ...requestTimeoutField(30_000),
+  /**
+   * What scores /diagnose: `auto` (absent) = onnxruntime-node when it loads, else tfjs;
+   * `onnxruntime` = the same but a model it cannot run is an error; `tfjs` = never onnxruntime.
+   * Grad-CAM (explain=true) always runs on tfjs.
+   */
+  inferRuntime: Type.Optional(
+    Type.Union([Type.Literal('auto'), Type.Literal('onnxruntime'), Type.Literal('tfjs')]),
+  ),
+  /** onnxruntime intra-op threads per diagnosis. Absent = DEFAULT_ONNX_THREADS. */
+  onnxThreads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
 });
 
 export type InferenceConfig = Static<typeof InferenceConfigSchema>;
@@ -132,6 +148,8 @@ export const INFERENCE_CONFIG_ENV = {
   ...TLS_ENV,
   ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,
+  inferRuntime: 'INFER_RUNTIME',
+  onnxThreads: 'ONNX_THREADS',
 } as const satisfies Record<keyof InferenceConfig, string>;
 
 /**

@@ -24,26 +24,41 @@ export function ttaVariants(policy: TtaPolicy, size: number): AugmentParams[] {
   ];
 }
 
+/** Every image of a batch as the policy's variants, one after another (count x variants). */
+export function expandTta(
+  xs: Float32Array,
+  count: number,
+  size: number,
+  policy: TtaPolicy,
+): { batch: Float32Array; variants: number } {
+  const pixels = size * size;
+  const variants = ttaVariants(policy, size);
+  const batch = new Float32Array(count * variants.length * pixels);
+  for (let i = 0; i < count; i++) {
+    const image = xs.subarray(i * pixels, (i + 1) * pixels);
+    variants.forEach((v, k) => {
+      batch.set(applyAugment(image, size, v, 'edge'), (i * variants.length + k) * pixels);
+    });
+  }
+  return { batch, variants: variants.length };
+}
+
+/** The mean over each image's variants of expandTta's scores. */
+export function meanOverVariants(p: Float32Array, count: number, variants: number): Float32Array {
+  const mean = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let sum = 0;
+    for (let k = 0; k < variants; k++) sum += p[i * variants + k];
+    mean[i] = sum / variants;
+  }
+  return mean;
+}
+
 /** Wraps a scorer so that each image is scored as the mean over the policy's variants. */
 export function ttaScorer(base: BatchScorer, policy: TtaPolicy): BatchScorer {
   if (policy === 'none') return base;
   return (xs, count, size) => {
-    const pixels = size * size;
-    const variants = ttaVariants(policy, size);
-    const batch = new Float32Array(count * variants.length * pixels);
-    for (let i = 0; i < count; i++) {
-      const image = xs.subarray(i * pixels, (i + 1) * pixels);
-      variants.forEach((v, k) => {
-        batch.set(applyAugment(image, size, v, 'edge'), (i * variants.length + k) * pixels);
-      });
-    }
-    const p = base(batch, count * variants.length, size);
-    const mean = new Float32Array(count);
-    for (let i = 0; i < count; i++) {
-      let sum = 0;
-      for (let k = 0; k < variants.length; k++) sum += p[i * variants.length + k];
-      mean[i] = sum / variants.length;
-    }
-    return mean;
+    const { batch, variants } = expandTta(xs, count, size, policy);
+    return meanOverVariants(base(batch, count * variants, size), count, variants);
   };
 }

@@ -44,7 +44,7 @@ export async function diagnose(
     }
     throw error;
   }
-  const [p] = loaded.score(pixels, 1, inputSize);
+  const [p] = await loaded.predict(pixels, 1, inputSize);
   if (!Number.isFinite(p)) {
     throw new Error(`model ${info.id} predicted ${p}`);
   }

@@ -1,6 +1,6 @@
 import { buildModel, type ArchitectureName } from '../../../shared/model/architectures.ts';
 import { setModelWeights } from '../../../shared/model/model-weights.ts';
-import type { tf } from '../../../shared/tf/tf.ts';
+import { tf } from '../../../shared/tf/tf.ts';
 import { ensembleScorer } from '../../../shared/model/ensemble.ts';
 import {
   ensembleGradCam,
@@ -15,8 +15,14 @@ import type { LoadedModelInfo } from '../schemas/model.ts';
 
 /** A model (one network or an ensemble) ready to predict, with what the API says about it. */
 export interface LoadedModel {
+  /** P(PNEUMONIA) on tfjs, synchronously. */
   readonly score: BatchScorer;
+  /** P(PNEUMONIA) with the runtime that serves diagnoses (info.inferRuntime). */
+  predict(xs: Float32Array, count: number, size: number): Promise<Float32Array>;
   readonly info: LoadedModelInfo;
+  /** The tfjs networks (one, or an ensemble's members): Grad-CAM and the ONNX export. */
+  readonly networks: readonly tf.LayersModel[];
+  readonly tta: TtaPolicy;
   /**
    * Grad-CAM of one decoded image (size x size, as `score` reads it), the members' mean map
    * for an ensemble; throws GradCamUnsupportedError for a network without a usable conv stage.
@@ -63,9 +69,13 @@ export function instantiateModel(
   let disposed = false;
   // Built on the first explanation: a model that cannot explain still serves diagnoses.
   let explainers: GradCamExplainer[] | undefined;
+  const score = ttaScorer(ensembleScorer(networks), spec.tta ?? 'none');
   return {
-    score: ttaScorer(ensembleScorer(networks), spec.tta ?? 'none'),
-    info: { ...info, members: networks.length },
+    score,
+    predict: async (xs, count, s) => score(xs, count, s),
+    info: { ...info, members: networks.length, inferRuntime: `tfjs-${tf.getBackend()}` },
+    networks,
+    tta: spec.tta ?? 'none',
     explain(pixels) {
       explainers ??= networks.map((n) => gradCamExplainer(n));
       return ensembleGradCam(explainers, pixels, size);

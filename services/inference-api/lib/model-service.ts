@@ -3,6 +3,7 @@ import type { AggregatorClient } from './aggregator-client.ts';
 import { loadAggregatorModel } from './aggregator-source.ts';
 import { loadDirectoryModel } from './directory-source.ts';
 import type { InferenceMetrics } from './inference-metrics.ts';
+import type { InferRuntime } from './infer-runtime.ts';
 import type { LoadedModel } from './loaded-model.ts';
 import { ModelRegistry, type Lease } from './model-registry.ts';
 import type { ProductionModel } from './production-model.ts';
@@ -41,6 +42,8 @@ export interface ModelServiceOptions {
   pollSeconds: number;
   /** Load times, failures and the model in service (GET /metrics). */
   metrics?: InferenceMetrics;
+  /** Moves each loaded model onto onnxruntime when it can (absent: tfjs). */
+  runtime?: InferRuntime;
 }
 
 /**
@@ -79,7 +82,7 @@ export class ModelService {
     const started = performance.now();
     let loaded: LoadedModel;
     try {
-      loaded = await loadDirectoryModel(dir);
+      loaded = await this.onRuntime(await loadDirectoryModel(dir));
     } catch (error) {
       throw new Error(`MODEL_DIR ${dir} cannot be loaded: ${describe(error)}`, { cause: error });
     }
@@ -150,7 +153,7 @@ export class ModelService {
     const started = performance.now();
     let loaded: LoadedModel;
     try {
-      loaded = await loadAggregatorModel(client, production);
+      loaded = await this.onRuntime(await loadAggregatorModel(client, production));
     } catch (error) {
       return this.failed(
         `model ${production.id} could not be loaded: ${describe(error)}`,
@@ -169,6 +172,10 @@ export class ModelService {
     this.lastLogged = undefined;
     log.info({ model: loaded.info, previous: current?.id ?? null }, 'production model swapped in');
     return { status: 'loaded', modelId: loaded.info.id };
+  }
+
+  private onRuntime(loaded: LoadedModel): Promise<LoadedModel> {
+    return this.options.runtime ? this.options.runtime.prepare(loaded) : Promise.resolve(loaded);
   }
 
   private failed(reason: string, modelId?: string): ReloadOutcome {

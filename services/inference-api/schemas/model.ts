@@ -62,6 +62,12 @@ export const LoadedModelInfoSchema = Type.Object({
   }),
   loadedAt: Type.String({ format: 'date-time' }),
   source: Type.Union([Type.Literal('aggregator'), Type.Literal('directory')]),
+  inferRuntime: Type.Optional(
+    Type.String({
+      description:
+        "What scores /diagnose with this model: 'onnxruntime' (onnxruntime-node, CPU), or 'tfjs-' + the TensorFlow.js backend ('tfjs-wasm')",
+    }),
+  ),
 });
 export type LoadedModelInfo = Static<typeof LoadedModelInfoSchema>;
 
