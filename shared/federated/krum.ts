@@ -8,7 +8,7 @@
  */
 import { FedAvg, type FedAvgOptions } from './fedavg.ts';
 import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
-import { clientTensor, weightedAverage } from './strategy-utils.ts';
+import { AggregationRefused, clientTensor, weightedAverage } from './strategy-utils.ts';
 
 /** The one place Krum's defaults are written: f = 1, m = 1 (Krum itself). */
 export const KRUM_DEFAULTS = Object.freeze({ byzantine: 1, krumSelect: 1 });
@@ -78,11 +78,11 @@ export function krumSelect(
   checkKrumSettings(byzantine, select);
   const n = distances.length;
   if (n < 2 * byzantine + 3)
-    throw new Error(
+    throw new AggregationRefused(
       `Krum with f = ${byzantine} needs n >= 2f + 3 = ${2 * byzantine + 3} updates, got ${n}`,
     );
   if (select > n - byzantine)
-    throw new Error(
+    throw new AggregationRefused(
       `Multi-Krum selects m <= n - f = ${n - byzantine} of ${n} updates, got m = ${select}`,
     );
   const neighbours = n - byzantine - 2;
@@ -113,7 +113,7 @@ export class Krum extends FedAvg {
   ): Promise<FitAggregate> {
     if (results.length === 0) return { weights: null, rejected: [], metrics: {} };
     if (results.length < 2 * this.byzantine + 3)
-      throw new Error(
+      throw new AggregationRefused(
         `Krum with f = ${this.byzantine} needs n >= 2f + 3 = ${2 * this.byzantine + 3} updates, got ${results.length}`,
       );
     const distances = await pairwiseSquaredDistances(ctx, results);

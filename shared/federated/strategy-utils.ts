@@ -9,6 +9,14 @@ import type {
   FitInstruction,
 } from './strategy.ts';
 
+/**
+ * A round a strategy cannot aggregate as it stands (too few updates for Krum's f, ...): the
+ * aggregator fails the round with this reason instead of reporting an internal error.
+ */
+export class AggregationRefused extends Error {
+  override readonly name = 'AggregationRefused';
+}
+
 /** m = max(round(C x J), 1), never more than J. */
 export function clientsPerRound(fraction: number, available: number): number {
   return Math.min(available, Math.max(Math.round(fraction * available), 1));

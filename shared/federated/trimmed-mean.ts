@@ -7,7 +7,7 @@
  */
 import { FedAvg, type FedAvgOptions } from './fedavg.ts';
 import type { ClientResult, FitAggregate, RoundContext } from './strategy.ts';
-import { clientTensor } from './strategy-utils.ts';
+import { AggregationRefused, clientTensor } from './strategy-utils.ts';
 
 /** The one place the trimmed mean's default is written. */
 export const TRIMMED_MEAN_DEFAULTS = Object.freeze({ trimBeta: 0.2 });
@@ -28,7 +28,9 @@ export function trimCount(beta: number, n: number): number {
   // The epsilon keeps beta n that float arithmetic puts just below an integer (0.3 x 10) on it.
   const k = Math.floor(beta * n + 1e-9);
   if (n - 2 * k < 1)
-    throw new Error(`trimmed mean: trimming ${k} of ${n} values from each end leaves nothing`);
+    throw new AggregationRefused(
+      `trimmed mean: trimming ${k} of ${n} values from each end leaves nothing`,
+    );
   return k;
 }
 

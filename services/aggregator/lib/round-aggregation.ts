@@ -17,6 +17,7 @@ import type {
   Strategy,
 } from '../../../shared/federated/strategy.ts';
 import type { UpdateNormEntry } from '../../../shared/federated/update-norm-screen.ts';
+import { AggregationRefused } from '../../../shared/federated/strategy-utils.ts';
 import type { NamedWeights, WeightsFile } from '../../../shared/weights/index.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RunSettings } from '../schemas/runs.ts';
@@ -43,6 +44,8 @@ export type AggregationOutcome =
       accepted: RoundUpdate[];
       contributions: AcceptedUpdate[];
       updateNorms: UpdateNormRecord[];
+      /** The strategy's own figures of the round (Krum's scores, ...), updateNorms aside. */
+      strategyMetrics: Record<string, unknown>;
     }
   | { ok: false; reason: string };
 
@@ -72,6 +75,9 @@ export async function aggregateRound(
       },
       files.map(({ result }) => result),
     );
+  } catch (error) {
+    if (!(error instanceof AggregationRefused)) throw error;
+    return { ok: false, reason: `${strategy.name} refused the round: ${error.message}` };
   } finally {
     await Promise.all(files.map(({ file }) => file.close()));
   }
@@ -94,7 +100,8 @@ export async function aggregateRound(
     };
   }
   const names = new Map(updates.map((u) => [u.hospitalId, u.hospital.name]));
-  const norms = (aggregate.metrics.updateNorms ?? []) as UpdateNormEntry[];
+  const { updateNorms, ...strategyMetrics } = aggregate.metrics;
+  const norms = (updateNorms ?? []) as UpdateNormEntry[];
   return {
     ok: true,
     weights: aggregate.weights,
@@ -110,6 +117,7 @@ export async function aggregateRound(
       norm: n.norm,
       rejected: n.rejected,
     })),
+    strategyMetrics,
   };
 }
 

@@ -39,6 +39,8 @@ export function roundReport(input: {
   contributions: readonly AcceptedUpdate[];
   evaluations: readonly HospitalEvaluation[];
   updateNorms: readonly UpdateNormRecord[];
+  /** The strategy's own figures of the round (Krum's scores and selection, ...). */
+  strategyMetrics?: Record<string, unknown>;
 }): RoundReport {
   const { settings, contributions, evaluations, strategy, round } = input;
   const train = trainSummary(contributions);
@@ -68,6 +70,8 @@ export function roundReport(input: {
       threshold,
       calibration: temperature,
       updateNorms: input.updateNorms,
+      ...(input.strategyMetrics &&
+        Object.keys(input.strategyMetrics).length > 0 && { aggregation: input.strategyMetrics }),
       ...(settings.differentialPrivacy && { privacy: privacyAfter(settings, round) }),
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,

@@ -222,7 +222,13 @@ export class RoundRunner {
       { runId: run.id, round, input, settings, strategy, updates },
     );
     if (!aggregation.ok) return failRound(this.deps, run, round.index, input, aggregation.reason);
-    const { weights: aggregated, accepted, contributions, updateNorms } = aggregation;
+    const {
+      weights: aggregated,
+      accepted,
+      contributions,
+      updateNorms,
+      strategyMetrics,
+    } = aggregation;
     const { manifest, blob } = encodeWeights(aggregated);
     const stored = await store.putModel(packWeights(manifest, blob));
     this.signal.throwIfAborted();
@@ -249,6 +255,7 @@ export class RoundRunner {
       contributions,
       evaluations,
       updateNorms,
+      strategyMetrics,
     });
     const { roundMetrics } = report;
     this.signal.throwIfAborted();

@@ -44,12 +44,36 @@ export const RunStrategySchema = Type.Object(
         description: 'fedavgm: eta_s, the server step size (default 1)',
       }),
     ),
+    trimBeta: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        exclusiveMaximum: 0.5,
+        description:
+          'trimmed-mean: beta, the fraction of the largest and of the smallest values dropped per coordinate: k = floor(beta n) of the n accepted updates from each end (default 0.2; 0 is the unweighted mean)',
+      }),
+    ),
+    byzantine: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1000,
+        description:
+          "krum: f, how many of a round's accepted updates may be Byzantine (default 1). A round with fewer than 2f + 3 accepted updates fails with the reason",
+      }),
+    ),
+    krumSelect: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description:
+          'krum: m, how many best-scored updates are averaged, unweighted (default 1: Krum; more: Multi-Krum; at most n - f)',
+      }),
+    ),
   },
   {
     additionalProperties: false,
     default: { name: 'fedavg' },
     description:
-      "Aggregation strategy (default fedavg). fedavgm (Hsu et al., 2019) keeps a server velocity: with avg the weighted average of the round's accepted updates and w the round's input model, v = beta v + (w - avg) and w' = w - eta_s v (beta 0 and eta_s 1 is FedAvg). The momentum damps the round-to-round swings that hospitals with very different (non-IID) data cause. The velocity is rebuilt from the stored global models of the run, so a restarted aggregator resumes it. serverMomentum and serverLearningRate apply to fedavgm only; runs stored without a strategy run fedavg",
+      "Aggregation strategy (default fedavg). fedavgm (Hsu et al., 2019) keeps a server velocity: with avg the weighted average of the round's accepted updates and w the round's input model, v = beta v + (w - avg) and w' = w - eta_s v (beta 0 and eta_s 1 is FedAvg). The momentum damps the round-to-round swings that hospitals with very different (non-IID) data cause. The velocity is rebuilt from the stored global models of the run, so a restarted aggregator resumes it. median, trimmed-mean and krum resist a malicious minority of hospitals (docs/privacy.md): the coordinate-wise median and trimmed mean bound what a few values per coordinate can do; Krum scores each update by its summed squared distance to its n - f - 2 nearest others and averages the m best, and its per-update scores and selection are in the round's metrics (aggregation.krum). Krum counts the updates left after the update-norm screen: with maxUpdateNormRatio above 0 a screened-out update can leave fewer than 2f + 3. fedmedian is median under the name runs stored before it carry. serverMomentum and serverLearningRate apply to fedavgm only, trimBeta to trimmed-mean only, byzantine and krumSelect to krum only; runs stored without a strategy run fedavg",
   },
 );
 export type RunStrategy = Static<typeof RunStrategySchema>;
