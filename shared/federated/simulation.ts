@@ -98,6 +98,8 @@ export interface SimulationHooks {
   onRoundStart?: (round: number, selected: string[], images: number) => void;
   onClientProgress?: (round: number, clientId: string, p: TrainProgress) => void;
   onRoundEnd?: (report: RoundReport) => void;
+  /** False ends the simulation before `round` (a DP budget that one more round would exceed). */
+  beforeRound?: (round: number) => boolean;
   /**
    * Where the global model is saved after each round; a run that finds a checkpoint there
    * continues after its round (the same result as an uninterrupted run).
@@ -221,6 +223,7 @@ export async function runSimulation(
   }
 
   for (let round = firstRound; round <= config.rounds; round++) {
+    if (hooks.beforeRound && !hooks.beforeRound(round)) break;
     const started = performance.now();
     const skipped = clients
       .filter((c) => !ledger.canDownload(c.id))

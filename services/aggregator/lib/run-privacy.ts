@@ -4,24 +4,22 @@
  * stop before a round that would exceed targetEpsilon. Everything is a function of the stored
  * settings and the number of completed rounds, so a restarted aggregator needs no state.
  */
-import { dpEpsilon } from '../../../shared/privacy/rdp-accountant.ts';
+import {
+  epsilonAfterRounds,
+  HOSPITAL_LEVEL_GUARANTEE,
+  PRIVACY_ACCOUNTANT,
+  PRIVACY_CONVERSION,
+} from '../../../shared/privacy/dp-budget.ts';
 import type { RunPrivacy, RunSettings } from '../schemas/runs.ts';
-
-export const PRIVACY_ACCOUNTANT = 'rdp-sampled-gaussian';
-export const PRIVACY_CONVERSION = 'balle-2020';
-export const PRIVACY_GUARANTEE =
-  '(epsilon, delta)-DP at the hospital level (neighbouring federations differ by one whole hospital), DP-FedAvg with clipped equal-weight updates and Gaussian noise; individual patients inside a hospital are not protected beyond that';
 
 /** Epsilon after `rounds` rounds of the run (0 before any). */
 export function epsilonAfter(settings: RunSettings, rounds: number): number {
   const dp = settings.differentialPrivacy;
   if (!dp) return 0;
-  return dpEpsilon({
-    sampleRate: settings.clientFraction,
-    noiseMultiplier: dp.noiseMultiplier,
-    steps: rounds,
-    delta: dp.delta,
-  }).epsilon;
+  return epsilonAfterRounds(
+    { sampleRate: settings.clientFraction, noiseMultiplier: dp.noiseMultiplier, delta: dp.delta },
+    rounds,
+  );
 }
 
 /** The privacy figures of a DP run after `rounds` completed rounds; null for a run without DP. */
@@ -41,7 +39,7 @@ export function privacyAfter(
     rounds,
     accountant: PRIVACY_ACCOUNTANT,
     conversion: PRIVACY_CONVERSION,
-    guarantee: PRIVACY_GUARANTEE,
+    guarantee: HOSPITAL_LEVEL_GUARANTEE,
   };
 }
 

@@ -29,6 +29,15 @@ import {
   type ParsedArgs,
 } from '../options.ts';
 import { info } from '../output.ts';
+import {
+  DP_HELP,
+  DP_OPTIONS,
+  dpBeforeRound,
+  dpReport,
+  dpRoundText,
+  dpStrategy,
+  readDpOptions,
+} from '../dp-options.ts';
 import { TRAINING_OPTIONS, readCommonTraining, type CommonTraining } from '../training-options.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
@@ -58,6 +67,7 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   (mu/2)||w - w_global||^2 to its loss, which limits client drift on skewed shares.
   --checkpoint DIR: the global model and round reports are saved there after every round;
   the same command run again continues after the last completed round (fedavg only).
+${DP_HELP}
   Other options as for \`fedxray train\`.`;
 
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -77,6 +87,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'server-lr': { type: 'string' },
     'class-weights': { type: 'string' },
     checkpoint: { type: 'string' },
+    ...DP_OPTIONS,
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
   const rounds = numberOpt(args, 'rounds', 2, { integer: true, min: 1, max: 1000 });
@@ -108,6 +119,11 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const common = readCommonTraining(args, localEpochs);
+  const dp = readDpOptions(args, {
+    strategy: strategyName,
+    fraction,
+    checkpoint: typeof args.values.checkpoint === 'string',
+  });
   const classWeights = readClassWeightsSource(args, common);
   const workers = numberOpt(args, 'workers', Math.min(availableParallelism(), clients), {
     integer: true,
@@ -162,12 +178,21 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         : undefined;
       let progress = createProgress({ label: 'round', total: 1, enabled: false });
       const seen = new Map<string, number>();
+      let dpStop: string | null = null;
       let result: Awaited<ReturnType<typeof runSimulation>>;
       try {
         result = await runSimulation(model, data.train, data.val, config, {
           cache,
           trainer,
-          strategy: createStrategy(strategy),
+          strategy: dp
+            ? dpStrategy(createStrategy(strategy), dp, common.seed)
+            : createStrategy(strategy),
+          ...(dp && {
+            beforeRound: dpBeforeRound(dp, (reason) => {
+              dpStop = reason;
+              info(reason);
+            }),
+          }),
           checkpoint,
           onRoundStart: (round, selected, images) => {
             info(`round ${round}/${rounds}: ${selected.join(', ')}`);
@@ -189,6 +214,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
                 (r.val
                   ? `, val loss ${r.val.loss.toFixed(4)} acc ${r.val.accuracy.toFixed(4)} auc ${r.val.auc.toFixed(4)}`
                   : '') +
+                (dp ? dpRoundText(dp, r.round) : '') +
                 ` (${r.seconds.toFixed(1)} s)`,
             );
           },
@@ -244,6 +270,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           downloads: result.downloads,
           classWeights: result.classWeights,
           roundsDetail: result.rounds,
+          ...(dp && { privacy: dpReport(dp, result.rounds.length, dpStop) }),
           // The temperature goes to model.json's calibration, not twice into the report.
           ...(calibration
             ? { calibrationFraction, calibration: { ...calibration, temperature: undefined } }
