@@ -1,48 +1,17 @@
-import { rm } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/hospital-node/app.ts';
+import { describe, expect, it } from 'vitest';
 import { metricTypes, parseExposition, sampleValue, type Sample } from '../helpers/prometheus.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import {
-  hospitalConfig,
-  leaks,
-  makeHospitalData,
-  signedPost,
-  TOKEN,
-  trainRequest,
-  waitForJob,
-  type LocalSecrets,
-} from './fixtures.ts';
+import { leaks, signedPost, trainRequest, waitForJob } from './fixtures.ts';
+import { useHospitalNode } from './test-node.ts';
 
-let secrets: LocalSecrets;
-let fake: FakeAggregator;
-let app: FastifyInstance;
+const hospital = useHospitalNode({ perClass: 10 });
 
 async function scrape(): Promise<{ text: string; samples: Sample[] }> {
-  const res = await request(app.server).get('/metrics');
+  const res = await request(hospital.node.server).get('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return { text: res.text, samples: parseExposition(res.text) };
 }
-
-beforeAll(async () => {
-  await useTestBackend();
-  secrets = await makeHospitalData(10);
-  fake = await startFakeAggregator(TOKEN);
-  app = await buildApp(hospitalConfig(secrets.dir, fake.url), {
-    logger: false,
-    retry: { retries: 2, minTimeoutMs: 20 },
-  });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await fake?.close();
-  if (secrets) await rm(secrets.dir, { recursive: true, force: true });
-});
 
 describe('hospital node metrics', () => {
   it('tells the training throughput and the jobs by state, and nothing local', async () => {
@@ -53,12 +22,12 @@ describe('hospital node metrics', () => {
     expect(sampleValue(before.samples, 'fedxray_hospital_jobs', { state: 'done' })).toBe(0);
 
     const started = await signedPost(
-      app,
+      hospital.node,
       '/train',
-      trainRequest(fake.model, { settings: { epochs: 2, batchSize: 8, augment: false } }),
+      trainRequest(hospital.fake.model, { settings: { epochs: 2, batchSize: 8, augment: false } }),
     );
     expect(started.status, started.text).toBe(202);
-    const job = await waitForJob(app, started.body.jobId as string);
+    const job = await waitForJob(hospital.node, started.body.jobId as string);
     expect(job.status, job.error ?? '').toBe('done');
 
     const { text, samples } = await scrape();
@@ -83,6 +52,6 @@ describe('hospital node metrics', () => {
         status_code: '200',
       }),
     ).toBeGreaterThan(0);
-    expect(leaks(text, secrets)).toEqual([]);
+    expect(leaks(text, hospital.secrets)).toEqual([]);
   });
 });

@@ -5,59 +5,37 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/hospital-node/app.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadHospitalConfig } from '../../services/hospital-node/config.ts';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import {
-  hospitalConfig,
-  makeHospitalData,
-  signedPost,
-  TOKEN,
-  trainRequest,
-  waitForJob,
-  type LocalSecrets,
-} from './fixtures.ts';
+import { signedPost, TOKEN, trainRequest, waitForJob } from './fixtures.ts';
+import { useHospitalNode } from './test-node.ts';
 
 const NEW_TOKEN = 'rotated-hospital-token-9876543210';
 
-let secrets: LocalSecrets;
-let fake: FakeAggregator;
 let dir: string;
 let tokenPath: string;
-let node: FastifyInstance;
 const warnings: string[] = [];
 
-beforeAll(async () => {
-  await useTestBackend();
-  secrets = await makeHospitalData(6);
-  fake = await startFakeAggregator(TOKEN);
-  dir = await mkdtemp(path.join(tmpdir(), 'fedxray-token-file-'));
-  tokenPath = path.join(dir, 'hospital-token');
-  await writeFile(tokenPath, `${TOKEN}\n`);
-  node = await buildApp(
-    hospitalConfig(secrets.dir, fake.url, {
-      hospitalToken: undefined,
-      hospitalTokenFile: tokenPath,
-    }),
-    {
-      logger: {
-        level: 'warn',
-        stream: { write: (line: string) => void warnings.push(line) },
-      },
-      retry: { retries: 1, minTimeoutMs: 10 },
+const hospital = useHospitalNode({
+  perClass: 6,
+  config: async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'fedxray-token-file-'));
+    tokenPath = path.join(dir, 'hospital-token');
+    await writeFile(tokenPath, `${TOKEN}\n`);
+    return { hospitalToken: undefined, hospitalTokenFile: tokenPath };
+  },
+  deps: {
+    logger: {
+      level: 'warn',
+      stream: { write: (line: string) => void warnings.push(line) },
     },
-  );
+    retry: { retries: 1, minTimeoutMs: 10 },
+  },
 });
 afterAll(async () => {
-  await node?.close();
-  await fake?.close();
-  await rm(dir, { recursive: true, force: true });
-  await rm(secrets.dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 let round = 0;
@@ -65,10 +43,12 @@ let round = 0;
 /** A new job each call (a repeated run and round would answer the same job). */
 function train(token: string): request.Test {
   round++;
-  return signedPost(node, '/train', trainRequest(fake.model, { round }), { token });
+  return signedPost(hospital.node, '/train', trainRequest(hospital.fake.model, { round }), {
+    token,
+  });
 }
 
-const finished = (jobId: string): Promise<JobView> => waitForJob(node, jobId);
+const finished = (jobId: string): Promise<JobView> => waitForJob(hospital.node, jobId);
 
 /** The file is looked at once a second at most. */
 const afterRecheck = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1100));
@@ -79,7 +59,7 @@ describe('hospital node: HOSPITAL_TOKEN_FILE', () => {
     expect(res.status, res.text).toBe(202);
     const job = await finished(res.body.jobId as string);
     expect(job.status, JSON.stringify(job)).toBe('done');
-    expect(fake.updates.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(hospital.fake.updates.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
   it('takes up a rotated token without a restart', async () => {
@@ -112,7 +92,7 @@ describe('hospital node: HOSPITAL_TOKEN_FILE', () => {
   it('needs exactly one of HOSPITAL_TOKEN and HOSPITAL_TOKEN_FILE', () => {
     const env = {
       HOSPITAL_ID: 'h',
-      DATA_DIR: secrets.dir,
+      DATA_DIR: hospital.secrets.dir,
       AGGREGATOR_URL: 'http://127.0.0.1:1',
     };
     expect(() => loadHospitalConfig(env)).toThrow(

@@ -1,51 +1,30 @@
 /** TRAIN_THREADS: a node splits each batch between threads (data-parallel local training). */
-import { rm } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../services/hospital-node/app.ts';
+import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../services/hospital-node/schemas/job.ts';
 import { tf } from '../../shared/tf/tf.ts';
-import { useTestBackend } from '../helpers/tiny.ts';
-import { startFakeAggregator, type FakeAggregator } from './fake-aggregator.ts';
-import {
-  hospitalConfig,
-  makeHospitalData,
-  signedPost,
-  TOKEN,
-  trainRequest,
-  waitForJob,
-  type LocalSecrets,
-} from './fixtures.ts';
+import { signedPost, trainRequest, waitForJob } from './fixtures.ts';
+import { useHospitalNode } from './test-node.ts';
 
-let secrets: LocalSecrets;
-let fake: FakeAggregator;
-let node: FastifyInstance;
-
-beforeAll(async () => {
-  await useTestBackend();
-  secrets = await makeHospitalData(8);
-  fake = await startFakeAggregator(TOKEN);
-  node = await buildApp(hospitalConfig(secrets.dir, fake.url, { trainThreads: 2 }), {
-    logger: false,
-    retry: { retries: 1, minTimeoutMs: 10 },
-  });
-});
-afterAll(async () => {
-  await node?.close();
-  await fake?.close();
-  await rm(secrets.dir, { recursive: true, force: true });
+const hospital = useHospitalNode({
+  perClass: 8,
+  config: () => ({ trainThreads: 2 }),
+  deps: { retry: { retries: 1, minTimeoutMs: 10 } },
 });
 
 async function trainRound(round: number): Promise<JobView> {
-  const res = await signedPost(node, '/train', trainRequest(fake.model, { round }));
+  const res = await signedPost(
+    hospital.node,
+    '/train',
+    trainRequest(hospital.fake.model, { round }),
+  );
   expect(res.status, res.text).toBe(202);
-  return waitForJob(node, res.body.jobId as string);
+  return waitForJob(hospital.node, res.body.jobId as string);
 }
 
 describe('hospital node: TRAIN_THREADS', () => {
   it('trains data-parallel, pushes the update and keeps tensors flat', async () => {
-    const info = await request(node.server).get('/info');
+    const info = await request(hospital.node.server).get('/info');
     expect(info.body.trainThreads).toBe(2);
     const first = await trainRound(1);
     expect(first.status, JSON.stringify(first)).toBe('done');
@@ -53,7 +32,7 @@ describe('hospital node: TRAIN_THREADS', () => {
     const second = await trainRound(2);
     expect(second.status).toBe('done');
     expect(tf.memory().numTensors).toBe(tensors);
-    expect(fake.updates).toHaveLength(2);
-    expect(fake.updates[1].meta.numSamples).toBeGreaterThan(0);
+    expect(hospital.fake.updates).toHaveLength(2);
+    expect(hospital.fake.updates[1].meta.numSamples).toBeGreaterThan(0);
   });
 });
