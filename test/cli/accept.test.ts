@@ -2,15 +2,16 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildApp, type InferenceApp } from '../../services/inference-api/app.ts';
-import { main } from '../../shared/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InferenceApp } from '../../services/inference-api/app.ts';
 import { InferenceApiClient } from '../../shared/client/index.ts';
 import type { AcceptanceReport } from '../../shared/cli/acceptance.ts';
 import { loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 import { computeMetrics, confusionMatrix } from '../../shared/metrics/index.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
+import { buildInferenceApp } from '../inference-api/test-app.ts';
+import { runMain, type MainResult } from './run-main.ts';
 
 const TOKEN = 'accept-admin-token-0123456789';
 const PER_CLASS = 6;
@@ -38,19 +39,13 @@ beforeAll(async () => {
     }
   }
   await writeTinyModelDir(join(work, 'model'));
-  app = await buildApp(
-    {
-      port: 0,
-      host: '127.0.0.1',
-      modelDir: join(work, 'model'),
-      modelPollSeconds: 0,
-      maxUploadBytes: 1024 * 1024,
-      rateLimitPerMinute: 0,
-      adminToken: TOKEN,
-      stateDir: join(work, 'state'),
-    },
-    { logger: false },
-  );
+  app = await buildInferenceApp({
+    modelDir: join(work, 'model'),
+    maxUploadBytes: 1024 * 1024,
+    rateLimitPerMinute: 0,
+    adminToken: TOKEN,
+    stateDir: join(work, 'state'),
+  });
   api = await app.listen({ port: 0, host: '127.0.0.1' });
   const client = new InferenceApiClient({ baseUrl: api });
   for (const record of await loadDataset(dataDir)) {
@@ -66,23 +61,8 @@ afterAll(async () => {
 });
 
 /** Runs `fedxray accept ...` in this process; stdout and stderr are captured. */
-async function accept(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const collect = (into: string[]) =>
-    ((chunk: string | Uint8Array) => {
-      into.push(String(chunk));
-      return true;
-    }) as typeof process.stdout.write;
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(collect(out));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(collect(err));
-  try {
-    const code = await main(['accept', ...argv]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
+function accept(...argv: string[]): Promise<MainResult> {
+  return runMain(['accept', ...argv]);
 }
 
 async function acceptJson(...argv: string[]): Promise<{ code: number; json: AcceptJson }> {

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp as buildHospital } from '../../services/hospital-node/app.ts';
-import { main } from '../../shared/cli/main.ts';
 import { AggregatorClient } from '../../shared/client/aggregator.ts';
 import { ApiError } from '../../shared/client/http.ts';
 import { SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
@@ -24,27 +23,13 @@ import { freePort } from '../helpers/ports.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
 import { buildInferenceApp } from '../inference-api/test-app.ts';
+import { runMain, type MainResult } from './run-main.ts';
 
 const TINY_FLAGS = ['--input-size', '32', '--width', '8', '--batch-size', '8', '--seed', '7'];
 
 /** Runs `fedxray ...argv` in this process; stdout and stderr are captured. */
-async function fedxray(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const collect = (into: string[]) =>
-    ((chunk: string | Uint8Array) => {
-      into.push(String(chunk));
-      return true;
-    }) as typeof process.stdout.write;
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(collect(out));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(collect(err));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
+function fedxray(...argv: string[]): Promise<MainResult> {
+  return runMain(argv);
 }
 
 let work: string;
