@@ -54,14 +54,19 @@ export function generateKeyPair(random: RandomSource): KeyPair {
 }
 
 export function sharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8Array): Buffer {
-  const secret = diffieHellman({
-    privateKey: privateKeyObject(privateKey),
-    publicKey: publicKeyObject(peerPublicKey),
-  });
-  // A low-order public key gives the all-zero secret, which anyone could compute.
-  if (secret.every((byte) => byte === 0)) {
-    throw new SecAggError('bad-message', 'a public key of low order gives no shared secret');
+  const lowOrder = () =>
+    new SecAggError('bad-message', 'a public key of low order gives no shared secret');
+  let secret: Buffer;
+  try {
+    secret = diffieHellman({
+      privateKey: privateKeyObject(privateKey),
+      publicKey: publicKeyObject(peerPublicKey),
+    });
+  } catch {
+    // OpenSSL refuses the all-zero result of a low-order public key itself.
+    throw lowOrder();
   }
+  if (secret.every((byte) => byte === 0)) throw lowOrder();
   return secret;
 }
 
