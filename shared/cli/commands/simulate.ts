@@ -38,6 +38,15 @@ import {
   dpStrategy,
   readDpOptions,
 } from '../dp-options.ts';
+import { InProcessTrainer } from '../../federated/client-trainer.ts';
+import {
+  describePlan,
+  readByzantinePlan,
+  readRobustSettings,
+  ROBUST_HELP,
+  ROBUST_OPTIONS,
+  withByzantine,
+} from '../robust-options.ts';
 import { TRAINING_OPTIONS, readCommonTraining, type CommonTraining } from '../training-options.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
@@ -53,9 +62,10 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   never trains on it; --threshold-rule is then applied to the pooled score histograms of those
   held-out splits instead of the validation split (e.g. --threshold-rule min-recall:0.97), and
   a temperature is fitted on their pooled NLL curves (model.json calibration, reliability.png).
-  --strategy fedavg|fedavgm|fedmedian (default fedavg): fedavgm adds server momentum to the
-  average (--server-momentum 0.9, --server-lr 1), which damps the swings of non-IID hospitals;
-  fedmedian takes the coordinate-wise median, which a minority of bad updates cannot move far.
+  --strategy fedavg|fedavgm|median|trimmed-mean|krum (default fedavg): fedavgm adds server
+  momentum to the average (--server-momentum 0.9, --server-lr 1), which damps the swings of
+  non-IID hospitals; median (also under its older name fedmedian), trimmed-mean and krum resist
+  a malicious minority of hospitals: a few bad updates cannot move them far.
   --class-weights local|federation (default local): with --class-balance weights, each hospital
   weights the classes of its loss by its own share's counts (local), or every hospital by one
   set computed from the summed class counts of all hospitals' training images (federation),
@@ -67,6 +77,7 @@ export const SIMULATE_HELP = `fedxray simulate --data DIR --out DIR [--clients 3
   (mu/2)||w - w_global||^2 to its loss, which limits client drift on skewed shares.
   --checkpoint DIR: the global model and round reports are saved there after every round;
   the same command run again continues after the last completed round (fedavg only).
+${ROBUST_HELP}
 ${DP_HELP}
   Other options as for \`fedxray train\`.`;
 
@@ -87,6 +98,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     'server-lr': { type: 'string' },
     'class-weights': { type: 'string' },
     checkpoint: { type: 'string' },
+    ...ROBUST_OPTIONS,
     ...DP_OPTIONS,
   });
   const clients = numberOpt(args, 'clients', 3, { integer: true, min: 1, max: 100 });
@@ -114,6 +126,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       ...(args.values['server-lr'] !== undefined && {
         serverLearningRate: numberOpt(args, 'server-lr', 1, { min: 0.01, max: 10 }),
       }),
+      ...readRobustSettings(args),
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -131,6 +144,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     max: 64,
   });
   const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
+  const byzantine = readByzantinePlan(args, clients);
 
   return runTrainingCommand(
     common,
@@ -176,6 +190,12 @@ export async function simulateCommand(argv: string[]): Promise<number> {
             }),
           )
         : undefined;
+      if (byzantine)
+        info(
+          `Byzantine hospitals: ${describePlan(byzantine)
+            .map((b) => `${b.clientId} ${b.attack}`)
+            .join(', ')}`,
+        );
       let progress = createProgress({ label: 'round', total: 1, enabled: false });
       const seen = new Map<string, number>();
       let dpStop: string | null = null;
@@ -183,7 +203,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       try {
         result = await runSimulation(model, data.train, data.val, config, {
           cache,
-          trainer,
+          trainer: byzantine
+            ? withByzantine(trainer ?? new InProcessTrainer(model, cache), byzantine)
+            : trainer,
           strategy: dp
             ? dpStrategy(createStrategy(strategy), dp, common.seed)
             : createStrategy(strategy),
@@ -269,6 +291,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           partitions: result.partitions,
           downloads: result.downloads,
           classWeights: result.classWeights,
+          ...(byzantine && { byzantine: describePlan(byzantine) }),
           roundsDetail: result.rounds,
           ...(dp && { privacy: dpReport(dp, result.rounds.length, dpStop) }),
           // The temperature goes to model.json's calibration, not twice into the report.
