@@ -52,6 +52,9 @@ for (const backend of list(values.backends)) {
         batch,
         '--steps',
         steps,
+        // This table compares tfjs backends: inference on tfjs too, not onnxruntime.
+        '--runtime',
+        'tfjs',
       ];
       process.stderr.write(`fedxray ${args.slice(1).join(' ')}\n`);
       try {

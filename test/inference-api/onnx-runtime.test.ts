@@ -10,6 +10,7 @@ import { buildApp, type AppDeps, type InferenceApp } from '../../services/infere
 import type { InferenceConfig } from '../../services/inference-api/config.ts';
 import { decodeXray } from '../../shared/data/image.ts';
 import { writeEnsembleDir } from '../../shared/model/ensemble.ts';
+import { modelDirIdentity } from '../../shared/onnx/export.ts';
 import { loadOnnxRuntime, type OrtLoad, type OrtModule } from '../../shared/onnx/runtime.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -106,12 +107,35 @@ describe('onnxruntime-node installed', () => {
     if (!available.ok) return ctx.skip(available.reason);
     const app = await start({}, {}, join(dir, 'ensemble'));
     const current = (await request(app.server).get('/models/current')).body;
-    expect(current).toMatchObject({ members: 2, inferRuntime: 'onnxruntime' });
+    const identity = await modelDirIdentity(join(dir, 'ensemble'));
+    expect(current).toMatchObject({
+      members: 2,
+      inferRuntime: 'onnxruntime',
+      id: identity.modelId,
+      sha256: identity.sha256,
+    });
     const image = sampleJpeg('NORMAL');
     const pixels = await decodeXray(image, { size: 32, ...TINY_PREPROCESSING });
     const [expected] = app.models.current!.score(pixels, 1, 32);
     const res = await diagnose(app, image);
     expect(Math.abs(res.body.probability - expected)).toBeLessThan(1e-4);
+  });
+});
+
+describe('test-time augmentation on onnxruntime', () => {
+  it('scores the mean over the variants, like tfjs', async (ctx) => {
+    if (!available.ok) return ctx.skip(available.reason);
+    await writeEnsembleDir(join(dir, 'tta'), [join(dir, 'tiny'), join(dir, 'm2')], {
+      tta: 'affine5',
+    });
+    const app = await start({}, {}, join(dir, 'tta'));
+    expect(app.models.current!.info.inferRuntime).toBe('onnxruntime');
+    const image = sampleJpeg('PNEUMONIA');
+    const pixels = await decodeXray(image, { size: 32, ...TINY_PREPROCESSING });
+    const [expected] = app.models.current!.score(pixels, 1, 32);
+    const [actual] = await app.models.current!.predict(pixels, 1, 32);
+    expect(Math.abs(actual - expected)).toBeLessThan(1e-4);
+    expect((await diagnose(app, image)).status).toBe(200);
   });
 });
 

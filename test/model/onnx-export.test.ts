@@ -3,6 +3,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_DATA_DIR } from '../../shared/data/sample.ts';
 import { decodeXray } from '../../shared/data/image.ts';
@@ -12,17 +13,20 @@ import { tf } from '../../shared/tf/tf.ts';
 import { predictBatch } from '../../shared/training/predict.ts';
 import {
   exportNetworksToOnnx,
+  modelDirIdentity,
   modelDirOnnxInfo,
   readOnnxInfo,
   type OnnxModelInfo,
 } from '../../shared/onnx/export.ts';
 import { decodeModelSummary, ONNX_OPSET } from '../../shared/onnx/graph.ts';
 import { explicitPads } from '../../shared/onnx/layer-ops.ts';
+import { compareOnnx } from '../../shared/onnx/parity.ts';
 import { createOnnxScorer, loadOnnxRuntime, type OrtModule } from '../../shared/onnx/runtime.ts';
 import { writeTinyModelDir } from '../inference-api/fixtures.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
 
 const SIZE = 32;
+const SHIPPED = fileURLToPath(new URL('../../models/fl-se-resnet18-gn', import.meta.url));
 let ort: OrtModule | undefined;
 let skipReason = '';
 let images: Float32Array;
@@ -182,6 +186,52 @@ describe('ONNX export', () => {
       const diff = maxAbsDiff(expected, await onnxProbabilities(bytes, images, count));
       console.log(`ensemble of 2: max |p_onnx - p_tfjs| = ${diff.toExponential(2)}`);
       expect(diff).toBeLessThan(1e-4);
+    } finally {
+      predictor.dispose();
+    }
+  });
+
+  it('the shipped ensemble (two 64 px members) matches tfjs within 1e-4 on 10 sample images', async (ctx) => {
+    if (!ort) return ctx.skip(skipReason);
+    const predictor = await loadPredictorDir(SHIPPED, { tta: 'none' });
+    try {
+      const fileInfo = await modelDirOnnxInfo(SHIPPED);
+      expect(fileInfo).toMatchObject({ ...(await modelDirIdentity(SHIPPED)), width: 64 });
+      const bytes = exportNetworksToOnnx(predictor.networks, fileInfo);
+      expect(readOnnxInfo(bytes)).toMatchObject({
+        members: 2,
+        preprocessing: predictor.metadata.preprocessing,
+      });
+      const size = fileInfo.preprocessing.inputSize;
+      const files: string[] = [];
+      for (const label of ['NORMAL', 'PNEUMONIA']) {
+        const dir = join(SAMPLE_DATA_DIR, label);
+        files.push(
+          ...(await readdir(dir))
+            .filter((f) => /\.jpe?g$/i.test(f))
+            .sort()
+            .slice(0, 5)
+            .map((f) => join(dir, f)),
+        );
+      }
+      const pixels = new Float32Array(files.length * size * size);
+      for (const [i, f] of files.entries())
+        pixels.set(
+          await decodeXray(f, { size, normalization: fileInfo.preprocessing.normalization }),
+          i * size * size,
+        );
+      const parity = await compareOnnx(
+        ort as OrtModule,
+        bytes,
+        predictor.score,
+        { pixels, count: files.length },
+        size,
+      );
+      console.log(
+        `shipped model: max |p_onnx - p_tfjs| = ${parity.maxAbsDiff.toExponential(2)} over ${parity.images} images`,
+      );
+      expect(parity.images).toBe(10);
+      expect(parity.maxAbsDiff).toBeLessThan(1e-4);
     } finally {
       predictor.dispose();
     }
