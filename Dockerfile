@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # fedxray's container images: one Dockerfile, one target per service, all on the same runtime
 # stage (docs/deployment.md):
 #
@@ -13,9 +11,18 @@
 # are STATE_DIR (/var/lib/fedxray) and the temporary directory: the images run with a
 # read-only root filesystem (compose.yaml, deploy/k8s). Not built or run in CI (no public base
 # image can be pulled there); test/deploy/manifests.test.ts checks this file.
+#
+# No `# syntax=` line: BuildKit would pull that frontend image from Docker Hub before anything
+# else, so an air-gapped build failed at once. Nothing here needs more than the frontend every
+# engine has built in.
+
+# NODE_IMAGE: the base of every stage, the official image by default. A machine that cannot pull
+# it builds on a local stand-in instead (scripts/docker-offline-base.sh):
+#   docker build --build-arg NODE_IMAGE=fedxray-local/node:20-bookworm-slim --target aggregator .
+ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---- deps: production node_modules and the generated Prisma client ---------------------------
-FROM node:20-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV CHECKPOINT_DISABLE=1 \
     PRISMA_HIDE_UPDATE_MESSAGE=1
@@ -32,7 +39,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 # ---- runtime: what every service image shares ------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 fedxray \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin fedxray \

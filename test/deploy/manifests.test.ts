@@ -421,11 +421,21 @@ function parseDockerfile(text: string): Stage[] {
     .map((line) => line.trim())
     .filter((line) => line !== '');
   const stages: Stage[] = [];
+  // ARGs before the first FROM: their defaults stand in for ${NAME} in FROM (NODE_IMAGE)
+  const globalArgs: Record<string, string> = {};
   for (const line of lines) {
     const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
     const upper = op.toUpperCase();
-    if (upper === 'FROM') {
-      const [base = '', as, name] = args.split(/\s+/);
+    if (upper === 'ARG' && stages.length === 0) {
+      const [name = '', value = ''] = args.split('=');
+      globalArgs[name.trim()] = value.trim();
+    } else if (upper === 'FROM') {
+      const [raw = '', as, name] = args.split(/\s+/);
+      const base = raw.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => {
+        const arg = (a ?? b) as string;
+        if (!(arg in globalArgs)) throw new Error(`Dockerfile: FROM uses $${arg}, no ARG default`);
+        return globalArgs[arg] as string;
+      });
       stages.push({ base, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
     } else {
       const stage = stages.at(-1);
