@@ -20,7 +20,17 @@ export interface ServiceAppOptions {
   https?: TlsCredentials;
   /** Whole-request deadline in ms (shared/service/request-timeout.ts); 0 or absent = none. */
   requestTimeoutMs?: number;
+  /** How long one plugin may take to start, in ms; absent = PLUGIN_TIMEOUT_MS. */
+  pluginTimeoutMs?: number;
 }
+
+/**
+ * fastify's own default is 10 s, and the inference API loads its model inside a plugin: the
+ * shipped ensemble (two networks, exported to ONNX and warmed up) took longer than that on a
+ * busy 2-core machine, in a container and out of one, and the API then exited at every start
+ * ("Plugin did not start in time: 'model-service'"). A load that truly hangs still ends.
+ */
+export const PLUGIN_TIMEOUT_MS = 300_000;
 
 /** Redacted everywhere: no secret ever reaches a log line. */
 export const REDACTED_PATHS = [
@@ -44,6 +54,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Fast
     logger,
     requestTimeout: timeout.requestTimeout,
     bodyLimit: options.bodyLimit ?? 1 << 20,
+    pluginTimeout: options.pluginTimeoutMs ?? PLUGIN_TIMEOUT_MS,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
