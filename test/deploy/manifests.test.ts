@@ -525,7 +525,7 @@ interface ComposeMount {
 
 interface ComposeService {
   image?: string;
-  build?: { context?: string; target?: string };
+  build?: { context?: string; target?: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string>;
   env_file?: string[];
@@ -565,6 +565,11 @@ function mountAt(service: ComposeService, path: string): ComposeMount | undefine
 }
 
 const BOOTSTRAP_SCRIPT = 'deploy/docker/federation-bootstrap.mjs';
+
+/** A compose value with its `${NAME:-default}` interpolations replaced by their defaults. */
+function composeDefault(value: string): string {
+  return value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+}
 
 /** Which fedxray service a compose service runs: its build target, else its image's. */
 function composeKind(file: ComposeFile, name: string): ServiceName | 'bootstrap' | undefined {
@@ -741,7 +746,14 @@ describe('compose.yaml', () => {
   );
 
   it('has PostgreSQL, the aggregator, three hospital nodes and the inference API', () => {
-    expect(services.postgres?.image).toMatch(/^postgres:\d+/);
+    // ${POSTGRES_IMAGE:-postgres:16-bookworm}: another base where it cannot be pulled
+    expect(composeDefault(services.postgres?.image ?? '')).toMatch(/^postgres:\d+/);
+    // NODE_IMAGE, passed on to the Dockerfile's ARG, defaults to the same official image
+    const nodeImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(read('Dockerfile'))?.[1];
+    expect(nodeImage).toMatch(/^node:20[\w.-]*-slim$/);
+    for (const [name, service] of Object.entries(services))
+      if (service.build)
+        expect(composeDefault(service.build.args?.NODE_IMAGE ?? ''), name).toBe(nodeImage);
     expect(nodes).toEqual(['hospital-1', 'hospital-2', 'hospital-3']);
     expect(Object.keys(services).map((name) => composeKind(compose, name))).toEqual([
       undefined, // postgres
