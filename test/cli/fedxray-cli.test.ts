@@ -25,6 +25,32 @@ async function fedxray(
   }
 }
 
+/** `simulate` on the shipped sample into `out`, with `options`. */
+function simulate(out: string, ...options: string[]): string[] {
+  return ['simulate', '--data', SAMPLE_DATA_DIR, '--out', out, ...options];
+}
+
+/**
+ * simulate() at toy scale (32 px, width 8, batch 8), with `clients` hospitals for `rounds`
+ * rounds, then the `extra` options.
+ */
+function tinySimulate(out: string, clients: number, rounds: number, ...extra: string[]): string[] {
+  return simulate(
+    out,
+    '--clients',
+    String(clients),
+    '--rounds',
+    String(rounds),
+    '--size',
+    '32',
+    '--width',
+    '8',
+    '--batch',
+    '8',
+    ...extra,
+  );
+}
+
 let work: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'fedxray-cli-'));
@@ -54,15 +80,7 @@ describe('fedxray CLI', () => {
   });
 
   it('answers bad usage with exit code 2 and a message naming the option', async () => {
-    const bad = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      work,
-      '--clients',
-      'zero',
-    );
+    const bad = await fedxray(...simulate(work, '--clients', 'zero'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--clients must be an integer >= 1 <= 100, got "zero"/);
     const unknown = await fedxray('frobnicate');
@@ -131,28 +149,18 @@ describe('fedxray CLI', () => {
   it('simulate --strategy fedavgm federates with server momentum and records it', async () => {
     const out = join(work, 'fedavgm');
     const sim = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--clients',
-      '2',
-      '--rounds',
-      '2',
-      '--size',
-      '32',
-      '--width',
-      '8',
-      '--batch',
-      '8',
-      '--limit',
-      '32',
-      '--strategy',
-      'fedavgm',
-      '--server-momentum',
-      '0.8',
-      '--json',
+      ...tinySimulate(
+        out,
+        2,
+        2,
+        '--limit',
+        '32',
+        '--strategy',
+        'fedavgm',
+        '--server-momentum',
+        '0.8',
+        '--json',
+      ),
     );
     expect(sim.code, sim.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
@@ -165,37 +173,17 @@ describe('fedxray CLI', () => {
       serverLearningRate: 1,
     });
     expect(report.training.roundsDetail).toHaveLength(2);
-    const bad = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--strategy',
-      'fedsgd',
-    );
+    const bad = await fedxray(...simulate(out, '--strategy', 'fedsgd'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--strategy/);
   });
 
   it("simulate --class-weights federation trains every hospital with the summed counts' weights", async () => {
     const out = join(work, 'federation-weights');
-    const args = [
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
+    const args = tinySimulate(
       out,
-      '--clients',
-      '2',
-      '--rounds',
-      '1',
-      '--size',
-      '32',
-      '--width',
-      '8',
-      '--batch',
-      '8',
+      2,
+      1,
       '--limit',
       '32',
       '--alpha',
@@ -203,7 +191,7 @@ describe('fedxray CLI', () => {
       '--class-weights',
       'federation',
       '--json',
-    ];
+    );
     const sim = await run(process.execPath, [BIN, ...args], {
       env: { ...env, FEDXRAY_QUIET: '0' },
       maxBuffer: 1 << 24,
@@ -230,27 +218,11 @@ describe('fedxray CLI', () => {
       `class weights (federation-wide): NORMAL ${w0.toFixed(4)}, PNEUMONIA ${w1.toFixed(4)}, from the summed class counts of the 2 hospitals (${counts[0]} NORMAL, ${counts[1]} PNEUMONIA)`,
     );
 
-    const bad = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--class-weights',
-      'global',
-    );
+    const bad = await fedxray(...simulate(out, '--class-weights', 'global'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--class-weights must be one of local, federation, got "global"/);
     const unweighted = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--class-weights',
-      'federation',
-      '--class-balance',
-      'none',
+      ...simulate(out, '--class-weights', 'federation', '--class-balance', 'none'),
     );
     expect(unweighted.code).toBe(2);
     expect(unweighted.stderr).toMatch(/--class-weights federation needs --class-balance weights/);
@@ -259,26 +231,7 @@ describe('fedxray CLI', () => {
   it('simulate -> evaluate -> predict on the shipped sample', async () => {
     const out = join(work, 'model');
     const sim = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--clients',
-      '3',
-      '--rounds',
-      '2',
-      '--local-epochs',
-      '1',
-      '--size',
-      '32',
-      '--width',
-      '8',
-      '--batch',
-      '8',
-      '--val-fraction',
-      '0.25',
-      '--json',
+      ...tinySimulate(out, 3, 2, '--local-epochs', '1', '--val-fraction', '0.25', '--json'),
     );
     expect(sim.stderr).toBe('');
     expect(sim.code).toBe(0);
@@ -367,28 +320,18 @@ describe('fedxray CLI', () => {
   it("simulate --calibration-fraction chooses the threshold on the hospitals' held-out splits", async () => {
     const out = join(work, 'calibrated');
     const sim = await fedxray(
-      'simulate',
-      '--data',
-      SAMPLE_DATA_DIR,
-      '--out',
-      out,
-      '--clients',
-      '2',
-      '--rounds',
-      '1',
-      '--size',
-      '32',
-      '--width',
-      '8',
-      '--batch',
-      '8',
-      '--val-fraction',
-      '0.25',
-      '--calibration-fraction',
-      '0.2',
-      '--threshold-rule',
-      'min-recall:0.9',
-      '--json',
+      ...tinySimulate(
+        out,
+        2,
+        1,
+        '--val-fraction',
+        '0.25',
+        '--calibration-fraction',
+        '0.2',
+        '--threshold-rule',
+        'min-recall:0.9',
+        '--json',
+      ),
     );
     expect(sim.stderr).toBe('');
     expect(sim.code).toBe(0);
