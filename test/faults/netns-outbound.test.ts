@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { firewallProblem, NetnsLab, netnsProblem } from '../helpers/netns.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
-import { ADMIN_TOKEN, Platform } from './platform.ts';
-import { ServiceProcess } from './processes.ts';
+import { LabServices } from './netns-services.ts';
+import type { Platform } from './platform.ts';
 
 const PORT = { aggregator: 3000, hospital: 3101 };
 
@@ -32,40 +32,19 @@ describe.skipIf(skipReason !== null)(
     it('trains in every round through the connections it opens itself', async () => {
       const root = await mkdtemp(path.join(tmpdir(), 'fedxray-netns-outbound-'));
       lab = NetnsLab.create(['aggregator', 'clinic', 'walled']);
-      const service = (name: string, entry: string, port: number, env: Record<string, string>) => {
-        const host = lab!.host(name);
-        return new ServiceProcess(name, entry, port, env, 'http', {
-          netns: host.netns,
-          host: host.address,
-        });
-      };
-      const aggregatorUrl = `http://${lab.host('aggregator').address}:${PORT.aggregator}`;
-      const aggregator = service('aggregator', 'services/aggregator/main.ts', PORT.aggregator, {
-        STATE_DIR: path.join(root, 'aggregator'),
-        ADMIN_TOKEN,
-        PUBLIC_URL: aggregatorUrl,
-      });
-      await aggregator.start();
-      platform = Platform.of(root, aggregator);
+      const services = new LabServices(lab);
+      platform = await services.startAggregator(root, PORT.aggregator);
+      const { aggregator } = platform;
 
       const hospitals = ['clinic', 'walled'];
       const dataDirs = await partitionSample(path.join(root, 'data'), hospitals);
       for (const [i, name] of hospitals.entries()) {
         const outbound = name === 'walled';
-        const baseUrl = outbound
-          ? 'outbound:'
-          : `http://${lab.host(name).address}:${PORT.hospital}`;
-        const registered = await platform.call('POST', '/hospitals', { name, baseUrl });
-        expect(registered.status, JSON.stringify(registered.body)).toBe(201);
-        const node = service(name, 'services/hospital-node/main.ts', PORT.hospital, {
-          HOSPITAL_ID: name,
-          DATA_DIR: dataDirs[i],
-          AGGREGATOR_URL: aggregatorUrl,
-          HOSPITAL_TOKEN: (registered.body as { token: string }).token,
-          VAL_FRACTION: '0.2',
-          ...(outbound ? { OUTBOUND_ONLY: 'true' } : {}),
+        const node = await services.hospitalNode(platform, name, {
+          port: PORT.hospital,
+          dataDir: dataDirs[i],
+          ...(outbound ? { baseUrl: 'outbound:', env: { OUTBOUND_ONLY: 'true' } } : {}),
         });
-        platform.nodes.set(name, node);
         // The perimeter is up before the node opens any connection.
         if (outbound) lab.dropInbound(name);
         await node.start();
