@@ -1,7 +1,7 @@
 // The inference API on onnxruntime-node: what /info and /models/current say, the same
 // probabilities as tfjs, the fallback to tfjs when the runtime is absent or broken, and a
 // flat tensor count.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -10,7 +10,12 @@ import { buildApp, type AppDeps, type InferenceApp } from '../../services/infere
 import type { InferenceConfig } from '../../services/inference-api/config.ts';
 import { decodeXray } from '../../shared/data/image.ts';
 import { writeEnsembleDir } from '../../shared/model/ensemble.ts';
-import { modelDirIdentity } from '../../shared/onnx/export.ts';
+import {
+  exportNetworksToOnnx,
+  modelDirIdentity,
+  modelDirOnnxInfo,
+  ONNX_FILE,
+} from '../../shared/onnx/export.ts';
 import { loadOnnxRuntime, type OrtLoad, type OrtModule } from '../../shared/onnx/runtime.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
@@ -119,6 +124,35 @@ describe('onnxruntime-node installed', () => {
     const [expected] = app.models.current!.score(pixels, 1, 32);
     const res = await diagnose(app, image);
     expect(Math.abs(res.body.probability - expected)).toBeLessThan(1e-4);
+  });
+});
+
+describe('a model.onnx beside model.json', () => {
+  it('is opened when it is the export of these weights, else exported anew', async (ctx) => {
+    if (!available.ok) return ctx.skip(available.reason);
+    const modelDir = join(dir, 'with-onnx');
+    await writeTinyModelDir(modelDir, 4);
+    const lines: string[] = [];
+    const logger = { level: 'info', stream: { write: (line: string) => void lines.push(line) } };
+    const first = await start({}, { logger }, modelDir);
+    const info = await modelDirOnnxInfo(modelDir);
+    const bytes = exportNetworksToOnnx(first.models.current!.networks, info);
+    await writeFile(join(modelDir, ONNX_FILE), bytes);
+    expect(lines.join('')).not.toMatch(/model\.onnx of MODEL_DIR/);
+
+    const fromFile = await start({}, { logger }, modelDir);
+    expect(fromFile.models.current!.info.inferRuntime).toBe('onnxruntime');
+    expect(lines.join('')).toMatch(/onnxruntime opens the model\.onnx of MODEL_DIR/);
+    expect((await diagnose(fromFile, sampleJpeg())).status).toBe(200);
+
+    await writeFile(
+      join(modelDir, ONNX_FILE),
+      exportNetworksToOnnx(first.models.current!.networks, { ...info, sha256: 'b'.repeat(64) }),
+    );
+    lines.length = 0;
+    const stale = await start({}, { logger }, modelDir);
+    expect(stale.models.current!.info.inferRuntime).toBe('onnxruntime');
+    expect(lines.join('')).toMatch(/model\.onnx is of other weights: exporting anew/);
   });
 });
 

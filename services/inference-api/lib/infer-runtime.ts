@@ -4,9 +4,11 @@
  * package is absent, fails to load, or a model does not export or run the same, the model
  * keeps scoring on tfjs and the log says why. Grad-CAM stays on tfjs.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { expandTta, meanOverVariants } from '../../../shared/model/tta.ts';
-import { exportNetworksToOnnx } from '../../../shared/onnx/export.ts';
+import { exportNetworksToOnnx, ONNX_FILE, readOnnxInfo } from '../../../shared/onnx/export.ts';
 import {
   createOnnxScorer,
   loadOnnxRuntime,
@@ -58,12 +60,12 @@ export class InferRuntime {
    * The model scored by onnxruntime, or `loaded` itself (on tfjs). In 'onnxruntime' mode a
    * model onnxruntime cannot serve is an error (and `loaded` is disposed).
    */
-  async prepare(loaded: LoadedModel): Promise<LoadedModel> {
+  async prepare(loaded: LoadedModel, dir?: string): Promise<LoadedModel> {
     const { mode, log } = this.options;
     if (mode === 'tfjs') return this.onTfjs(loaded, 'INFER_RUNTIME=tfjs');
     let served: LoadedModel | string;
     try {
-      served = await this.withOnnx(loaded);
+      served = await this.withOnnx(loaded, dir);
     } catch (error) {
       served = `onnxruntime failed on this model: ${error instanceof Error ? error.message : String(error)}`;
     }
@@ -93,21 +95,54 @@ export class InferRuntime {
     return loaded;
   }
 
+  /**
+   * `fedxray export`'s model.onnx beside model.json, when it is the export of these very
+   * weights (its fedxray.sha256 and member count); otherwise the model is exported anew.
+   */
+  private async exportedFile(loaded: LoadedModel, dir: string): Promise<Uint8Array | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, ONNX_FILE));
+    } catch {
+      return undefined;
+    }
+    const path = join(dir, ONNX_FILE);
+    try {
+      const file = readOnnxInfo(bytes);
+      if (file.sha256 === loaded.info.sha256 && file.members === loaded.networks.length) {
+        this.options.log.info({ path }, 'onnxruntime opens the model.onnx of MODEL_DIR');
+        return bytes;
+      }
+      this.options.log.warn(
+        { path, sha256: file.sha256 },
+        `${ONNX_FILE} is of other weights: exporting anew`,
+      );
+    } catch (error) {
+      this.options.log.warn(
+        { path, reason: String(error) },
+        `${ONNX_FILE} unreadable: exporting anew`,
+      );
+    }
+    return undefined;
+  }
+
   /** The model on onnxruntime, or why not. */
-  private async withOnnx(loaded: LoadedModel): Promise<LoadedModel | string> {
+  private async withOnnx(loaded: LoadedModel, dir?: string): Promise<LoadedModel | string> {
     const ort = await (this.options.load ?? loadOnnxRuntime)();
     if (!ort.ok) return ort.reason;
     const { info } = loaded;
-    const bytes = exportNetworksToOnnx(loaded.networks, {
-      modelId: info.id,
-      sha256: info.sha256,
-      architecture: info.architecture,
-      width: info.width,
-      preprocessing: info.preprocessing,
-      threshold: { threshold: info.threshold, rule: info.thresholdRule },
-      ...(info.calibration ? { calibration: info.calibration } : {}),
-      tta: loaded.tta,
-    });
+    const bytes =
+      (dir && (await this.exportedFile(loaded, dir))) ||
+      exportNetworksToOnnx(loaded.networks, {
+        modelId: info.id,
+        sha256: info.sha256,
+        architecture: info.architecture,
+        width: info.width,
+        preprocessing: info.preprocessing,
+        threshold: { threshold: info.threshold, rule: info.thresholdRule },
+        ...(info.calibration ? { calibration: info.calibration } : {}),
+        tta: loaded.tta,
+      });
     const scorer = await createOnnxScorer(ort.ort, bytes, this.options.threads);
     const size = info.inputSize;
     const blank = new Float32Array(size * size);

@@ -82,7 +82,7 @@ export class ModelService {
     const started = performance.now();
     let loaded: LoadedModel;
     try {
-      loaded = await this.onRuntime(await loadDirectoryModel(dir));
+      loaded = await this.onRuntime(await loadDirectoryModel(dir), dir);
     } catch (error) {
       throw new Error(`MODEL_DIR ${dir} cannot be loaded: ${describe(error)}`, { cause: error });
     }
@@ -174,8 +174,10 @@ export class ModelService {
     return { status: 'loaded', modelId: loaded.info.id };
   }
 
-  private onRuntime(loaded: LoadedModel): Promise<LoadedModel> {
-    return this.options.runtime ? this.options.runtime.prepare(loaded) : Promise.resolve(loaded);
+  private onRuntime(loaded: LoadedModel, dir?: string): Promise<LoadedModel> {
+    return this.options.runtime
+      ? this.options.runtime.prepare(loaded, dir)
+      : Promise.resolve(loaded);
   }
 
   private failed(reason: string, modelId?: string): ReloadOutcome {
