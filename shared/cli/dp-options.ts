@@ -4,7 +4,7 @@
  * budget, and what the report records. The simulation's noise is seeded from --seed
  * (reproducible; nothing in a simulation needs it secret), the aggregator's comes from node:crypto.
  */
-import { DpFedAvg } from '../federated/dp-fedavg.ts';
+import { DpFedAvg, updateNoiseMultiplier, type AdaptiveClipping } from '../federated/dp-fedavg.ts';
 import type { Strategy } from '../federated/strategy.ts';
 import {
   epsilonAfterRounds,
@@ -22,6 +22,9 @@ export const DP_OPTIONS = {
   'dp-noise': { type: 'string' },
   'dp-delta': { type: 'string' },
   'dp-target-epsilon': { type: 'string' },
+  'dp-adaptive-quantile': { type: 'string' },
+  'dp-adaptive-lr': { type: 'string' },
+  'dp-count-noise': { type: 'string' },
 } as const;
 
 export const DP_HELP = `  --dp-clip C --dp-noise z [--dp-delta 1e-5] [--dp-target-epsilon E]: hospital-level
@@ -30,11 +33,18 @@ export const DP_HELP = `  --dp-clip C --dp-noise z [--dp-delta 1e-5] [--dp-targe
   (seeded from --seed); epsilon at delta is printed after every round (RDP accountant, q =
   --fraction), and the run stops before a round that would take it past E. fedavg or fedavgm
   only; not with --checkpoint. The guarantee covers a whole hospital, not its patients
-  (docs/privacy.md).`;
+  (docs/privacy.md).
+  --dp-adaptive-quantile G [--dp-adaptive-lr 0.2] [--dp-count-noise S (default z)]: adaptive
+  clipping (Andrew et al. 2021): --dp-clip is the first round's C, then C <- C exp(-lr (b - G)),
+  b the noised fraction of unclipped updates (count noise S > z / 2; the update noise grows to
+  (z^-2 - (2S)^-2)^-1/2 so the total stays z).`;
 
 export interface DpSimulation extends DpBudget {
   clipNorm: number;
   targetEpsilon?: number;
+  adaptive?: AdaptiveClipping;
+  /** The wrapper, once dpStrategy made it (its clip norm moves with adaptive clipping). */
+  wrapper?: DpFedAvg;
 }
 
 /** The DP options given, checked; undefined when neither --dp-clip nor --dp-noise is. */
@@ -64,15 +74,35 @@ export function readDpOptions(
         `--dp-target-epsilon ${dp.targetEpsilon}: one round already costs epsilon ${first.toFixed(4)}`,
       );
   }
+  if (args.values['dp-adaptive-quantile'] !== undefined) {
+    dp.adaptive = {
+      targetQuantile: numberOpt(args, 'dp-adaptive-quantile', 0.5, { min: 0, max: 1 }),
+      learningRate: numberOpt(args, 'dp-adaptive-lr', 0.2, { min: 1e-6, max: 10 }),
+      countNoise: numberOpt(args, 'dp-count-noise', Math.max(dp.noiseMultiplier, 1e-6), {
+        min: 1e-9,
+      }),
+    };
+    try {
+      updateNoiseMultiplier(dp.noiseMultiplier, dp.adaptive);
+    } catch (error) {
+      throw new UsageError(`--dp-count-noise: ${(error as Error).message}`);
+    }
+  } else if (
+    args.values['dp-adaptive-lr'] !== undefined ||
+    args.values['dp-count-noise'] !== undefined
+  )
+    throw new UsageError('--dp-adaptive-lr and --dp-count-noise need --dp-adaptive-quantile');
   return dp;
 }
 
 export function dpStrategy(inner: Strategy, dp: DpSimulation, seed: number): Strategy {
-  return new DpFedAvg(inner, {
+  dp.wrapper = new DpFedAvg(inner, {
     clipNorm: dp.clipNorm,
     noiseMultiplier: dp.noiseMultiplier,
     noise: seededGaussian(createRng(hashString(`dp-noise:${seed}`))),
+    ...(dp.adaptive && { adaptive: dp.adaptive }),
   });
+  return dp.wrapper;
 }
 
 /** False (and `onStop` told why) when round `round` would exceed the target epsilon. */
@@ -93,7 +123,9 @@ export function dpBeforeRound(
 
 /** ", epsilon 2.1660 at delta 1e-05" for the round line. */
 export function dpRoundText(dp: DpSimulation, round: number): string {
-  return `, epsilon ${epsilonAfterRounds(dp, round).toFixed(4)} at delta ${dp.delta}`;
+  const clip =
+    dp.adaptive && dp.wrapper ? `, next clip ${dp.wrapper.currentClipNorm.toPrecision(4)}` : '';
+  return `, epsilon ${epsilonAfterRounds(dp, round).toFixed(4)} at delta ${dp.delta}${clip}`;
 }
 
 /** What model.json and the report record: the guarantee after the rounds run. */
@@ -103,6 +135,9 @@ export function dpReport(dp: DpSimulation, rounds: number, stopReason: string | 
     delta: dp.delta,
     noiseMultiplier: dp.noiseMultiplier,
     clipNorm: dp.clipNorm,
+    ...(dp.adaptive && {
+      adaptiveClipping: { ...dp.adaptive, finalClipNorm: dp.wrapper?.currentClipNorm ?? null },
+    }),
     targetEpsilon: dp.targetEpsilon ?? null,
     sampleRate: dp.sampleRate,
     rounds,

@@ -33,11 +33,33 @@ import { clientTensor, inMemoryWeights, scratchFor } from './strategy-utils.ts';
 import { updateNorm } from './update-norms.ts';
 
 export interface DpFedAvgOptions {
-  /** C: the L2 bound of one hospital's update over all tensors. */
+  /** C: the L2 bound of one hospital's update over all tensors (the first round's, when adaptive). */
   clipNorm: number;
-  /** z: the noise's standard deviation on the clipped sum, in units of C. */
+  /**
+   * z: the mechanism's noise multiplier, the one the accountant counts. Without adaptive
+   * clipping all of it is on the clipped sum.
+   */
   noiseMultiplier: number;
   noise: GaussianSource;
+  adaptive?: AdaptiveClipping;
+}
+
+/**
+ * Adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy 2021, "Differentially Private Learning
+ * with Adaptive Clipping"): after each round C <- C exp(-eta (b - gamma)), b the noised fraction
+ * of updates that were not clipped, so C follows the gamma quantile of the update norms. The
+ * count is a second Gaussian mechanism (sensitivity 1, noise sigma_b); the update noise becomes
+ * z_Delta = (z^-2 - (2 sigma_b)^-2)^(-1/2), so that both together are the Gaussian mechanism
+ * with multiplier z (their Theorem 1) and the accountant is unchanged. Needs sigma_b > z / 2.
+ * The clip norm is state: this wrapper keeps it between rounds (the simulation's one instance).
+ */
+export interface AdaptiveClipping {
+  /** gamma: the quantile of the update norms C should track (the paper's default 0.5). */
+  targetQuantile: number;
+  /** eta_C: the geometric step (the paper's default 0.2). */
+  learningRate: number;
+  /** sigma_b: the noise on the count of unclipped updates (the paper: m / 20). */
+  countNoise: number;
 }
 
 /** What the wrapper reports with the round (stored in its metrics as `dp`). */
@@ -49,6 +71,9 @@ export interface DpRoundFigures {
   /** m: the updates averaged. */
   aggregated: number;
   cryptographicNoise: boolean;
+  /** Adaptive clipping: the noised unclipped fraction b and the next round's C. */
+  unclippedFraction?: number;
+  nextClipNorm?: number;
 }
 
 /** The pseudo-client the inner strategy sees: the noised average. */
@@ -62,6 +87,9 @@ export function clipFactor(norm: number, clipNorm: number): number {
 export class DpFedAvg implements Strategy {
   readonly name: string;
   readonly usesPreviousInput: boolean;
+  private clipNorm: number;
+  /** The multiplier on the clipped sum: z, or z_Delta with adaptive clipping. */
+  private readonly updateNoise: number;
 
   constructor(
     private readonly inner: Strategy,
@@ -73,6 +101,13 @@ export class DpFedAvg implements Strategy {
       throw new RangeError(`the noise multiplier z must be >= 0, got ${options.noiseMultiplier}`);
     this.name = inner.name;
     this.usesPreviousInput = inner.usesPreviousInput;
+    this.clipNorm = options.clipNorm;
+    this.updateNoise = updateNoiseMultiplier(options.noiseMultiplier, options.adaptive);
+  }
+
+  /** C for the next round. */
+  get currentClipNorm(): number {
+    return this.clipNorm;
   }
 
   configureFit(round: number, available: readonly ClientInfo[], rng: Rng): FitInstruction[] {
@@ -81,18 +116,25 @@ export class DpFedAvg implements Strategy {
 
   async aggregateFit(ctx: RoundContext, results: readonly ClientResult[]): Promise<FitAggregate> {
     if (results.length === 0) return this.inner.aggregateFit(ctx, []);
-    const average = await this.noisedClippedMean(ctx.current, results);
+    const clipNorm = this.clipNorm;
+    const { average, unclipped } = await this.noisedClippedMean(ctx.current, results, clipNorm);
     const inner = await this.inner.aggregateFit(ctx, [
       { clientId: DP_AVERAGE_ID, numSamples: 1, weights: inMemoryWeights(average) },
     ]);
     const m = results.length;
     const dp: DpRoundFigures = {
-      clipNorm: this.options.clipNorm,
+      clipNorm,
       noiseMultiplier: this.options.noiseMultiplier,
-      noiseStd: (this.options.noiseMultiplier * this.options.clipNorm) / m,
+      noiseStd: (this.updateNoise * clipNorm) / m,
       aggregated: m,
       cryptographicNoise: this.options.noise.cryptographic,
     };
+    const adaptive = this.options.adaptive;
+    if (adaptive) {
+      const b = (unclipped + adaptive.countNoise * this.options.noise.next()) / m;
+      this.clipNorm = clipNorm * Math.exp(-adaptive.learningRate * (b - adaptive.targetQuantile));
+      Object.assign(dp, { unclippedFraction: b, nextClipNorm: this.clipNorm });
+    }
     return {
       weights: inner.weights,
       rejected: inner.rejected.filter((r) => r.clientId !== DP_AVERAGE_ID),
@@ -108,13 +150,18 @@ export class DpFedAvg implements Strategy {
   private async noisedClippedMean(
     reference: readonly WeightArray[],
     results: readonly ClientResult[],
-  ): Promise<WeightArray[]> {
-    const { clipNorm, noiseMultiplier, noise } = this.options;
+    clipNorm: number,
+  ): Promise<{ average: WeightArray[]; unclipped: number }> {
+    const { noise } = this.options;
     const scales: number[] = [];
-    for (const r of results)
-      scales.push(clipFactor(await updateNorm(reference, r.weights), clipNorm));
+    let unclipped = 0;
+    for (const r of results) {
+      const norm = await updateNorm(reference, r.weights);
+      if (norm <= clipNorm) unclipped++;
+      scales.push(clipFactor(norm, clipNorm));
+    }
     const m = results.length;
-    const std = (noiseMultiplier * clipNorm) / m;
+    const std = (this.updateNoise * clipNorm) / m;
     const scratch = scratchFor(reference);
     const out: WeightArray[] = [];
     for (const ref of reference) {
@@ -131,7 +178,7 @@ export class DpFedAvg implements Strategy {
       }
       out.push({ name: ref.name, shape: [...ref.shape], data: next });
     }
-    return out;
+    return { average: out, unclipped };
   }
 
   configureEvaluate(round: number, contributors: readonly ClientInfo[]): string[] {
@@ -141,4 +188,18 @@ export class DpFedAvg implements Strategy {
   aggregateEvaluate(round: number, results: readonly EvaluateResult[]): Record<string, number> {
     return this.inner.aggregateEvaluate(round, results);
   }
+}
+
+/** z_Delta = (z^-2 - (2 sigma_b)^-2)^(-1/2) with adaptive clipping, else z. */
+export function updateNoiseMultiplier(z: number, adaptive?: AdaptiveClipping): number {
+  if (!adaptive) return z;
+  const { targetQuantile, learningRate, countNoise } = adaptive;
+  if (!(targetQuantile >= 0 && targetQuantile <= 1))
+    throw new RangeError(`the target quantile must be in [0, 1], got ${targetQuantile}`);
+  if (!(learningRate > 0)) throw new RangeError(`the clip learning rate must be > 0`);
+  if (!(countNoise > z / 2))
+    throw new RangeError(
+      `adaptive clipping needs a count noise sigma_b > z / 2 = ${z / 2}, got ${countNoise}`,
+    );
+  return 1 / Math.sqrt(z ** -2 - (2 * countNoise) ** -2);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DpFedAvg } from '../../shared/federated/dp-fedavg.ts';
+import { DpFedAvg, updateNoiseMultiplier } from '../../shared/federated/dp-fedavg.ts';
 import { FedAvg } from '../../shared/federated/fedavg.ts';
 import { FedAvgM } from '../../shared/federated/fedavgm.ts';
 import { inMemoryWeights } from '../../shared/federated/strategy-utils.ts';
@@ -150,5 +150,45 @@ describe('DP-FedAvg wrapper', () => {
     ).toThrow(/noise multiplier/);
     const dp = new DpFedAvg(inner, { clipNorm: 1, noiseMultiplier: 1, noise: seeded() });
     expect((await dp.aggregateFit(context(model([0], [0])), [])).weights).toBeNull();
+  });
+
+  it('adaptive clipping moves C geometrically to the target quantile of the update norms', async () => {
+    const w = [{ name: 'w', shape: [1], data: new Float32Array(1) }];
+    // Update norms 1, 2 and 4: the median is 2.
+    const updates = [1, 2, 4].map((n, j) =>
+      result(`h${j}`, 1, [{ ...w[0], data: Float32Array.of(n) }]),
+    );
+    const dp = new DpFedAvg(new FedAvg({ fraction: 1 }), {
+      clipNorm: 0.1,
+      noiseMultiplier: 0,
+      noise: seeded(),
+      adaptive: { targetQuantile: 0.5, learningRate: 0.2, countNoise: 1e-9 },
+    });
+    const first = await dp.aggregateFit(context(w), updates);
+    // Nothing unclipped: b = 0, so C grows by exp(0.2 x 0.5).
+    expect(first.metrics.dp).toMatchObject({
+      clipNorm: 0.1,
+      unclippedFraction: expect.closeTo(0, 6),
+    });
+    expect(dp.currentClipNorm).toBeCloseTo(0.1 * Math.exp(0.1), 6);
+    for (let round = 0; round < 80; round++) await dp.aggregateFit(context(w), updates);
+    expect(dp.currentClipNorm).toBeGreaterThan(1.9);
+    expect(dp.currentClipNorm).toBeLessThan(2.1);
+  });
+
+  it('splits z between the updates and the count so that the total is z (Andrew et al. Thm 1)', () => {
+    const z = 1.2;
+    const sigmaB = 3;
+    const zDelta = updateNoiseMultiplier(z, {
+      targetQuantile: 0.5,
+      learningRate: 0.2,
+      countNoise: sigmaB,
+    });
+    expect((zDelta ** -2 + (2 * sigmaB) ** -2) ** -0.5).toBeCloseTo(z, 12);
+    expect(zDelta).toBeGreaterThan(z);
+    expect(updateNoiseMultiplier(z)).toBe(z);
+    expect(() =>
+      updateNoiseMultiplier(2, { targetQuantile: 0.5, learningRate: 0.2, countNoise: 0.9 }),
+    ).toThrow(/sigma_b > z \/ 2/);
   });
 });

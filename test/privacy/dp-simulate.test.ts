@@ -47,6 +47,8 @@ describe('fedxray simulate with differential privacy', () => {
       '2',
       '--dp-target-epsilon',
       '3.5',
+      '--dp-adaptive-quantile',
+      '0.5',
     );
     expect(sim.code, sim.stderr).toBe(0);
     const budget = { sampleRate: 1, noiseMultiplier: 2, delta: 1e-5 };
@@ -55,6 +57,8 @@ describe('fedxray simulate with differential privacy', () => {
         `epsilon ${epsilonAfterRounds(budget, round).toFixed(4)} at delta 0.00001`,
       );
     expect(sim.stderr).toMatch(/privacy budget: round 3 would bring epsilon to 4\.0\d+ > 3\.5/);
+    // Adaptive clipping: the next round's clip norm on each round line.
+    expect(sim.stderr).toMatch(/at delta 0\.00001, next clip \d/);
     const model = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
       training: { roundsDetail: unknown[]; privacy: Record<string, unknown> };
     };
@@ -62,6 +66,10 @@ describe('fedxray simulate with differential privacy', () => {
     expect(model.training.privacy).toMatchObject({ rounds: 2, clipNorm: 0.1, noiseMultiplier: 2 });
     expect(model.training.privacy.epsilon).toBeCloseTo(epsilonAfterRounds(budget, 2), 10);
     expect(String(model.training.privacy.guarantee)).toMatch(/hospital level/);
+    expect(model.training.privacy.adaptiveClipping).toMatchObject({
+      targetQuantile: 0.5,
+      countNoise: 2,
+    });
 
     const robust = await fedxray(
       ...base,
@@ -77,5 +85,20 @@ describe('fedxray simulate with differential privacy', () => {
     const half = await fedxray(...base, '--dp-noise', '1');
     expect(half.code).toBe(2);
     expect(half.stderr).toMatch(/need --dp-clip and --dp-noise/);
+    const weakCount = await fedxray(
+      ...base,
+      ...[
+        '--dp-clip',
+        '1',
+        '--dp-noise',
+        '2',
+        '--dp-adaptive-quantile',
+        '0.5',
+        '--dp-count-noise',
+        '0.5',
+      ],
+    );
+    expect(weakCount.code).toBe(2);
+    expect(weakCount.stderr).toMatch(/sigma_b > z \/ 2/);
   });
 });
