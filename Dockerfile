@@ -32,10 +32,13 @@ COPY prisma/schema.prisma prisma/schema.prisma
 # would fetch a native engine that fedxray does not use). The Prisma client is generated
 # explicitly instead (into shared/db/generated, as `npm install`'s postinstall does), and the
 # optional @tensorflow/tfjs-node-gpu, useless without its install script and CUDA, is removed:
-# the services use the WebAssembly backend (README, Backends).
+# the services use the WebAssembly backend (README, Backends). onnxruntime-node's package
+# carries its native library for every platform (about 225 MB for macOS and Windows); a Linux
+# image keeps the Linux ones (x64 and arm64) only.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npx prisma generate \
  && rm -rf node_modules/@tensorflow/tfjs-node-gpu \
+      node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
  && npm cache clean --force
 
 # ---- runtime: what every service image shares ------------------------------------------------
