@@ -6,3 +6,4 @@ export * from './messages.ts';
 export * from './quantize.ts';
 export * from './random.ts';
 export * from './server.ts';
+export * from './schemas.ts';
