@@ -16,11 +16,12 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchTrusting, hasOpenssl, makePrivateCa } from '../helpers/certificate.ts';
+import { hasOpenssl, makePrivateCa } from '../helpers/certificate.ts';
 import { NetnsLab, netnsProblem } from '../helpers/netns.ts';
 import { partitionSample } from '../helpers/sample-partition.ts';
 import { sampleJpeg } from '../inference-api/fixtures.ts';
-import { ADMIN_TOKEN, Platform, type RunBody } from './platform.ts';
+import { LabServices } from './netns-services.ts';
+import type { Platform, RunBody } from './platform.ts';
 import { ServiceProcess, waitFor } from './processes.ts';
 
 const HOSPITALS = ['hospital-1', 'hospital-2', 'hospital-3'];
@@ -85,54 +86,27 @@ describe.skipIf(skipReason !== null)(
       lab = NetnsLab.create(['aggregator', ...HOSPITALS, 'inference']);
       const { address: aggregatorAddress } = lab.host('aggregator');
       await mkdir(path.join(root, 'tls'));
-      const ca = makePrivateCa(path.join(root, 'tls'));
-      const trusted = fetchTrusting(ca.caFile);
-      /** A service in its namespace, on HTTPS with its own certificate, trusting only the CA. */
-      const service = (name: string, entry: string, port: number, env: Record<string, string>) => {
-        const host = lab!.host(name);
-        const { certFile, keyFile } = ca.issue(name, [host.address]);
-        const tls = {
-          TLS_CERT_FILE: certFile,
-          TLS_KEY_FILE: keyFile,
-          NODE_EXTRA_CA_CERTS: ca.caFile,
-        };
-        return new ServiceProcess(name, entry, port, { ...env, ...tls }, 'https', {
-          netns: host.netns,
-          host: host.address,
-          fetch: trusted,
-        });
-      };
+      // Each service on HTTPS with its own certificate, trusting only this CA.
+      const services = new LabServices(lab, makePrivateCa(path.join(root, 'tls')));
+      const trusted = services.fetch;
 
-      // No DATABASE_URL: PGlite under STATE_DIR (a PostgreSQL server would be outside the lab).
       const aggregatorUrl = `https://${aggregatorAddress}:${PORT.aggregator}`;
-      const aggregator = service('aggregator', 'services/aggregator/main.ts', PORT.aggregator, {
-        STATE_DIR: path.join(root, 'aggregator'),
-        ADMIN_TOKEN,
-        PUBLIC_URL: aggregatorUrl,
-      });
-      await aggregator.start();
-      platform = Platform.of(root, aggregator, trusted);
+      platform = await services.startAggregator(root, PORT.aggregator);
+      const { aggregator } = platform;
       expect(aggregator.url).toBe(aggregatorUrl);
 
       const dataDirs = await partitionSample(path.join(root, 'data'), HOSPITALS);
       const starts: Promise<void>[] = [];
       for (const [i, name] of HOSPITALS.entries()) {
-        const baseUrl = `https://${lab.host(name).address}:${PORT.hospital}`;
-        const registered = await platform.call('POST', '/hospitals', { name, baseUrl });
-        expect(registered.status, JSON.stringify(registered.body)).toBe(201);
-        const node = service(name, 'services/hospital-node/main.ts', PORT.hospital, {
-          HOSPITAL_ID: name,
-          DATA_DIR: dataDirs[i],
-          AGGREGATOR_URL: aggregatorUrl,
-          HOSPITAL_TOKEN: (registered.body as { token: string }).token,
-          VAL_FRACTION: '0.2',
+        const node = await services.hospitalNode(platform, name, {
+          port: PORT.hospital,
+          dataDir: dataDirs[i],
         });
-        platform.nodes.set(name, node);
         starts.push(node.start());
       }
       const reader = await platform.call('POST', '/readers', { name: 'inference-api' });
       expect(reader.status, JSON.stringify(reader.body)).toBe(201);
-      inference = service('inference', 'services/inference-api/main.ts', PORT.inference, {
+      inference = services.service('inference', 'services/inference-api/main.ts', PORT.inference, {
         AGGREGATOR_URL: aggregatorUrl,
         AGGREGATOR_TOKEN: (reader.body as { token: string }).token,
         MODEL_POLL_SECONDS: '1',
