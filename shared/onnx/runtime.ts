@@ -33,9 +33,19 @@ export type OrtLoad = { ok: true; ort: OrtModule; version: string } | { ok: fals
 const PACKAGE = 'onnxruntime-node';
 let cached: Promise<OrtLoad> | undefined;
 
+/**
+ * onnxruntime-node 1.30's native library reports usage telemetry (Microsoft's 1DS collector,
+ * mobile.events.data.microsoft.com) unless ORT_DISABLE_TELEMETRY is set: the inference API
+ * looked that host up at every model load (seen with strace; no lookup with the variable set,
+ * and the same answers). fedxray sends nothing anywhere it was not asked to, so the
+ * variable is set before the library loads, unless the operator set it already.
+ */
+export const ORT_TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
+
 /** Imports onnxruntime-node once; never throws (the reason says why it is unavailable). */
 export function loadOnnxRuntime(): Promise<OrtLoad> {
   cached ??= (async (): Promise<OrtLoad> => {
+    process.env[ORT_TELEMETRY_VARIABLE] ??= '1';
     try {
       // A variable specifier: the package is optional and tsc must not need it.
       const specifier = PACKAGE;
