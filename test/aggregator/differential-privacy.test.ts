@@ -44,7 +44,7 @@ describe('a differentially private run', () => {
     return decodeWeights(manifest, blob);
   }
 
-  it('refuses bad settings, reports epsilon after every round and completes before the round that would exceed the budget', async () => {
+  it('refuses bad settings, reports epsilon per round, stops before the budget is exceeded, adapts the clip norm', async () => {
     await h.start('pglite');
     await h.addHospitals(HOSPITALS);
     // Refused first (one aggregator start for both halves: PGlite's set-up is the slow part).
@@ -54,6 +54,10 @@ describe('a differentially private run', () => {
       [{ differentialPrivacy: { ...DP, clipNorm: 0 } }, 'clipNorm'],
       [{ differentialPrivacy: { ...DP, delta: 1 } }, 'delta'],
       [{ differentialPrivacy: { clipNorm: 1, noiseMultiplier: 1 } }, 'targetEpsilon'],
+      [
+        { differentialPrivacy: { ...DP, adaptiveClipping: { countNoise: 0.5 } } },
+        'adaptiveClipping/countNoise',
+      ],
     ] as const) {
       const res = await h.postRun(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
@@ -119,5 +123,31 @@ describe('a differentially private run', () => {
     // Tens of thousands of coordinates: the sample std is within a few percent of 1/3.
     expect(n).toBeGreaterThan(10_000);
     expect(Math.abs(Math.sqrt(sq / n) / (1 / 3) - 1)).toBeLessThan(0.05);
+
+    // Adaptive clipping: each round's C is the previous round's nextClipNorm, read back from
+    // the stored round (a restarted aggregator would read the same).
+    const adaptive = await h.postRun({
+      rounds: 3,
+      differentialPrivacy: {
+        ...DP,
+        clipNorm: 0.01,
+        targetEpsilon: 100,
+        adaptiveClipping: { learningRate: 0.5, countNoise: 2 },
+      },
+    });
+    expect(adaptive.status, JSON.stringify(adaptive.body)).toBe(202);
+    const second = await waitForRun(h.agg.url, adaptive.body.id);
+    expect(second.status, second.failureReason ?? '').toBe('completed');
+    const figures = second.rounds.map(
+      (r) => (r.metrics?.aggregation as { dp: { clipNorm: number; nextClipNorm: number } }).dp,
+    );
+    expect(figures[0].clipNorm).toBe(0.01);
+    for (let i = 1; i < 3; i++) expect(figures[i].clipNorm).toBe(figures[i - 1].nextClipNorm);
+    second.rounds.forEach((r, i) =>
+      expect((r.metrics?.privacy as PrivacyBody).clipNorm).toBe(figures[i].clipNorm),
+    );
+    expect(second.settings).toMatchObject({
+      differentialPrivacy: { adaptiveClipping: { targetQuantile: 0.5, learningRate: 0.5 } },
+    });
   });
 });

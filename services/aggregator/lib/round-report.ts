@@ -12,7 +12,7 @@ import { trainSummary, validationSummary, type AcceptedUpdate } from './aggregat
 import { calibrateThreshold, pooledMetrics, type ModelThreshold } from './calibration.ts';
 import type { HospitalEvaluation } from './evaluation.ts';
 import { fitRoundTemperature } from './temperature-fit.ts';
-import { privacyAfter } from './run-privacy.ts';
+import { clipNormOfMetrics, privacyAfter } from './run-privacy.ts';
 
 export interface UpdateNormRecord {
   hospitalId: string;
@@ -72,7 +72,13 @@ export function roundReport(input: {
       updateNorms: input.updateNorms,
       ...(input.strategyMetrics &&
         Object.keys(input.strategyMetrics).length > 0 && { aggregation: input.strategyMetrics }),
-      ...(settings.differentialPrivacy && { privacy: privacyAfter(settings, round) }),
+      ...(settings.differentialPrivacy && {
+        privacy: privacyAfter(
+          settings,
+          round,
+          clipNormOfMetrics({ aggregation: input.strategyMetrics }),
+        ),
+      }),
       hospitals: evaluations.map((e) => ({
         hospitalId: e.hospitalId,
         hospital: e.hospitalName,

@@ -23,6 +23,7 @@ import { UpdateWait } from './round-wait.ts';
 import { lockRunningRun, RunCancelledError } from './run-guard.ts';
 import type { RunEvents } from './run-events.ts';
 import { trainRequest } from './run-settings.ts';
+import { roundClipNorm } from './run-privacy.ts';
 import { runStrategy } from './run-strategy.ts';
 import { selectHospitals } from './selection.ts';
 import { moveRounds } from './states.ts';
@@ -209,7 +210,10 @@ export class RoundRunner {
     // Cancelled while it waited: nothing is aggregated.
     const count = await moveRounds(prisma, { id: round.id }, ['dispatched'], 'aggregating');
     if (count === 0) throw new RunCancelledError(run.id);
-    const strategy = runStrategy(settings);
+    const strategy = runStrategy(
+      settings,
+      await roundClipNorm(prisma, run.id, round.index, settings),
+    );
     const move = updateMover(this.deps, run, round);
     const aggregation = await aggregateRound(
       {

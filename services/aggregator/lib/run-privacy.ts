@@ -10,6 +10,7 @@ import {
   PRIVACY_ACCOUNTANT,
   PRIVACY_CONVERSION,
 } from '../../../shared/privacy/dp-budget.ts';
+import type { PrismaClient } from '../../../shared/db/index.ts';
 import type { RunPrivacy, RunSettings } from '../schemas/runs.ts';
 
 /** Epsilon after `rounds` rounds of the run (0 before any). */
@@ -26,6 +27,8 @@ export function epsilonAfter(settings: RunSettings, rounds: number): number {
 export function privacyAfter(
   settings: RunSettings,
   rounds: number,
+  /** The round's C under adaptive clipping (else the configured one). */
+  clipNorm?: number,
 ): Omit<RunPrivacy, 'stopReason'> | null {
   const dp = settings.differentialPrivacy;
   if (!dp) return null;
@@ -33,7 +36,7 @@ export function privacyAfter(
     epsilon: epsilonAfter(settings, rounds),
     delta: dp.delta,
     noiseMultiplier: dp.noiseMultiplier,
-    clipNorm: dp.clipNorm,
+    clipNorm: clipNorm ?? dp.clipNorm,
     targetEpsilon: dp.targetEpsilon,
     sampleRate: settings.clientFraction,
     rounds,
@@ -72,4 +75,43 @@ export function runPrivacyView(
     ...figures,
     stopReason: stopped ? privacyStopReason(settings, completedRounds) : null,
   };
+}
+
+/** The `aggregation.dp` figures DpFedAvg leaves in a round's metrics, if any. */
+function dpFigures(metrics: unknown): { clipNorm?: unknown; nextClipNorm?: unknown } | undefined {
+  if (metrics === null || typeof metrics !== 'object') return undefined;
+  const aggregation = (metrics as { aggregation?: unknown }).aggregation;
+  if (aggregation === null || typeof aggregation !== 'object') return undefined;
+  const dp = (aggregation as { dp?: unknown }).dp;
+  return dp !== null && typeof dp === 'object' ? dp : undefined;
+}
+
+/** The clip norm a round used, from the strategy's figures (undefined when none). */
+export function clipNormOfMetrics(metrics: unknown): number | undefined {
+  const value = dpFigures(metrics)?.clipNorm;
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * Round `index`'s C under adaptive clipping: the previous completed round's nextClipNorm, stored
+ * with its metrics, so a restarted aggregator goes on with the same C. clipNorm for the first
+ * round, without adaptive clipping, or when the previous round left none.
+ */
+export async function roundClipNorm(
+  prisma: PrismaClient,
+  runId: string,
+  index: number,
+  settings: RunSettings,
+): Promise<number | undefined> {
+  const dp = settings.differentialPrivacy;
+  if (!dp) return undefined;
+  if (!dp.adaptiveClipping || index === 0) return dp.clipNorm;
+  const previous = await prisma.round.findUnique({
+    where: { runId_index: { runId, index: index - 1 } },
+    select: { metrics: true, status: true },
+  });
+  const next = dpFigures(previous?.metrics)?.nextClipNorm;
+  return previous?.status === 'completed' && typeof next === 'number' && next > 0
+    ? next
+    : dp.clipNorm;
 }

@@ -53,6 +53,13 @@ function checkPrivacy(settings: RunSettings): void {
       'invalid-request',
       `body/strategy/name: differentialPrivacy takes ${[...DP_STRATEGIES].join(' or ')}, not ${settings.strategy.name}: the noise is calibrated to the clipped mean, and a robust strategy would see only that one noised average`,
     );
+  const adaptive = dp.adaptiveClipping;
+  if (adaptive && !(adaptive.countNoise > dp.noiseMultiplier / 2))
+    throw new HttpError(
+      400,
+      'invalid-request',
+      `body/differentialPrivacy/adaptiveClipping/countNoise: must exceed noiseMultiplier / 2 = ${dp.noiseMultiplier / 2} (Andrew et al. 2021: the update noise is (z^-2 - (2 sigma_b)^-2)^-1/2), got ${adaptive.countNoise}`,
+    );
   const first = epsilonAfter(settings, 1);
   if (first > dp.targetEpsilon)
     throw new HttpError(

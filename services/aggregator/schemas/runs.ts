@@ -142,6 +142,35 @@ export const DifferentialPrivacySchema = Type.Object(
       description:
         'The budget: before each round the accountant computes epsilon for one more round; when it would exceed this, the run completes with the rounds so far (privacy.stopReason). A budget too small for one round is a 400',
     }),
+    adaptiveClipping: Type.Optional(
+      Type.Object(
+        {
+          targetQuantile: Type.Number({
+            minimum: 0,
+            maximum: 1,
+            default: 0.5,
+            description: 'gamma: the quantile of the update norms the clip norm tracks',
+          }),
+          learningRate: Type.Number({
+            exclusiveMinimum: 0,
+            maximum: 10,
+            default: 0.2,
+            description: 'eta_C: C <- C exp(-eta_C (b - gamma)) after each round',
+          }),
+          countNoise: Type.Number({
+            exclusiveMinimum: 0,
+            maximum: 1e6,
+            description:
+              'sigma_b: noise on the count of unclipped updates; must exceed noiseMultiplier / 2 (the update noise grows to (z^-2 - (2 sigma_b)^-2)^-1/2 so that the total stays z)',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Adaptive clipping (Andrew et al. 2021; default off): clipNorm is the first round's C; after each round C moves geometrically toward the targetQuantile of the update norms, steered by the noised fraction b of unclipped updates. Each round's C is in its metrics (privacy.clipNorm, aggregation.dp.nextClipNorm) and the next round reads it from there",
+        },
+      ),
+    ),
   },
   {
     additionalProperties: false,
