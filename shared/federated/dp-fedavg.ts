@@ -48,7 +48,9 @@ export interface DpFedAvgOptions {
  * Adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy 2021, "Differentially Private Learning
  * with Adaptive Clipping"): after each round C <- C exp(-eta (b - gamma)), b the noised fraction
  * of updates that were not clipped, so C follows the gamma quantile of the update norms. The
- * count is a second Gaussian mechanism (sensitivity 1, noise sigma_b); the update noise becomes
+ * count is a second Gaussian mechanism: b = (sum_j (b_j - 1/2) + N(0, sigma_b^2)) / m + 1/2,
+ * the same number as (sum_j b_j + noise) / m, and the centred sum has sensitivity 1/2 with m
+ * taken as public, as for the average's divisor. The update noise becomes
  * z_Delta = (z^-2 - (2 sigma_b)^-2)^(-1/2), so that both together are the Gaussian mechanism
  * with multiplier z (their Theorem 1) and the accountant is unchanged. Needs sigma_b > z / 2.
  * The clip norm is state: this wrapper keeps it between rounds (the simulation's one instance).
