@@ -147,6 +147,7 @@ export async function buildApp(config: InferenceConfig, deps: AppDeps = {}): Pro
     log: app.log,
     load: deps.loadOnnxRuntime,
   });
+  await runtime.init();
   const models = new ModelService({
     log: app.log,
     modelDir: config.modelDir,

@@ -19,7 +19,12 @@ import {
 import { loadOnnxRuntime, type OrtLoad, type OrtModule } from '../../shared/onnx/runtime.ts';
 import { tf } from '../../shared/tf/tf.ts';
 import { useTestBackend } from '../helpers/tiny.ts';
-import { sampleJpeg, TINY_PREPROCESSING, writeTinyModelDir } from './fixtures.ts';
+import {
+  sampleJpeg,
+  startFakeAggregator,
+  TINY_PREPROCESSING,
+  writeTinyModelDir,
+} from './fixtures.ts';
 
 let dir: string;
 let available: OrtLoad;
@@ -211,6 +216,24 @@ describe('the fallback to tfjs', () => {
       /onnxruntime failed on this model: simulated session failure/,
     );
     expect((await diagnose(app, sampleJpeg())).status).toBe(200);
+  });
+
+  it('says so in /info before any model is loaded', async () => {
+    const aggregator = await startFakeAggregator();
+    try {
+      // modelDir: undefined in the config wins over start()'s default directory.
+      const app = await start(
+        { modelDir: undefined, aggregatorUrl: aggregator.url },
+        { loadOnnxRuntime: absent },
+      );
+      expect((await request(app.server).get('/info')).body).toMatchObject({
+        model: null,
+        inferRuntime: 'tfjs-wasm',
+        inferRuntimeReason: 'onnxruntime-node is not installed',
+      });
+    } finally {
+      await aggregator.close();
+    }
   });
 
   it('refuses to start with INFER_RUNTIME=onnxruntime when it is absent', async () => {

@@ -45,12 +45,23 @@ export class InferRuntime {
 
   constructor(private readonly options: InferRuntimeOptions) {}
 
+  /** Loads onnxruntime-node now, so /info is right before the first model is loaded. */
+  async init(): Promise<void> {
+    if (this.options.mode === 'tfjs') {
+      this.reason = 'INFER_RUNTIME=tfjs';
+      this.lastRuntime = `tfjs-${tf.getBackend()}`;
+      return;
+    }
+    const ort = await (this.options.load ?? loadOnnxRuntime)();
+    if (!ort.ok) {
+      this.reason = ort.reason;
+      this.lastRuntime = `tfjs-${tf.getBackend()}`;
+    }
+  }
+
   status(current: LoadedModel | undefined): InferRuntimeStatus {
     return {
-      inferRuntime:
-        current?.info.inferRuntime ??
-        this.lastRuntime ??
-        (this.options.mode === 'tfjs' ? `tfjs-${tf.getBackend()}` : 'onnxruntime'),
+      inferRuntime: current?.info.inferRuntime ?? this.lastRuntime ?? 'onnxruntime',
       inferRuntimeReason: this.reason,
       onnxThreads: this.options.threads,
     };

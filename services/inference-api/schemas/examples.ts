@@ -46,6 +46,7 @@ export const MODEL_INFO_EXAMPLE = {
   members: 1,
   loadedAt: '2026-11-30T10:20:01.000Z',
   source: 'aggregator',
+  inferRuntime: 'onnxruntime',
   modelThreshold: 0.42,
   thresholdSource: 'site',
   operatingPoint: {
