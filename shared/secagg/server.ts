@@ -63,7 +63,8 @@ export class SecAggServer {
 
   constructor(private readonly options: ServerOptions) {
     this.config = options.config;
-    checkConfig(this.config, Math.max(this.config.threshold, 2));
+    // The roster may hold up to maxClients; its real size is checked again when it closes.
+    checkConfig(this.config, this.config.quantization.maxClients);
   }
 
   private expect(stage: Stage, action: string): void {
