@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type AppDeps, type InferenceApp } from '../../services/inference-api/app.ts';
-import type { InferenceConfig } from '../../services/inference-api/config.ts';
+import { readInferenceConfig, type InferenceConfig } from '../../services/inference-api/config.ts';
 import { decodeXray } from '../../shared/data/image.ts';
 import { writeEnsembleDir } from '../../shared/model/ensemble.ts';
 import {
@@ -240,5 +240,18 @@ describe('the fallback to tfjs', () => {
     await expect(
       start({ inferRuntime: 'onnxruntime' }, { loadOnnxRuntime: absent }),
     ).rejects.toThrow(/INFER_RUNTIME=onnxruntime: onnxruntime-node is not installed/);
+  });
+});
+
+describe('INFER_RUNTIME and ONNX_THREADS', () => {
+  it('are read from the environment, and bad values are named', () => {
+    const base = { AGGREGATOR_URL: 'http://127.0.0.1:3000' };
+    expect(
+      readInferenceConfig({ ...base, INFER_RUNTIME: 'tfjs', ONNX_THREADS: '2' }),
+    ).toMatchObject({ inferRuntime: 'tfjs', onnxThreads: 2 });
+    expect(readInferenceConfig(base)).not.toHaveProperty('inferRuntime');
+    expect(() => readInferenceConfig({ ...base, INFER_RUNTIME: 'gpu' })).toThrow(/INFER_RUNTIME/);
+    expect(() => readInferenceConfig({ ...base, ONNX_THREADS: '0' })).toThrow(/ONNX_THREADS/);
+    expect(() => readInferenceConfig({ ...base, ONNX_THREADS: '1.5' })).toThrow(/ONNX_THREADS/);
   });
 });
