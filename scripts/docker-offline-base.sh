@@ -17,7 +17,8 @@
 #   official one: POSTGRES_USER, POSTGRES_DB, POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE, the
 #   data in /var/lib/postgresql/data, pg_isready on the PATH.
 #
-# Environment: MIRROR (default: the first deb.debian.org-style URI in /etc/apt/sources.list*),
+# Environment: MIRROR (default: the first Debian mirror URI in /etc/apt/sources.list*, the one
+# this machine's apt uses),
 # SUITE (bookworm), NODE_TAG, POSTGRES_TAG, WORK (a scratch folder, removed at the end).
 set -euo pipefail
 
@@ -30,7 +31,7 @@ if [ -z "${MIRROR:-}" ]; then
   MIRROR=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
     | sed -n -E 's/^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)(https?:\/\/[^[:space:]]+\/debian\/?)([[:space:]].*)?$/\3/p' \
     | head -n 1 || true)
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+  [ -n "$MIRROR" ] || { echo 'docker-offline-base: no Debian mirror in /etc/apt/sources.list*; set MIRROR' >&2; exit 1; }
 fi
 
 need() { command -v "$1" >/dev/null || { echo "docker-offline-base: $1 is missing ($2)" >&2; exit 1; }; }
