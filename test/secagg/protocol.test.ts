@@ -165,6 +165,15 @@ describe('a client during unmasking', () => {
     expectCode(() => client.unmask({ ...request, dropped: [] }), 'bad-message');
   });
 
+  it('refuses unmasking before an upload, and a masked input after the unmask request', () => {
+    const run = uploaded();
+    const late = run.clients[3];
+    expectCode(() => late.unmask(run.request), 'out-of-order');
+    const { input } = late.maskedInput(run.inboxes.get(late.clientId)!, [updates(4)[3]]);
+    const error = expectCode(() => run.server.receiveMaskedInput(input), 'out-of-order');
+    expect(error.message).toMatch(/cannot take masked inputs at stage unmask/);
+  });
+
   it('refuses a roster whose threshold is below a majority', () => {
     expectCode(() => runRound({ clients: 5, threshold: 2, updates: updates(5) }), 'bad-config');
   });

@@ -9,6 +9,7 @@ import {
   type AggregateResult,
   type QuantizationParams,
   type RoundConfig,
+  type ShareInbox,
   type UnmaskRequest,
 } from '../../shared/secagg/index.ts';
 
@@ -49,6 +50,7 @@ export interface UploadedRound {
   uploaded: SecAggClient[];
   request: UnmaskRequest;
   config: RoundConfig;
+  inboxes: Map<string, ShareInbox>;
 }
 
 export interface RoundRun extends UploadedRound {
@@ -80,7 +82,7 @@ export function runUntilUnmask(setup: RoundSetup): UploadedRound {
     const { input } = client.maskedInput(inboxes.get(client.clientId)!, [setup.updates[i]]);
     server.receiveMaskedInput(input);
   }
-  return { server, clients, uploaded, request: server.unmaskRequest(), config };
+  return { server, clients, uploaded, request: server.unmaskRequest(), config, inboxes };
 }
 
 export function runRound(setup: RoundSetup): RoundRun {

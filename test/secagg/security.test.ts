@@ -130,6 +130,16 @@ describe('masked inputs the server refuses', () => {
     expectCode(() => server.receiveMaskedInput(input), 'duplicate');
   });
 
+  it('refuses bytes that are not a masked input', () => {
+    expectCode(() => decodeMaskedInput(Buffer.from('not a masked input')), 'bad-message');
+    const header = Buffer.from('{"round":"r"}');
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length);
+    const body = Buffer.concat([Buffer.from('FXSA'), length, header]);
+    expectCode(() => decodeMaskedInput(body), 'bad-message');
+    expectCode(() => decodeMaskedInput(body.subarray(0, 10)), 'bad-message');
+  });
+
   it('refuses a masked input whose words were changed, or under another MAC key', () => {
     const { server, mask } = stagedRound('run-1:1', update);
     const input = mask(0);
