@@ -6,7 +6,7 @@
  * the same answer to a retried request, never a second, different one).
  */
 import { SecAggError } from './errors.ts';
-import { generateKeyPair, pairwiseKey, type KeyPair } from './keys.ts';
+import { generateKeyPair, pairwiseKey, selfMaskCommitment, type KeyPair } from './keys.ts';
 import { sealMaskedInput } from './masked-input.ts';
 import {
   PROTOCOL,
@@ -115,7 +115,13 @@ export class SecAggClient {
       shares.push(sealShares(key, config.round, this.clientId, peer.clientId, pair, this.random));
     }
     this.stage = 'shared';
-    return { protocol: PROTOCOL, round: config.round, clientId: this.clientId, shares };
+    return {
+      protocol: PROTOCOL,
+      round: config.round,
+      clientId: this.clientId,
+      shares,
+      selfMaskCommitment: selfMaskCommitment(config.round, this.clientId, this.selfMaskSeed),
+    };
   }
 
   /**

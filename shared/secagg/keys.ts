@@ -4,6 +4,7 @@
  * client ids: the same two keys give unrelated mask seeds and share keys in every round.
  */
 import {
+  createHash,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -81,6 +82,17 @@ export function deriveKey(
   const [lo, hi] = a < b ? [a, b] : [b, a];
   const info = Buffer.from(JSON.stringify(['fedxray-secagg-v1', purpose, round, lo, hi]));
   return Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, info, 32));
+}
+
+/**
+ * The commitment to a self-mask seed b_u sent with the shares: the server checks the b_u it
+ * rebuilds against it, so a wrong share is caught even when exactly t answers arrive.
+ */
+export function selfMaskCommitment(round: string, clientId: string, seed: Uint8Array): string {
+  return createHash('sha256')
+    .update(JSON.stringify(['fedxray-secagg-v1', 'self-mask', round, clientId]))
+    .update(seed)
+    .digest('hex');
 }
 
 /** The pairwise key of two clients from one side: my private key, the peer's public key. */

@@ -63,6 +63,8 @@ export interface ShareKeys {
   clientId: string;
   /** One per other client of the roster. */
   shares: EncryptedShare[];
+  /** Hex SHA-256 commitment to b_u (keys.ts selfMaskCommitment). */
+  selfMaskCommitment: string;
 }
 
 export interface ShareInbox {

@@ -58,6 +58,7 @@ export const ShareKeysSchema = Type.Object({
   round: Id,
   clientId: Id,
   shares: Type.Array(EncryptedShareSchema),
+  selfMaskCommitment: Type.String({ pattern: '^[0-9a-f]{64}$' }),
 });
 
 export const ShareInboxSchema = Type.Object({

@@ -7,7 +7,7 @@
  * shares, checked against the advertised public key) and is left with the survivors' sum.
  */
 import { SecAggError } from './errors.ts';
-import { pairwiseKey, publicKeyOf } from './keys.ts';
+import { pairwiseKey, publicKeyOf, selfMaskCommitment } from './keys.ts';
 import { verifyMaskedInput } from './masked-input.ts';
 import {
   PROTOCOL,
@@ -133,6 +133,9 @@ export class SecAggServer {
         `${sender} must send one share from itself to each other client of the roster`,
       );
     }
+    if (!/^[0-9a-f]{64}$/.test(String(message.selfMaskCommitment))) {
+      throw new SecAggError('bad-message', `${sender}'s self-mask commitment is not a SHA-256`);
+    }
     this.shared.set(sender, message);
   }
 
@@ -227,7 +230,16 @@ export class SecAggServer {
     const sum = this.sum!;
     const t = this.config.threshold;
     for (const v of request.survivors) {
-      applyMask(sum, combineShares(sharesOf(v, 'selfMaskShares'), t, 32), -1);
+      const seed = combineShares(sharesOf(v, 'selfMaskShares'), t, 32);
+      if (
+        selfMaskCommitment(this.config.round, v, seed) !== this.shared.get(v)!.selfMaskCommitment
+      ) {
+        throw new SecAggError(
+          'reconstruction-failed',
+          `the self mask rebuilt for ${v} does not match its commitment: a share was wrong`,
+        );
+      }
+      applyMask(sum, seed, -1);
     }
     for (const u of request.dropped) {
       const secretKey = combineShares(sharesOf(u, 'maskKeyShares'), t, 32);

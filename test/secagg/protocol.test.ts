@@ -108,6 +108,32 @@ describe('secure aggregation round', () => {
     expect(Array.from(result.sum)).toEqual(Array.from(quantisedSum(setup, [1, 2, 3, 4])));
   });
 
+  it('catches a wrong share with exactly t answers', () => {
+    const setup = { clients: 4, threshold: 3, updates: updates(4), dropAfterShare: [3] };
+    const run = runUntilUnmask(setup);
+    const answers = run.uploaded.map((client) => client.unmask(run.request));
+    const bad = structuredClone(answers[1]);
+    const y = Buffer.from(bad.selfMaskShares[0].y, 'base64url');
+    y[65] ^= 1;
+    bad.selfMaskShares[0].y = y.toString('base64url');
+    [answers[0], bad, answers[2]].forEach((answer) => run.server.receiveUnmaskResponse(answer));
+    const error = expectCode(() => run.server.result(), 'reconstruction-failed');
+    expect(error.message).toMatch(/self mask rebuilt for hospital-1 does not match/);
+  });
+
+  it("catches a wrong share of a dropped client's key with exactly t answers", () => {
+    const setup = { clients: 4, threshold: 3, updates: updates(4), dropAfterShare: [3] };
+    const run = runUntilUnmask(setup);
+    const answers = run.uploaded.map((client) => client.unmask(run.request));
+    const bad = structuredClone(answers[2]);
+    const y = Buffer.from(bad.maskKeyShares[0].y, 'base64url');
+    y[65] ^= 1;
+    bad.maskKeyShares[0].y = y.toString('base64url');
+    [answers[0], answers[1], bad].forEach((answer) => run.server.receiveUnmaskResponse(answer));
+    const error = expectCode(() => run.server.result(), 'reconstruction-failed');
+    expect(error.message).toMatch(/key reconstructed for hospital-4 is not its own/);
+  });
+
   it('refuses to go on with fewer than t masked inputs', () => {
     const setup = { clients: 3, threshold: 2, updates: updates(3), dropAfterShare: [0, 1] };
     const error = expectCode(() => runRound(setup), 'below-threshold');
