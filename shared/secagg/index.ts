@@ -7,3 +7,4 @@ export * from './quantize.ts';
 export * from './random.ts';
 export * from './server.ts';
 export * from './schemas.ts';
+export * from './model-update.ts';
