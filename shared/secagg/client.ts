@@ -6,6 +6,7 @@
  * the same answer to a retried request, never a second, different one).
  */
 import { SecAggError } from './errors.ts';
+import { groupSize, neighbourhoods } from './graph.ts';
 import { generateKeyPair, pairwiseKey, selfMaskCommitment, type KeyPair } from './keys.ts';
 import { sealMaskedInput } from './masked-input.ts';
 import {
@@ -37,7 +38,7 @@ export interface ClientOptions {
   authKey: Uint8Array;
   /** Defaults to node:crypto; a seeded source only in tests. */
   random?: RandomSource;
-  /** The lowest threshold accepted for a roster of n clients; default a majority, n/2 + 1. */
+  /** The lowest threshold accepted for groups of n (a client and its neighbours); default n/2 + 1. */
   minThreshold?: (clients: number) => number;
 }
 
@@ -57,9 +58,12 @@ export class SecAggClient {
   private readonly encryptionKeys: KeyPair;
   private roster?: Roster;
   private peers = new Map<string, RosterEntry>();
+  /** The clients this one shares with and masks with (all others, or its SecAgg+ neighbours). */
+  private neighbours: ReadonlySet<string> = new Set();
   private selfMaskSeed?: Buffer;
   /** Shares this client holds, by the owner of the secret (its own included). */
   private readonly held = new Map<string, SharePair>();
+  /** U2 as the server announced it (all clients that shared keys, not only neighbours). */
   private sharedWith: string[] = [];
   private answered?: { key: string; response: UnmaskResponse };
 
@@ -100,12 +104,17 @@ export class SecAggClient {
     const { config, clients } = roster;
     this.roster = roster;
     this.peers = new Map(clients.map((entry) => [entry.clientId, entry]));
+    const ids = clients.map((entry) => entry.clientId);
+    this.neighbours = neighbourhoods(ids, config.round, config.neighbours).get(this.clientId)!;
+    const group = clients.filter(
+      (entry) => entry.clientId === this.clientId || this.neighbours.has(entry.clientId),
+    );
     this.selfMaskSeed = Buffer.from(this.random(32));
-    const indices = clients.map((entry) => entry.index);
+    const indices = group.map((entry) => entry.index);
     const selfMask = splitSecret(this.selfMaskSeed, config.threshold, indices, this.random);
     const maskKey = splitSecret(this.maskKeys.privateKey, config.threshold, indices, this.random);
     const shares = [];
-    for (const [i, peer] of clients.entries()) {
+    for (const [i, peer] of group.entries()) {
       const pair = { selfMask: selfMask[i].y, maskKey: maskKey[i].y };
       if (peer.clientId === this.clientId) {
         this.held.set(this.clientId, pair);
@@ -145,10 +154,19 @@ export class SecAggClient {
         `${senders.length} clients shared keys, fewer than the threshold ${config.threshold}`,
       );
     }
-    const others = senders.filter((id) => id !== this.clientId);
+    const others = senders.filter((id) => this.neighbours.has(id));
+    if (others.length + 1 < config.threshold) {
+      throw new SecAggError(
+        'below-threshold',
+        `${others.length + 1} of ${this.clientId}'s group shared keys, fewer than the threshold ${config.threshold}`,
+      );
+    }
     const bySender = new Map(inbox.shares.map((share) => [share.sender, share]));
     if (bySender.size !== inbox.shares.length || inbox.shares.length !== others.length) {
-      throw new SecAggError('bad-message', 'the share inbox must hold one share per other sender');
+      throw new SecAggError(
+        'bad-message',
+        'the share inbox must hold one share per neighbour that shared',
+      );
     }
     for (const sender of others) {
       const share = bySender.get(sender);
@@ -212,12 +230,14 @@ export class SecAggClient {
     }
     const x = this.peers.get(this.clientId)!.index;
     const reveal = (owner: string, y: bigint) => ({ owner, x, y: toBase64(encodeShareValue(y)) });
+    // Shares are held only for this client's group: itself and its neighbours.
+    const held = (id: string) => this.held.has(id);
     const response: UnmaskResponse = {
       protocol: PROTOCOL,
       round: config.round,
       clientId: this.clientId,
-      selfMaskShares: survivors.map((id) => reveal(id, this.held.get(id)!.selfMask)),
-      maskKeyShares: dropped.map((id) => reveal(id, this.held.get(id)!.maskKey)),
+      selfMaskShares: survivors.filter(held).map((id) => reveal(id, this.held.get(id)!.selfMask)),
+      maskKeyShares: dropped.filter(held).map((id) => reveal(id, this.held.get(id)!.maskKey)),
     };
     this.answered = { key, response };
     return response;
@@ -246,11 +266,12 @@ export class SecAggClient {
       'the roster',
     );
     checkConfig(config, clients.length);
-    const min = (this.options.minThreshold ?? ((n) => Math.floor(n / 2) + 1))(clients.length);
+    const group = groupSize(clients.length, config.neighbours);
+    const min = (this.options.minThreshold ?? ((n) => Math.floor(n / 2) + 1))(group);
     if (config.threshold < min) {
       throw new SecAggError(
         'bad-config',
-        `threshold ${config.threshold} is below ${min} for ${clients.length} clients: refused`,
+        `threshold ${config.threshold} is below ${min} for groups of ${group} clients: refused`,
       );
     }
     clients.forEach((entry, i) => {

@@ -9,6 +9,7 @@
  *   3 Unmasking      server -> clients  UnmaskRequest            client -> server   UnmaskResponse
  */
 import { SecAggError } from './errors.ts';
+import { groupSize } from './graph.ts';
 import { checkParams, type QuantizationParams } from './quantize.ts';
 
 export const PROTOCOL = 'fedxray-secagg-v1';
@@ -19,6 +20,8 @@ export interface RoundConfig {
   round: string;
   /** t: shares needed to reconstruct a secret; also the fewest clients a stage may go on with. */
   threshold: number;
+  /** k, even: SecAgg+ with k neighbours per client (graph.ts); absent, every client with every other. */
+  neighbours?: number;
   /** Coordinates of the (flattened) update. */
   vectorLength: number;
   quantization: QuantizationParams;
@@ -160,10 +163,15 @@ export function checkConfig(config: RoundConfig, clients: number): void {
   if (!Number.isInteger(config.vectorLength) || config.vectorLength < 1) {
     throw new SecAggError('bad-config', `vectorLength must be a positive integer`);
   }
-  if (!Number.isInteger(config.threshold) || config.threshold < 2 || config.threshold > clients) {
+  const k = config.neighbours;
+  if (k !== undefined && (!Number.isInteger(k) || k < 2 || k % 2 !== 0)) {
+    throw new SecAggError('bad-config', `neighbours must be an even integer >= 2, got ${k}`);
+  }
+  const group = groupSize(clients, k);
+  if (!Number.isInteger(config.threshold) || config.threshold < 2 || config.threshold > group) {
     throw new SecAggError(
       'bad-config',
-      `threshold ${config.threshold} must be an integer in [2, ${clients}] (the roster's size)`,
+      `threshold ${config.threshold} must be an integer in [2, ${group}] (a client and its neighbours)`,
     );
   }
   if (config.quantization.maxClients < clients) {

@@ -29,6 +29,7 @@ export const RosterSchema = Type.Object({
   config: Type.Object({
     round: Id,
     threshold: Type.Integer({ minimum: 2 }),
+    neighbours: Type.Optional(Type.Integer({ minimum: 2, multipleOf: 2 })),
     vectorLength: Type.Integer({ minimum: 1 }),
     quantization: Type.Object({
       clip: Type.Number({ exclusiveMinimum: 0 }),

@@ -7,6 +7,7 @@
  * shares, checked against the advertised public key) and is left with the survivors' sum.
  */
 import { SecAggError } from './errors.ts';
+import { neighbourhoods, type Neighbourhoods } from './graph.ts';
 import { pairwiseKey, publicKeyOf, selfMaskCommitment } from './keys.ts';
 import { verifyMaskedInput } from './masked-input.ts';
 import {
@@ -55,6 +56,7 @@ export class SecAggServer {
   private readonly advertised = new Map<string, AdvertiseKeys>();
   private roster?: Roster;
   private entries = new Map<string, RosterEntry>();
+  private graph: Neighbourhoods = new Map();
   private readonly shared = new Map<string, ShareKeys>();
   private sum?: Uint32Array;
   private readonly masked = new Set<string>();
@@ -110,6 +112,8 @@ export class SecAggServer {
     });
     this.roster = { protocol: PROTOCOL, config: this.config, clients };
     this.entries = new Map(clients.map((entry) => [entry.clientId, entry]));
+    const ids = clients.map((entry) => entry.clientId);
+    this.graph = neighbourhoods(ids, this.config.round, this.config.neighbours);
     this.stage = 'share';
     return this.roster;
   }
@@ -125,12 +129,12 @@ export class SecAggServer {
       throw new SecAggError('duplicate', `${sender} already sent its shares`);
     }
     const recipients = message.shares.map((share) => share.recipient).sort();
-    const expected = [...this.entries.keys()].filter((id) => id !== sender);
+    const expected = [...this.graph.get(sender)!].sort();
     const fromOthers = message.shares.some((share) => share.sender !== sender);
     if (fromOthers || JSON.stringify(recipients) !== JSON.stringify(expected)) {
       throw new SecAggError(
         'bad-message',
-        `${sender} must send one share from itself to each other client of the roster`,
+        `${sender} must send one share from itself to each of its neighbours in the roster`,
       );
     }
     if (!/^[0-9a-f]{64}$/.test(String(message.selfMaskCommitment))) {
@@ -146,7 +150,7 @@ export class SecAggServer {
     const senders = [...this.shared.keys()].sort();
     const to = (recipient: string): EncryptedShare[] =>
       senders
-        .filter((id) => id !== recipient)
+        .filter((id) => this.graph.get(recipient)!.has(id))
         .map((id) => this.shared.get(id)!.shares.find((share) => share.recipient === recipient)!);
     this.stage = 'collect';
     return senders.map((recipient) => ({
@@ -201,12 +205,13 @@ export class SecAggServer {
     if (!this.masked.has(id)) throw new SecAggError('unknown-client', `${id} is not a survivor`);
     if (this.responses.has(id)) throw new SecAggError('duplicate', `${id} already answered`);
     const x = this.entries.get(id)!.index;
+    const group = (owner: string) => owner === id || this.graph.get(id)!.has(owner);
     const covers = (shares: RevealedShare[], owners: string[]): boolean =>
       shares.length === owners.length &&
       shares.every((share, i) => share.owner === owners[i] && share.x === x);
     if (
-      !covers(response.selfMaskShares, request.survivors) ||
-      !covers(response.maskKeyShares, request.dropped)
+      !covers(response.selfMaskShares, request.survivors.filter(group)) ||
+      !covers(response.maskKeyShares, request.dropped.filter(group))
     ) {
       throw new SecAggError('bad-message', `${id}'s answer does not match the unmask request`);
     }
@@ -222,11 +227,21 @@ export class SecAggServer {
     const request = this.request!;
     this.atLeastThreshold(this.responses.size, 'survivors answered the unmask request');
     const answers = [...this.responses.values()];
-    const sharesOf = (owner: string, kind: 'selfMaskShares' | 'maskKeyShares'): Share[] =>
-      answers.map((answer) => {
-        const share = answer[kind].find((s) => s.owner === owner)!;
-        return { x: share.x, y: decodeShareValue(fromBase64(share.y, SHARE_BYTES, 'a share')) };
-      });
+    const sharesOf = (owner: string, kind: 'selfMaskShares' | 'maskKeyShares'): Share[] => {
+      const held = answers.flatMap((answer) => answer[kind].filter((s) => s.owner === owner));
+      if (held.length < this.config.threshold) {
+        const what = kind === 'selfMaskShares' ? 'self-mask seed' : 'mask key';
+        throw new SecAggError(
+          'below-threshold',
+          `${held.length} answers hold shares of ${owner}'s ${what}, fewer than the threshold ` +
+            `t = ${this.config.threshold}`,
+        );
+      }
+      return held.map((s) => ({
+        x: s.x,
+        y: decodeShareValue(fromBase64(s.y, SHARE_BYTES, 'a share')),
+      }));
+    };
     const sum = this.sum!;
     const t = this.config.threshold;
     for (const v of request.survivors) {
@@ -250,7 +265,7 @@ export class SecAggServer {
           `the key reconstructed for ${u} is not its own`,
         );
       }
-      for (const v of request.survivors) {
+      for (const v of request.survivors.filter((s) => this.graph.get(u)!.has(s))) {
         const peer = fromBase64(this.entries.get(v)!.maskPublicKey, 32, 'a mask public key');
         const seed = pairwiseKey(secretKey, peer, 'mask', this.config.round, u, v);
         // v added +PRG(s_uv) when u > v, -PRG(s_uv) when u < v: take that back out.

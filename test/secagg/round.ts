@@ -16,6 +16,8 @@ import {
 export interface RoundSetup {
   clients: number;
   threshold: number;
+  /** SecAgg+ degree k; absent, the complete graph. */
+  neighbours?: number;
   updates: Float32Array[];
   round?: string;
   quantization?: Partial<QuantizationParams>;
@@ -33,6 +35,7 @@ export function roundConfig(setup: RoundSetup): RoundConfig {
   return {
     round: setup.round ?? 'run-1:1',
     threshold: setup.threshold,
+    ...(setup.neighbours === undefined ? {} : { neighbours: setup.neighbours }),
     vectorLength: setup.updates[0].length,
     quantization: {
       clip: 1,
