@@ -126,7 +126,22 @@ export async function buildApp(
     const store = await createModelStore(config);
     const role = new AggregatorRole(takeover === null);
     const metrics = new AggregatorMetrics(registry, db.prisma, app.log);
-    const coordination = createCoordination(app, db.prisma, store, deps, role, metrics);
+    const coordination = createCoordination(
+      app,
+      db.prisma,
+      store,
+      {
+        ...deps,
+        requestTimeoutMs:
+          deps.requestTimeoutMs ??
+          (config.nodeRequestTimeoutSeconds === undefined
+            ? undefined
+            : config.nodeRequestTimeoutSeconds * 1000),
+        maxMissedPolls: deps.maxMissedPolls ?? config.nodeMissedPolls,
+      },
+      role,
+      metrics,
+    );
     stoppers.push(() => coordination.coordinator.close());
     stoppers.push(async () => coordination.tunnel.close());
     takeover

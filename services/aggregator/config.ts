@@ -54,6 +54,14 @@ export const AggregatorConfigSchema = Type.Object({
    * (its CORS_ORIGINS).
    */
   inferenceUrl: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
+  /**
+   * Seconds the aggregator waits for a node's answer to one call (a job-status check, a job
+   * start; default 10). Raise it where nodes share few cores with training: a busy node
+   * answers slowly.
+   */
+  nodeRequestTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+  /** Failed job-status checks in a row after which a node's part of a round fails (default 3). */
+  nodeMissedPolls: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   /** Serve HTTPS with this PEM certificate and key (both or neither; docs/tls.md). */
   ...TlsConfigFields,
   /** Bearer token of GET /metrics (docs/metrics.md); absent = open. */
@@ -76,6 +84,8 @@ export const AGGREGATOR_ENV = {
   standby: 'STANDBY',
   standbyPollSeconds: 'STANDBY_POLL_SECONDS',
   inferenceUrl: 'INFERENCE_URL',
+  nodeRequestTimeoutSeconds: 'NODE_REQUEST_TIMEOUT_SECONDS',
+  nodeMissedPolls: 'NODE_MISSED_POLLS',
   ...TLS_ENV,
   ...METRICS_ENV,
   requestTimeoutMs: REQUEST_TIMEOUT_ENV,

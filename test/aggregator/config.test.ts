@@ -37,6 +37,20 @@ describe('aggregator configuration: integers', () => {
     }
   });
 
+  it('reads how long to wait for a node and how many missed checks give it up', () => {
+    const config = loadAggregatorConfig({
+      ...withFile,
+      NODE_REQUEST_TIMEOUT_SECONDS: '30',
+      NODE_MISSED_POLLS: '5',
+    });
+    expect(config).toMatchObject({ nodeRequestTimeoutSeconds: 30, nodeMissedPolls: 5 });
+    const defaults = loadAggregatorConfig(withFile);
+    expect(defaults.nodeRequestTimeoutSeconds).toBeUndefined();
+    expect(defaults.nodeMissedPolls).toBeUndefined();
+    for (const variable of ['NODE_REQUEST_TIMEOUT_SECONDS', 'NODE_MISSED_POLLS'])
+      expect(() => loadAggregatorConfig({ ...withFile, [variable]: '0' })).toThrow(variable);
+  });
+
   it('reports a malformed integer together with the other problems', () => {
     expect(() =>
       loadAggregatorConfig({ ADMIN_TOKEN_GRACE_SECONDS: '1.5', PUBLIC_URL: 'host' }),
