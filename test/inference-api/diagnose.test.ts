@@ -179,6 +179,8 @@ describe('model and readiness routes', () => {
       members: 1,
       loadedAt: expect.any(String),
       source: 'directory',
+      // onnxruntime-node is an optional dependency: either runtime may serve here.
+      inferRuntime: expect.stringMatching(/^(onnxruntime|tfjs)/),
     });
     expect(res.body.id).toBe(`local-${res.body.sha256.slice(0, 12)}`);
   });
