@@ -12,6 +12,7 @@ import {
 import type { ClientTrainer } from '../federated/client-trainer.ts';
 import { clientId } from '../federated/simulation.ts';
 import type { StrategySpec } from '../federated/strategies.ts';
+import { clientsPerRound } from '../federated/strategy-utils.ts';
 import { numberOpt, UsageError, type ParsedArgs } from './options.ts';
 
 export const ROBUST_OPTIONS = {
@@ -46,6 +47,17 @@ export function readRobustSettings(
       krumSelect: numberOpt(args, 'krum-select', 1, { integer: true, min: 1 }),
     }),
   };
+}
+
+/** Refuses a krum run whose rounds would hold fewer than 2f + 3 hospitals, before any training. */
+export function checkKrumRounds(strategy: StrategySpec, clients: number): void {
+  if (strategy.name !== 'krum') return;
+  const f = strategy.byzantine ?? 1;
+  const perRound = clientsPerRound(strategy.fraction, clients);
+  if (perRound < 2 * f + 3)
+    throw new UsageError(
+      `--strategy krum with --krum-f ${f} needs 2f + 3 = ${2 * f + 3} hospitals per round, got ${perRound} (--clients ${clients}, --fraction ${strategy.fraction})`,
+    );
 }
 
 /** The --byzantine plan over hospital-1 .. hospital-J; undefined without the option. */

@@ -66,6 +66,7 @@ describe('fedxray simulate --strategy krum --byzantine', () => {
     for (const [options, message] of [
       [['--trim-beta', '0.1'], 'trimBeta: applies to trimmed-mean only, not fedavg'],
       [['--strategy', 'krum', '--krum-f', '1.5'], '--krum-f must be an integer'],
+      [['--strategy', 'krum'], 'needs 2f + 3 = 5 hospitals per round, got 3'],
       [['--byzantine', 'hospital-4:scale'], '"hospital-4" is not a simulated hospital'],
     ] as const) {
       const bad = await fedxray(...simulate(out, '--clients', '3', ...options));

@@ -40,6 +40,7 @@ import {
 } from '../dp-options.ts';
 import { InProcessTrainer } from '../../federated/client-trainer.ts';
 import {
+  checkKrumRounds,
   describePlan,
   readByzantinePlan,
   readRobustSettings,
@@ -145,6 +146,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   });
   const backend = typeof args.values.backend === 'string' ? args.values.backend : undefined;
   const byzantine = readByzantinePlan(args, clients);
+  checkKrumRounds(strategy, clients);
 
   return runTrainingCommand(
     common,
