@@ -1,29 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { fedxrayProcess, fedxrayWith } from '../helpers/fedxray-process.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classWeightsFromCounts, loadDataset, SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('../../bin/fedxray.mjs', import.meta.url).pathname;
-const env = { ...process.env, FEDXRAY_QUIET: '1' };
-
-async function fedxray(
-  ...args: string[]
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env,
-      maxBuffer: 1 << 24,
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+const fedxray = fedxrayProcess;
 
 /** `simulate` on the shipped sample into `out`, with `options`. */
 function simulate(out: string, ...options: string[]): string[] {
@@ -192,10 +174,8 @@ describe('fedxray CLI', () => {
       'federation',
       '--json',
     );
-    const sim = await run(process.execPath, [BIN, ...args], {
-      env: { ...env, FEDXRAY_QUIET: '0' },
-      maxBuffer: 1 << 24,
-    });
+    const sim = await fedxrayWith({ FEDXRAY_QUIET: '0' })(...args);
+    expect(sim.code, sim.stderr).toBe(0);
     type Used = { source: string; counts: [number, number]; weights: [number, number] };
     const summary = JSON.parse(sim.stdout) as { classWeights: Used };
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {

@@ -1,28 +1,13 @@
 // fedxray simulate with a robust strategy's settings and Byzantine hospitals: what the report
 // records, and the usage errors.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { fedxrayProcess } from '../helpers/fedxray-process.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('../../bin/fedxray.mjs', import.meta.url).pathname;
-
-async function fedxray(...args: string[]): Promise<{ stderr: string; code: number }> {
-  try {
-    const { stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, FEDXRAY_QUIET: '1' },
-      maxBuffer: 1 << 24,
-    });
-    return { stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stderr: string; code: number };
-    return { stderr: e.stderr, code: e.code };
-  }
-}
+const fedxray = fedxrayProcess;
 
 let work: string;
 beforeAll(async () => {

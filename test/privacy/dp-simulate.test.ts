@@ -1,26 +1,15 @@
 // `fedxray simulate --dp-*`: epsilon printed after every round, the stop on the budget, and the
 // guarantee recorded in model.json (toy scale on the shipped sample).
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { fedxrayWith } from '../helpers/fedxray-process.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_DATA_DIR } from '../../shared/data/index.ts';
 import { epsilonAfterRounds } from '../../shared/privacy/dp-budget.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('../../bin/fedxray.mjs', import.meta.url).pathname;
-
-async function fedxray(...args: string[]): Promise<{ stderr: string; code: number }> {
-  try {
-    const { stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 1 << 24 });
-    return { stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stderr: string; code: number };
-    return { stderr: e.stderr, code: e.code };
-  }
-}
+// Not quiet: the test reads the per-round lines.
+const fedxray = fedxrayWith({ FEDXRAY_QUIET: '0' });
 
 let work: string;
 beforeAll(async () => {

@@ -5,14 +5,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  SecAggError,
   addInto,
   dequantizeSum,
   quantize,
   sumErrorBound,
 } from '../../shared/secagg/index.ts';
 import { createRng } from '../../shared/util/random.ts';
-import { clientId, roundConfig, runRound, runUntilUnmask, type RoundSetup } from './round.ts';
+import {
+  clientId,
+  expectCode,
+  roundConfig,
+  runRound,
+  runUntilUnmask,
+  type RoundSetup,
+} from './round.ts';
 
 const LENGTH = 3000;
 
@@ -29,17 +35,6 @@ function quantisedSum(setup: RoundSetup, included: number[]): Uint32Array {
   const sum = new Uint32Array(LENGTH);
   for (const i of included) addInto(sum, quantize([setup.updates[i]], LENGTH, quantization).values);
   return sum;
-}
-
-function expectCode(run: () => unknown, code: string): SecAggError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SecAggError);
-    expect((error as SecAggError).code).toBe(code);
-    return error as SecAggError;
-  }
-  throw new Error(`expected a ${code} refusal`);
 }
 
 describe('secure aggregation round', () => {

@@ -2,8 +2,10 @@
  * Drives one secure-aggregation round in memory for the tests: n clients, some of which stop
  * after sharing keys (never upload) or after uploading (never answer the unmask request).
  */
+import { expect } from 'vitest';
 import {
   SecAggClient,
+  SecAggError,
   SecAggServer,
   seededRandom,
   type AggregateResult,
@@ -95,4 +97,16 @@ export function runRound(setup: RoundSetup): RoundRun {
     run.server.receiveUnmaskResponse(client.unmask(run.request));
   }
   return { ...run, result: run.server.result() };
+}
+
+/** Runs `run` and answers the SecAggError it threw with `code`; fails if it did not throw. */
+export function expectCode(run: () => unknown, code: string): SecAggError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SecAggError);
+    expect((error as SecAggError).code).toBe(code);
+    return error as SecAggError;
+  }
+  throw new Error(`expected a ${code} refusal`);
 }

@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   SecAggClient,
-  SecAggError,
   SecAggServer,
   decodeMaskedInput,
   encodeMaskedInput,
@@ -16,20 +15,9 @@ import {
   type MaskedInput,
   type ShareInbox,
 } from '../../shared/secagg/index.ts';
-import { authKeyOf, clientId, roundConfig, type RoundSetup } from './round.ts';
+import { authKeyOf, clientId, expectCode, roundConfig, type RoundSetup } from './round.ts';
 
 const LENGTH = 16384;
-
-function expectCode(run: () => unknown, code: string): SecAggError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SecAggError);
-    expect((error as SecAggError).code).toBe(code);
-    return error as SecAggError;
-  }
-  throw new Error(`expected a ${code} refusal`);
-}
 
 /** A round up to the masked inputs, returned unsent so tests can tamper with them. */
 function stagedRound(round: string, update: Float32Array, seed = round) {
