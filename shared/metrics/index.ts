@@ -1,4 +1,4 @@
-export type { ConfusionMatrix, Estimate, EvaluationReport } from './types.ts';
+export type { ConfusionMatrix, Estimate, EvaluationReport, PointEstimates } from './types.ts';
 export { pointEstimates } from './types.ts';
 export { computeMetrics, type ComputeMetricsOptions } from './evaluate.ts';
 export { confusionMatrix } from './confusion.ts';

@@ -39,14 +39,16 @@ export function undefinedEstimate(): Estimate {
 }
 
 /** The headline figures of a report as plain numbers (the point estimates, no intervals). */
-export function pointEstimates(report: EvaluationReport): {
+export interface PointEstimates {
   accuracy: number;
   precision: number;
   recall: number;
   specificity: number;
   f1: number;
   auc: number;
-} {
+}
+
+export function pointEstimates(report: EvaluationReport): PointEstimates {
   return {
     accuracy: report.accuracy.value,
     precision: report.precision.value,

@@ -1,3 +1,4 @@
+import type { PointEstimates } from '../../../shared/metrics/index.ts';
 import type { UpdateMetrics } from '../../../shared/protocol/stored-metrics.ts';
 import type { EvaluateResult } from '../../../shared/federated/strategy.ts';
 import { weightedMetricMeans } from '../../../shared/federated/strategy-utils.ts';
@@ -35,16 +36,10 @@ export function trainSummary(updates: readonly AcceptedUpdate[]): TrainSummary {
   return { numSamples, hospitals: updates.length, loss: mean('loss'), accuracy: mean('accuracy') };
 }
 
-export interface ValidationSummary {
+export interface ValidationSummary extends PointEstimates {
   n: number;
   hospitals: number;
   loss: number;
-  accuracy: number;
-  precision: number;
-  recall: number;
-  specificity: number;
-  f1: number;
-  auc: number;
   confusion: Evaluation['confusion'];
   /** The pooled metrics at the model's chosen threshold, when the histograms give them exactly. */
   atThreshold: PooledMetrics | null;

@@ -5,6 +5,7 @@ import {
   pointEstimates,
   probabilisticScores,
   type EvaluationReport,
+  type PointEstimates,
   type ProbabilisticScores,
 } from '../../metrics/index.ts';
 import { loadPredictorDir } from '../../model/ensemble.ts';
@@ -31,13 +32,7 @@ export const EVALUATE_HELP = `fedxray evaluate --model DIR --data DIR [--thresho
   --tta none|affine5: score with this test-time augmentation instead of the model's own
   (affine5: the mean over the image, zoomed to 0.9 and 1.1, and shifted 5% left and right).`;
 
-export interface EvaluationJson {
-  accuracy: number;
-  precision: number;
-  recall: number;
-  specificity: number;
-  f1: number;
-  auc: number;
+export interface EvaluationJson extends PointEstimates {
   n: number;
   confusion: EvaluationReport['confusion'];
   threshold: number;
