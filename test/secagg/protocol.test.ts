@@ -4,12 +4,7 @@
  * at any stage is a clear refusal; a client never reveals both kinds of share of one peer.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  addInto,
-  dequantizeSum,
-  quantize,
-  sumErrorBound,
-} from '../../shared/secagg/index.ts';
+import { addInto, dequantizeSum, quantize, sumErrorBound } from '../../shared/secagg/index.ts';
 import { createRng } from '../../shared/util/random.ts';
 import {
   clientId,
