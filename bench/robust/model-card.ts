@@ -85,7 +85,7 @@ chosen by the recipe study of issue 13 under the rule written before its runs
       ? `An ensemble of ${ensemble.members.length} such models trained with different seeds (${ensemble.members.map((m) => `\`${m}\``).join(', ')}); its answer is the mean of their probabilities (\`model.json\` \`ensemble\`), the best-documented defence under dataset shift (Ovadia et al. 2019).\n- `
       : ''
   }Weights: float16 (${(result.modelBytes / 1e6).toFixed(1)} MB${ensemble ? ' in all' : ''}), \`weights.bin\` + \`weights.json\` (sha256 inside)${ensemble ? ' in each member' : ''},
-  metadata in \`model.json\`, the per-round history in \`report.json\`${ensemble ? " (the first member's below)" : ''}.${input.p50Ms === undefined ? '' : `\n- \`POST /diagnose\` p50 ${input.p50Ms.toFixed(1)} ms at concurrency 1 on 2 CPU cores (wasm; \`bench/load/diagnose.ts\`).`}
+  metadata in \`model.json\`, the per-round history in \`report.json\`${ensemble ? " (the first member's below)" : ''}.${input.p50Ms === undefined ? '' : `\n- \`POST /diagnose\` p50 ${input.p50Ms.toFixed(1)} ms at concurrency 1 on 2 CPU cores (the runtime the inference API picks: onnxruntime-node when installed, else tfjs-wasm; \`bench/load/diagnose.ts\`).`}
 
 ## How it was trained
 Federated averaging simulated in one process (\`fedxray simulate\`), on ${result.machine.cpus} CPU cores

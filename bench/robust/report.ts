@@ -80,7 +80,9 @@ export function buildRows(results: readonly ArmResult[]): ArmRow[] {
     else if (r.arm.stage === 'screen' && baseline) {
       const v = screen(m, measures(baseline));
       verdict = v.passes ? 'passes' : `fails: ${v.reasons.join('; ')}`;
-      const shipped = r.arm.kind === 'training' ? r.arm.challenges : undefined;
+      // From arms.ts, not the result file: an arm's challenge can be written after it started.
+      const current = ARMS.find((a) => a.id === r.arm.id);
+      const shipped = current?.kind === 'training' ? current.challenges : undefined;
       const incumbent = shipped ? byId.get(shipped) : undefined;
       if (v.passes && shipped) {
         const c = incumbent ? replacesShipped(m, measures(incumbent)) : null;
