@@ -113,6 +113,14 @@ export const ARMS: readonly Arm[] = [
     ),
     challenges: 'ens-light-64-x2',
   },
+  training(
+    'strong-64-long-s43',
+    'screen',
+    64,
+    43,
+    ['--augment', 'strong', '--rounds', '12'],
+    'the shipped recipe (strong, 12 rounds), seed 43: an ensemble member (change 6)',
+  ),
   training('light-128-s42', 'finalist', 128, 42, [], 'the shipped recipe at 128 px'),
   training(
     'strong-128-s42',
@@ -150,6 +158,13 @@ export const ARMS: readonly Arm[] = [
     stage: 'ensemble',
     members: ['strong-64-s42', 'strong-64-s43'],
     description: 'mean of two seeds of strong augmentation, 64 px',
+  },
+  {
+    kind: 'ensemble',
+    id: 'ens-strong-64-long-x2',
+    stage: 'ensemble',
+    members: ['strong-64-long-s42', 'strong-64-long-s43'],
+    description: 'mean of two seeds of the shipped recipe (strong, 12 rounds), 64 px (change 6)',
   },
 ];
 
